@@ -1,0 +1,9 @@
+/*
+ * liblingma umbrella header: include this one.
+ */
+#ifndef LINGMA_LINGMA_H
+#define LINGMA_LINGMA_H
+
+#include "lingma/common.h"
+
+#endif /* LINGMA_LINGMA_H */
