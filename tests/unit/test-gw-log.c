@@ -1,5 +1,6 @@
 /* Unit tests for lingma-gatewayd/log_format.c and log.c. */
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,7 +45,7 @@ test_format_full(void **state)
         {"stream", GW_LOG_BOOL, NULL, 0, 0, true},
         {"status", GW_LOG_INT, NULL, 1, 0, false}, /* clashes: dropped */
         {"none", GW_LOG_STR, NULL, 0, 0, false},
-        {"nan", GW_LOG_DOUBLE, NULL, 0, 0.0 / 0.0, false},
+        {"nan", GW_LOG_DOUBLE, NULL, 0, NAN, false},
         {NULL, GW_LOG_INT, NULL, 1, 0, false},
     };
     gw_log_fields f = {"req_1", "/v1/chat/completions", 200, 12.5, "inst-0", extra, 8};

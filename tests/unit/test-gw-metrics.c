@@ -16,6 +16,8 @@
 static const char *
 line_after(const char *text, const char *line)
 {
+    if (!text)
+        fail_msg("no text at all");
     const char *p = strstr(text, line);
     if (!p)
         fail_msg("missing line: %s\n--- in ---\n%s", line, text);
