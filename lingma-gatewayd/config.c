@@ -200,7 +200,7 @@ accepted_form(enum kind k)
     case K_ASK_MODE:
         return "chat or agent";
     case K_SESSION_MODE:
-        return "fresh or reuse";
+        return "fresh or reuse (auto = fresh)";
     case K_BOOL:
         return "true or false";
     default:
@@ -356,10 +356,11 @@ convert(gw_config *cfg, int i, const char *v)
         return 0;
     }
     case K_SESSION_MODE: {
-        static const char *const modes[] = {"fresh", "reuse", NULL};
+        /* "auto" is the original gateway's name for fresh. */
+        static const char *const modes[] = {"fresh", "reuse", "auto", NULL};
         if (!pick(v, modes, &choice))
             return LINGMA_EINVAL;
-        *(gw_session_mode *)field = (gw_session_mode)choice;
+        *(gw_session_mode *)field = choice == 1 ? GW_SESSION_REUSE : GW_SESSION_FRESH;
         return 0;
     }
     case K_BOOL:

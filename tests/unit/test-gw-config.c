@@ -245,7 +245,7 @@ test_validation(void **state)
         {"--max-body=5T", "--max-body", NULL},
         {"--log-level=verbose", "--log-level", "error, warn, info or debug"},
         {"--ask-mode=edit", "--ask-mode", "chat or agent"},
-        {"--session-mode=auto", "--session-mode", "fresh or reuse"},
+        {"--session-mode=sticky", "--session-mode", "fresh or reuse"},
         {"--allow-public=maybe", "--allow-public", "true or false"},
         {"--host=", "--host", "host name"},
         {"--host=a b", "--host", NULL},
@@ -294,6 +294,10 @@ test_validation(void **state)
     assert_int_equal(c.instances, 3);
     assert_string_equal(c.lingma_bin, "/opt/Lingma");
     assert_null(c.login_hook);
+    gw_config_free(&c);
+    char *autos[] = {"gw", "--session-mode=AUTO", NULL};
+    parse_ok(&c, autos, base_env, NULL);
+    assert_int_equal(c.session_mode, GW_SESSION_FRESH);
     gw_config_free(&c);
     char *bytes[] = {"gw", "--max-body=1GiB", NULL};
     parse_ok(&c, bytes, base_env, NULL);
