@@ -155,7 +155,8 @@ gw_log_redact(gw_buf *out, const char *s, size_t len, const char *const *secrets
         }
         if (done)
             continue;
-        if (ci_at(s, len, i, "bearer") && i + 6 < len && (s[i + 6] == ' ' || s[i + 6] == '\t')) {
+        if (ci_at(s, len, i, "bearer") && i + 6 < len && (s[i + 6] == ' ' || s[i + 6] == '\t') &&
+            (i == 0 || !is_word_char(s[i - 1]))) {
             size_t j = i + 6;
             while (j < len && (s[j] == ' ' || s[j] == '\t'))
                 j++;

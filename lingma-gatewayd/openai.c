@@ -257,23 +257,26 @@ fail:
     return rc;
 }
 
+/* One tool call: `fn` is the {name, arguments} object found under
+ * prefix.field ("messages[1].tool_calls[0].function" or, for the legacy
+ * form, "messages[1].function_call"). */
 static int
 parse_one_tool_call(gw_tool_call *tc, const json_t *fn, const json_t *id, const char *prefix,
-                    gw_error *err)
+                    const char *field, gw_error *err)
 {
     char p[PARAM_MAX];
     if (!fn)
-        return missing(err, pname(p, "%s.function", prefix));
+        return missing(err, pname(p, "%s.%s", prefix, field));
     if (!json_is_object(fn))
-        return bad_type(err, pname(p, "%s.function", prefix), "an object", fn);
+        return bad_type(err, pname(p, "%s.%s", prefix, field), "an object", fn);
     const json_t *name = json_object_get(fn, "name");
     const json_t *args = json_object_get(fn, "arguments");
     if (!name)
-        return missing(err, pname(p, "%s.function.name", prefix));
+        return missing(err, pname(p, "%s.%s.name", prefix, field));
     if (!json_is_string(name))
-        return bad_type(err, pname(p, "%s.function.name", prefix), "a string", name);
+        return bad_type(err, pname(p, "%s.%s.name", prefix, field), "a string", name);
     if (args && !json_is_string(args) && !json_is_null(args))
-        return bad_type(err, pname(p, "%s.function.arguments", prefix), "a string", args);
+        return bad_type(err, pname(p, "%s.%s.arguments", prefix, field), "a string", args);
     if (id && !json_is_string(id) && !json_is_null(id))
         return bad_type(err, pname(p, "%s.id", prefix), "a string", id);
     if (dup_string(&tc->name, name, err) != 0)
@@ -307,10 +310,8 @@ parse_tool_calls(gw_message *m, const json_t *msg, size_t mi, gw_error *err)
             if (!json_is_object(c))
                 return bad_type(err, p, "an object", c);
             m->n_tool_calls++;
-            char prefix[PARAM_MAX];
-            memcpy(prefix, p, sizeof(prefix));
             int rc = parse_one_tool_call(&m->tool_calls[i], json_object_get(c, "function"),
-                                         json_object_get(c, "id"), prefix, err);
+                                         json_object_get(c, "id"), p, "function", err);
             if (rc != 0)
                 return rc;
         }
@@ -319,22 +320,8 @@ parse_tool_calls(gw_message *m, const json_t *msg, size_t mi, gw_error *err)
         if (!m->tool_calls)
             return oom(err);
         m->n_tool_calls = 1;
-        /* function_call is itself the {name, arguments} object. */
-        json_t *wrap = json_pack("{sO}", "function", legacy);
-        if (!wrap)
-            return oom(err);
-        pname(p, "messages[%zu]", mi);
-        char prefix[PARAM_MAX];
-        memcpy(prefix, p, sizeof(prefix));
-        int rc = parse_one_tool_call(&m->tool_calls[0], json_object_get(wrap, "function"), NULL,
-                                     prefix, err);
-        json_decref(wrap);
-        if (rc != 0) {
-            /* Name the legacy field, not our wrapper. */
-            if (rc == LINGMA_EINVAL)
-                snprintf(err->param, sizeof(err->param), "messages[%zu].function_call", mi);
-            return rc;
-        }
+        return parse_one_tool_call(&m->tool_calls[0], legacy, NULL, pname(p, "messages[%zu]", mi),
+                                   "function_call", err);
     }
     return 0;
 }

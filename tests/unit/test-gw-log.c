@@ -39,13 +39,10 @@ test_format_full(void **state)
     (void)state;
     gw_buf b = GW_BUF_INIT;
     gw_log_kv extra[] = {
-        {"model", GW_LOG_STR, "qwen", 0, 0, false},
-        {"tokens", GW_LOG_INT, NULL, 42, 0, false},
-        {"ratio", GW_LOG_DOUBLE, NULL, 0, 0.7, false},
-        {"stream", GW_LOG_BOOL, NULL, 0, 0, true},
+        {"model", GW_LOG_STR, "qwen", 0, 0, false},    {"tokens", GW_LOG_INT, NULL, 42, 0, false},
+        {"ratio", GW_LOG_DOUBLE, NULL, 0, 0.7, false}, {"stream", GW_LOG_BOOL, NULL, 0, 0, true},
         {"status", GW_LOG_INT, NULL, 1, 0, false}, /* clashes: dropped */
-        {"none", GW_LOG_STR, NULL, 0, 0, false},
-        {"nan", GW_LOG_DOUBLE, NULL, 0, NAN, false},
+        {"none", GW_LOG_STR, NULL, 0, 0, false},       {"nan", GW_LOG_DOUBLE, NULL, 0, NAN, false},
         {NULL, GW_LOG_INT, NULL, 1, 0, false},
     };
     gw_log_fields f = {"req_1", "/v1/chat/completions", 200, 12.5, "inst-0", extra, 8};
@@ -89,6 +86,7 @@ test_redact(void **state)
         {"header authorization=Basic dXNlcjpwYXNz;", "header authorization=Basic ***;"},
         {"bearer   tok and more", "bearer   *** and more"},
         {"Bearer", "Bearer"},
+        {"the cupbearer said", "the cupbearer said"},
         {"password=hunter2 user=bob", "password=*** user=bob"},
         {"db_password: 's3 cret' ok", "db_password: '***' ok"},
         {"{\"password\":\"p\\\"w\",\"x\":1}", "{\"password\":\"***\",\"x\":1}"},

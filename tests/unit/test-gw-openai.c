@@ -352,7 +352,9 @@ test_tool_calls_in_messages(void **state)
               "\"name\":\"f\"}}]}]}",
               "invalid_type", "messages[0].tool_calls[0].id");
     parse_bad("{\"messages\":[{\"role\":\"assistant\",\"function_call\":{\"name\":3}}]}",
-              "invalid_type", "messages[0].function_call");
+              "invalid_type", "messages[0].function_call.name");
+    parse_bad("{\"messages\":[{\"role\":\"assistant\",\"function_call\":{}}]}",
+              "missing_required_parameter", "messages[0].function_call.name");
     parse_bad("{\"messages\":[{\"role\":\"assistant\",\"function_call\":\"x\"}]}", "invalid_type",
               "messages[0].function_call");
 }
