@@ -1,0 +1,46 @@
+/* SSE framing; see sse.h. */
+#include <string.h>
+
+#include "lingma/common.h"
+
+#include "sse.h"
+
+int
+gw_sse_data(gw_buf *out, const char *json, size_t len)
+{
+    if (!json || len == 0)
+        return LINGMA_EINVAL;
+    if (memchr(json, '\n', len) || memchr(json, '\r', len))
+        return LINGMA_EINVAL;
+    /* Reserve once so the three appends below cannot fail half-way. */
+    int rc = gw_buf_reserve(out, len + 8);
+    if (rc != 0)
+        return rc;
+    gw_buf_append(out, "data: ", 6);
+    gw_buf_append(out, json, len);
+    gw_buf_append(out, "\n\n", 2);
+    return 0;
+}
+
+int
+gw_sse_done(gw_buf *out)
+{
+    return gw_buf_puts(out, "data: [DONE]\n\n");
+}
+
+int
+gw_sse_ping(gw_buf *out)
+{
+    return gw_buf_puts(out, ": ping\n\n");
+}
+
+int
+gw_sse_error(gw_buf *out, const gw_error *e)
+{
+    gw_buf tmp = GW_BUF_INIT;
+    int rc = gw_error_json(&tmp, e);
+    if (rc == 0)
+        rc = gw_sse_data(out, tmp.data, tmp.len);
+    gw_buf_free(&tmp);
+    return rc;
+}

@@ -1,0 +1,241 @@
+/* Unit tests for lingma-gatewayd/openai_format.c: the exact bytes of the
+ * response objects (openai-wire.md, canonical stream). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "failalloc.h"
+#include "lingma/common.h"
+#include "openai.h"
+#include "sse.h"
+
+static const gw_completion_meta meta = {"chatcmpl-1", 1700000000, "m", false};
+static const gw_completion_meta meta_usage = {"chatcmpl-1", 1700000000, "m", true};
+
+#define HEAD                                                                                       \
+    "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"          \
+    "\"model\":\"m\","
+
+static void
+test_canonical_stream(void **state)
+{
+    (void)state;
+    gw_buf json = GW_BUF_INIT;
+    gw_buf sse = GW_BUF_INIT;
+    gw_usage u = {9, 2};
+#define EMIT(call)                                                                                 \
+    do {                                                                                           \
+        gw_buf_reset(&json);                                                                       \
+        assert_int_equal(call, 0);                                                                 \
+        assert_int_equal(gw_sse_data(&sse, json.data, json.len), 0);                               \
+    } while (0)
+    EMIT(gw_openai_chunk_role(&json, &meta));
+    EMIT(gw_openai_chunk_content(&json, &meta, "Hel", 3));
+    EMIT(gw_openai_chunk_finish(&json, &meta, "stop"));
+    EMIT(gw_openai_chunk_usage(&json, &meta, &u));
+    assert_int_equal(gw_sse_done(&sse), 0);
+    assert_string_equal(
+        sse.data,
+        "data: " HEAD
+        "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+        "\"finish_reason\":null}]}\n\n"
+        "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},"
+        "\"finish_reason\":null}]}\n\n"
+        "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: " HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+        "\"total_tokens\":11}}\n\n"
+        "data: [DONE]\n\n");
+    gw_buf_free(&json);
+    gw_buf_free(&sse);
+#undef EMIT
+}
+
+static void
+test_include_usage_nulls(void **state)
+{
+    (void)state;
+    gw_buf b = GW_BUF_INIT;
+    assert_int_equal(gw_openai_chunk_role(&b, &meta_usage), 0);
+    assert_string_equal(b.data, HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                                     "\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_chunk_reasoning(&b, &meta_usage, "think", 5), 0);
+    assert_string_equal(b.data, HEAD "\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":"
+                                     "\"think\"},\"finish_reason\":null}],\"usage\":null}");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_chunk_finish(&b, &meta_usage, "length"), 0);
+    assert_string_equal(b.data, HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+                                     "\"length\"}],\"usage\":null}");
+    gw_buf_reset(&b);
+    gw_usage u = {0, 0};
+    assert_int_equal(gw_openai_chunk_usage(&b, &meta_usage, &u), 0);
+    assert_string_equal(b.data, HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":0,"
+                                     "\"completion_tokens\":0,\"total_tokens\":0}}");
+    gw_buf_free(&b);
+}
+
+static void
+test_text_escaping(void **state)
+{
+    (void)state;
+    gw_buf b = GW_BUF_INIT;
+    const char text[] = "a\"b\\c\nd\te\x01 \xe4\xbd\xa0\xf0\x9f\x98\x80 </script>";
+    assert_int_equal(gw_openai_chunk_content(&b, &meta, text, sizeof(text) - 1), 0);
+    assert_string_equal(b.data, HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                                     "\"a\\\"b\\\\c\\nd\\te\\u0001 \xe4\xbd\xa0\xf0\x9f\x98\x80 "
+                                     "</script>\"},\"finish_reason\":null}]}");
+    assert_null(memchr(b.data, '\n', b.len));
+    gw_buf_reset(&b);
+    /* Invalid bytes become U+FFFD rather than failing the response. */
+    assert_int_equal(gw_openai_chunk_content(&b, &meta, "x\xff\xe4\xbd", 4), 0);
+    assert_non_null(strstr(b.data, "\"x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""));
+    gw_buf_reset(&b);
+    /* Embedded NUL within the given length survives as \u0000. */
+    assert_int_equal(gw_openai_chunk_content(&b, &meta, "a\0b", 3), 0);
+    assert_non_null(strstr(b.data, "\"a\\u0000b\""));
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_chunk_content(&b, &meta, NULL, 0), 0);
+    assert_non_null(strstr(b.data, "{\"content\":\"\"}"));
+    gw_buf_free(&b);
+}
+
+static void
+test_completion(void **state)
+{
+    (void)state;
+    gw_buf b = GW_BUF_INIT;
+    gw_usage u = {5, 7};
+    assert_int_equal(gw_openai_completion(&b, &meta, "Hello", 5, NULL, 0, "stop", &u), 0);
+    assert_string_equal(b.data,
+                        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":"
+                        "1700000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{"
+                        "\"role\":\"assistant\",\"content\":\"Hello\",\"refusal\":null},"
+                        "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{"
+                        "\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_completion(&b, &meta, "A", 1, "why", 3, "length", NULL), 0);
+    assert_string_equal(b.data,
+                        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":"
+                        "1700000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{"
+                        "\"role\":\"assistant\",\"content\":\"A\",\"refusal\":null,"
+                        "\"reasoning_content\":\"why\"},\"logprobs\":null,\"finish_reason\":"
+                        "\"length\"}]}");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_completion(&b, &meta, NULL, 0, NULL, 0, NULL, NULL), 0);
+    assert_non_null(strstr(b.data, "\"content\":null"));
+    assert_non_null(strstr(b.data, "\"finish_reason\":\"stop\""));
+    gw_buf_free(&b);
+}
+
+static void
+test_models(void **state)
+{
+    (void)state;
+    static const gw_model_entry cat[] = {
+        {"auto", "Auto", false, false},
+        {"dashscope_qwen3_coder", "qwen3-coder", false, false},
+    };
+    gw_buf b = GW_BUF_INIT;
+    assert_int_equal(gw_openai_models(&b, cat, 2, 1700000000, NULL), 0);
+    assert_string_equal(b.data, "{\"object\":\"list\",\"data\":[{\"id\":\"auto\",\"object\":"
+                                "\"model\",\"created\":1700000000,\"owned_by\":\"lingma\"},{"
+                                "\"id\":\"dashscope_qwen3_coder\",\"object\":\"model\","
+                                "\"created\":1700000000,\"owned_by\":\"lingma\"}]}");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_models(&b, NULL, 0, 1, "x"), 0);
+    assert_string_equal(b.data, "{\"object\":\"list\",\"data\":[]}");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_openai_model(&b, &cat[1], 5, "alibaba"), 0);
+    assert_string_equal(b.data, "{\"id\":\"dashscope_qwen3_coder\",\"object\":\"model\","
+                                "\"created\":5,\"owned_by\":\"alibaba\"}");
+    gw_buf_free(&b);
+}
+
+static void
+test_completion_id(void **state)
+{
+    (void)state;
+    uint8_t r[GW_COMPLETION_ID_BYTES];
+    for (size_t i = 0; i < sizeof(r); i++)
+        r[i] = (uint8_t)(0xa0 + i);
+    char id[GW_COMPLETION_ID_SIZE];
+    gw_completion_id(id, r);
+    assert_string_equal(id, "chatcmpl-a0a1a2a3a4a5a6a7a8a9aaab");
+    assert_int_equal(strlen(id), GW_COMPLETION_ID_SIZE - 1);
+}
+
+/* Every formatter, with every jansson allocation failing in turn: either
+ * success or LINGMA_ENOMEM with the buffer untouched, and no leak. */
+static void
+test_oom(void **state)
+{
+    (void)state;
+    static const gw_model_entry cat[] = {{"a", NULL, false, false}, {"b", NULL, false, false}};
+    gw_usage u = {1, 2};
+    for (int which = 0; which < 8; which++) {
+        struct failalloc fa = {0};
+        bool done = false;
+        for (long n = 0; n < 200 && !done; n++) {
+            gw_buf b = GW_BUF_INIT;
+            gw_buf_puts(&b, "prefix");
+            failalloc_arm(&fa, n);
+            failalloc_hook_jansson(&fa);
+            int rc = -1;
+            switch (which) {
+            case 0:
+                rc = gw_openai_completion(&b, &meta, "x", 1, "r", 1, "stop", &u);
+                break;
+            case 1:
+                rc = gw_openai_chunk_role(&b, &meta_usage);
+                break;
+            case 2:
+                rc = gw_openai_chunk_content(&b, &meta_usage, "x\xff", 2);
+                break;
+            case 3:
+                rc = gw_openai_chunk_reasoning(&b, &meta, "x", 1);
+                break;
+            case 4:
+                rc = gw_openai_chunk_finish(&b, &meta, "stop");
+                break;
+            case 5:
+                rc = gw_openai_chunk_usage(&b, &meta, &u);
+                break;
+            case 6:
+                rc = gw_openai_models(&b, cat, 2, 1, NULL);
+                break;
+            default:
+                rc = gw_openai_model(&b, cat, 1, NULL);
+                break;
+            }
+            failalloc_hook_jansson(NULL);
+            if (rc == 0) {
+                done = fa.failures == 0;
+            } else {
+                assert_int_equal(rc, LINGMA_ENOMEM);
+                assert_string_equal(b.data, "prefix");
+            }
+            assert_int_equal(fa.live, 0);
+            gw_buf_free(&b);
+        }
+        assert_true(done);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_canonical_stream),
+        cmocka_unit_test(test_include_usage_nulls),
+        cmocka_unit_test(test_text_escaping),
+        cmocka_unit_test(test_completion),
+        cmocka_unit_test(test_models),
+        cmocka_unit_test(test_completion_id),
+        cmocka_unit_test(test_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

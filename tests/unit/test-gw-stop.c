@@ -1,0 +1,154 @@
+/* Unit tests for lingma-gatewayd/stop.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lingma/common.h"
+#include "stop.h"
+#include "utf8.h"
+
+/* Feed `text` cut into pieces of `step` bytes; return what was forwarded
+ * and whether a stop hit. */
+static char *
+run(char *const *stops, size_t n, const char *text, size_t step, bool *hit)
+{
+    gw_stop_matcher m;
+    assert_int_equal(gw_stop_init(&m, stops, n), 0);
+    gw_buf out = GW_BUF_INIT;
+    size_t len = strlen(text);
+    *hit = false;
+    for (size_t i = 0; i < len; i += step) {
+        size_t k = len - i < step ? len - i : step;
+        size_t before = out.len;
+        bool h = false;
+        assert_int_equal(gw_stop_feed(&m, &out, text + i, k, &h), 0);
+        /* Each piece of output ends on a character boundary. */
+        assert_int_equal(gw_utf8_complete_prefix(out.data ? out.data : "", out.len), out.len);
+        (void)before;
+        *hit |= h;
+    }
+    if (!*hit)
+        assert_int_equal(gw_stop_flush(&m, &out), 0);
+    gw_stop_free(&m);
+    gw_buf_reserve(&out, 0);
+    return gw_buf_detach(&out, NULL);
+}
+
+static void
+test_no_stops_passthrough(void **state)
+{
+    (void)state;
+    bool hit;
+    char *o = run(NULL, 0, "hello world", 3, &hit);
+    assert_string_equal(o, "hello world");
+    assert_false(hit);
+    free(o);
+}
+
+static void
+test_every_split(void **state)
+{
+    (void)state;
+    char *stops[] = {"END", "\n\nUser:", "\xe4\xbd\xa0\xe5\xa5\xbd"};
+    struct {
+        const char *in, *want;
+        bool hit;
+    } cases[] = {
+        {"abc END def", "abc ", true},
+        {"abcEN", "abcEN", false},
+        {"ENEND", "EN", true},
+        {"EEND", "E", true},
+        {"answer\n\nUser: more", "answer", true},
+        {"answer\n\nUse it", "answer\n\nUse it", false},
+        {"x \xe4\xbd\xa0\xe5\xa5\xbd y", "x ", true},
+        {"x \xe4\xbd\xa0 \xe5\xa5\xbd", "x \xe4\xbd\xa0 \xe5\xa5\xbd", false},
+        {"END", "", true},
+        {"no stop here", "no stop here", false},
+        {"ends with E", "ends with E", false},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        for (size_t step = 1; step <= strlen(cases[c].in) + 1; step++) {
+            bool hit;
+            char *o = run(stops, 3, cases[c].in, step, &hit);
+            if (strcmp(o, cases[c].want) != 0 || hit != cases[c].hit)
+                fail_msg("case %zu step %zu: got '%s' hit=%d", c, step, o, hit);
+            free(o);
+        }
+    }
+}
+
+static void
+test_earliest_wins_and_after_hit(void **state)
+{
+    (void)state;
+    char *stops[] = {"bc", "abcd", "", "zz"};
+    gw_stop_matcher m;
+    assert_int_equal(gw_stop_init(&m, stops, 4), 0);
+    assert_int_equal(m.n, 3); /* the empty one is dropped */
+    gw_buf out = GW_BUF_INIT;
+    bool hit = false;
+    assert_int_equal(gw_stop_feed(&m, &out, "xxab", 4, &hit), 0);
+    assert_false(hit);
+    assert_int_equal(gw_stop_feed(&m, &out, "cd", 2, &hit), 0);
+    assert_true(hit);
+    /* "abcd" starts before "bc": the earliest match wins. */
+    assert_string_equal(out.data, "xx");
+    /* After a hit: nothing more, ever. */
+    assert_int_equal(gw_stop_feed(&m, &out, "more", 4, &hit), 0);
+    assert_true(hit);
+    assert_int_equal(gw_stop_flush(&m, &out), 0);
+    assert_string_equal(out.data, "xx");
+    gw_stop_free(&m);
+    gw_stop_free(&m);
+    gw_stop_free(NULL);
+    gw_buf_free(&out);
+}
+
+static void
+test_holds_partial_utf8(void **state)
+{
+    (void)state;
+    gw_stop_matcher m;
+    assert_int_equal(gw_stop_init(&m, NULL, 0), 0);
+    gw_buf out = GW_BUF_INIT;
+    /* 你 split across three feeds. */
+    assert_int_equal(gw_stop_feed(&m, &out, "a\xe4", 2, NULL), 0);
+    assert_int_equal(out.len, 1);
+    assert_int_equal(gw_stop_feed(&m, &out, "\xbd", 1, NULL), 0);
+    assert_int_equal(out.len, 1);
+    assert_int_equal(gw_stop_feed(&m, &out, "\xa0", 1, NULL), 0);
+    assert_string_equal(out.data, "a\xe4\xbd\xa0");
+    assert_int_equal(gw_stop_feed(&m, &out, "", 0, NULL), 0);
+    gw_stop_free(&m);
+    gw_buf_free(&out);
+}
+
+static void
+test_more_than_max_is_ignored(void **state)
+{
+    (void)state;
+    char *stops[] = {"a", "b", "c", "d", "e"};
+    gw_stop_matcher m;
+    assert_int_equal(gw_stop_init(&m, stops, 5), 0);
+    assert_int_equal(m.n, GW_OPENAI_MAX_STOP);
+    gw_stop_free(&m);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_stops_passthrough),
+        cmocka_unit_test(test_every_split),
+        cmocka_unit_test(test_earliest_wins_and_after_hit),
+        cmocka_unit_test(test_holds_partial_utf8),
+        cmocka_unit_test(test_more_than_max_is_ignored),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
