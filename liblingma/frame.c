@@ -85,7 +85,8 @@ struct lingma_frame_decoder {
     char *buf;
     size_t cap, head, tail;
     int raw;
-    int err; /* sticky stream error, 0 when the stream is alive */
+    int feeding; /* inside lingma_frame_decoder_feed(), to refuse re-entry */
+    int err;     /* sticky stream error, 0 when the stream is alive */
     struct lingma__frame_counters ctr;
     char errmsg[160];
 };
@@ -484,9 +485,8 @@ keep_raw(lingma_frame_decoder *dec, const char *p, size_t n, int rc)
         dec->ctr.copied += n;
         dec->tail += n;
     }
-    if (dec->tail > dec->head)
-        dec->raw = 1;
-    else
+    dec->raw = dec->tail > dec->head;
+    if (!dec->raw)
         dec->head = dec->tail = 0;
     snprintf(dec->errmsg, sizeof(dec->errmsg), "frame callback returned %d", rc);
     return rc;
@@ -529,19 +529,11 @@ lingma_frame_decoder_free(lingma_frame_decoder *dec)
     lingma__free(dec->alloc, dec);
 }
 
-LINGMA_EXPORT int
-lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t len,
-                          lingma_frame_cb cb, void *payload)
+static int
+feed(lingma_frame_decoder *dec, const char *in, size_t len, lingma_frame_cb cb, void *payload)
 {
-    const char *in = data;
     size_t used = 0;
     int rc, stop = 0;
-
-    if (!dec || !cb || (!data && len))
-        return LINGMA_EINVAL;
-    if (dec->err)
-        return dec->err;
-    dec->errmsg[0] = '\0';
 
     /* Reserve up front: past the first delivered frame, no allocation may
      * fail (except when keeping input after a callback stopped the feed). */
@@ -611,6 +603,25 @@ lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t le
     }
     maybe_shrink(dec);
     return 0;
+}
+
+LINGMA_EXPORT int
+lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t len,
+                          lingma_frame_cb cb, void *payload)
+{
+    int rc;
+
+    if (!dec || !cb || (!data && len))
+        return LINGMA_EINVAL;
+    if (dec->err)
+        return dec->err;
+    if (dec->feeding)
+        return LINGMA_EINVAL; /* called from its own callback */
+    dec->errmsg[0] = '\0';
+    dec->feeding = 1;
+    rc = feed(dec, data, len, cb, payload);
+    dec->feeding = 0;
+    return rc;
 }
 
 LINGMA_EXPORT const char *
