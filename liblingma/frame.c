@@ -613,6 +613,8 @@ lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t le
 
     if (!dec || !cb || (!data && len))
         return LINGMA_EINVAL;
+    if (!data)
+        data = ""; /* (NULL, 0) resumes; keep pointer arithmetic defined */
     if (dec->err)
         return dec->err;
     if (dec->feeding)

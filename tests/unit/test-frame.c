@@ -560,6 +560,32 @@ test_reentry_refused(void **state)
 }
 
 static void
+test_null_zero_feed_resumes(void **state)
+{
+    lingma_frame_decoder *dec;
+    struct sink s;
+
+    (void)state;
+    sink_init(&s);
+    assert_int_equal(lingma_frame_decoder_new(&dec, 0, NULL), 0);
+    /* Mid-body: a (NULL, 0) feed changes nothing. */
+    assert_int_equal(
+        lingma_frame_decoder_feed(dec, "Content-Length: 3\r\n\r\nab", 23, on_frame, &s), 0);
+    assert_int_equal(lingma_frame_decoder_feed(dec, NULL, 0, on_frame, &s), 0);
+    assert_int_equal(lingma_frame_decoder_buffered(dec), 23);
+    /* After a stop: (NULL, 0) delivers what was kept. */
+    s.stop_at = 0;
+    s.stop_rc = -7;
+    assert_int_equal(
+        lingma_frame_decoder_feed(dec, "cContent-Length: 1\r\n\r\nd", 23, on_frame, &s), -7);
+    s.stop_at = -1;
+    assert_int_equal(lingma_frame_decoder_feed(dec, NULL, 0, on_frame, &s), 0);
+    assert_string_equal(s.data, "3:abc1:d");
+    lingma_frame_decoder_free(dec);
+    sink_free(&s);
+}
+
+static void
 test_bad_arguments(void **state)
 {
     lingma_frame_decoder *dec;
@@ -786,6 +812,7 @@ main(void)
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_header_too_long),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_null_zero_feed_resumes),
         cmocka_unit_test(test_reentry_refused),
         cmocka_unit_test(test_linear_one_byte_feeding),
         cmocka_unit_test(test_linear_odd_chunks),
