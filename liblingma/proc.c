@@ -141,6 +141,14 @@ lingma__proc_spawn(struct lingma__proc *p, const struct lingma__proc_opts *opts,
         snprintf(bin, sizeof(bin), "%s", o.bin); /* a PATH name stays a PATH name */
     if (rc)
         return rc;
+    /*
+     * Checked here too, not only by exec: where posix_spawn forks instead
+     * of vforking (valgrind, some libcs) an exec failure would otherwise
+     * only show up later as exit status 127.
+     */
+    if (strchr(bin, '/') && access(bin, X_OK) != 0)
+        return lingma__detail(LINGMA_ESPAWN, err, errlen, "cannot start %s: %s", bin,
+                              strerror(errno));
     o.bin = bin;
     o.work_dir = dir;
     lingma__proc_argv_build(&av, &o);
