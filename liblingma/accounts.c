@@ -245,7 +245,7 @@ lingma__accounts_parse(struct lingma__accounts *out, const char *accounts, const
         while (is_space(*s))
             s++;
         rc = *s == '[' || *s == '{' ? parse_json(out, accounts, err, errlen)
-                       : parse_csv(out, accounts, err, errlen);
+                                    : parse_csv(out, accounts, err, errlen);
     } else {
         bool has_u = username && *username, has_p = password && *password;
         if (!has_u && !has_p)

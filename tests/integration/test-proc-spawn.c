@@ -78,7 +78,7 @@ static const char fake_lingma[] =
 struct fixture {
     char root[256];
     char bin[320];
-    char work[320];
+    char work[400];
 };
 
 static int
@@ -388,6 +388,30 @@ test_stop_sync_and_dispose(void **state)
 }
 
 static void
+test_teardown_grace_is_shared(void **state)
+{
+    struct fixture *f = *state;
+    struct lingma__proc p[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(f->work, sizeof(f->work), "%s/state/inst-%d", f->root, i);
+        spawn_fake(f, &p[i], "ignore-int", 400);
+        wait_for_file(f->work, ".info");
+    }
+    int64_t start = lingma__monotonic_ms();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lingma__proc_stop_begin(&p[i], start), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(lingma__proc_stop_sync(&p[i], 0), 0);
+        assert_int_equal(WTERMSIG(p[i].child.status), SIGKILL);
+        lingma__proc_dispose(&p[i]);
+    }
+    int64_t took = lingma__monotonic_ms() - start;
+    /* One grace period (400 ms) for all three, not three of them. */
+    assert_true(took >= 400);
+    assert_true(took < 1000);
+}
+
+static void
 test_death_without_pidfd(void **state)
 {
     struct fixture *f = *state;
@@ -549,6 +573,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_log_appends_and_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_escalation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_sync_and_dispose, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_teardown_grace_is_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_death_without_pidfd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
