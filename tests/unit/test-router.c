@@ -16,7 +16,7 @@ static void
 make_pool(struct lingma__route_inst *insts, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof(name), "inst-%zu", i);
         insts[i] =
             (struct lingma__route_inst){LINGMA__ROUTE_READY, 0, 0, lingma__route_name_hash(name)};
