@@ -10,7 +10,9 @@
  *     <N bytes of body>
  *
  * Header names are matched case-insensitively; headers other than
- * Content-Length (Content-Type, ...) are tolerated and ignored. N counts
+ * Content-Length (Content-Type, ...) are tolerated and ignored. Lines may
+ * also end in a bare "\n" (the body length is explicit, so this cannot
+ * misplace a boundary); a "\r" not followed by "\n" is an error. N counts
  * bytes, not characters. Input may arrive in chunks of any size, down to
  * one byte, split anywhere (inside a header, inside a multi-byte UTF-8
  * character of the body); several frames may arrive in one chunk.
@@ -50,7 +52,9 @@ typedef struct lingma_frame_decoder lingma_frame_decoder;
  * body may contain any byte). Return 0 to go on; a negative value stops
  * lingma_frame_decoder_feed(), which returns that value and keeps the
  * bytes not yet delivered, so a later feed (even of zero bytes) resumes
- * where it stopped.
+ * where it stopped. The frame passed to the call that stopped the feed
+ * counts as delivered: it is not delivered again.
+ * The callback must not call lingma_frame_decoder_feed() on the same decoder.
  */
 typedef int (*lingma_frame_cb)(const char *body, size_t len, void *payload);
 
@@ -74,12 +78,19 @@ LINGMA_EXPORT void lingma_frame_decoder_free(lingma_frame_decoder *dec);
  * @return 0 when every complete frame was delivered;
  *         LINGMA_EPROTO when the stream is malformed: missing, empty,
  *           negative, non-numeric, duplicate-and-different or overflowing
- *           Content-Length, a header line without a colon, a header block
+ *           Content-Length, a header line without a colon, a header name
+ *           that is not an RFC 9110 token (bare JSON without a header fails
+ *           here, at its first byte), a "\r" without "\n", a header block
  *           over LINGMA_FRAME_MAX_HEADER (the stream is dead, see above);
  *         LINGMA_EINVAL when a frame announces a body over the cap
  *           (the stream is dead as well: the body is never buffered);
- *         LINGMA_ENOMEM (the bytes were not taken; feeding them again is allowed);
- *         or the negative value returned by `cb`.
+ *         LINGMA_ENOMEM (the bytes were not taken; feeding them again is allowed),
+ *           except in one case: when `cb` stopped the feed and the bytes after
+ *           it could not be kept, the stream is dead (sticky LINGMA_ENOMEM);
+ *         LINGMA_EINVAL as well when `dec` or `cb` is NULL;
+ *         or the negative value returned by `cb` (not sticky).
+ * When the whole of a frame lies inside `data` it is delivered from `data`
+ * without a copy; only a body that straddles the end of a chunk is buffered.
  * lingma_frame_decoder_errmsg() says what went wrong.
  */
 LINGMA_EXPORT int lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data,
@@ -91,7 +102,11 @@ LINGMA_EXPORT int lingma_frame_decoder_feed(lingma_frame_decoder *dec, const voi
  */
 LINGMA_EXPORT const char *lingma_frame_decoder_errmsg(const lingma_frame_decoder *dec);
 
-/** Bytes held by the decoder that do not yet form a complete frame. */
+/**
+ * Bytes of input taken by the decoder and not yet delivered: the header and
+ * body bytes of the incomplete frame, or the undelivered input kept after a
+ * callback stopped a feed.
+ */
 LINGMA_EXPORT size_t lingma_frame_decoder_buffered(const lingma_frame_decoder *dec);
 
 /**
