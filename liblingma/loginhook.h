@@ -1,7 +1,7 @@
 /*
  * Internal: run the operator's login hook for one instance.
  *
- * The hook is a shell command (`/bin/sh -c COMMAND`) spawned through spawn.h,
+ * The hook is a shell command (`/bin/sh -c COMMAND`) spawned through child.h,
  * so it gets its own process group, default signals, no leaked descriptor,
  * stdin from /dev/null. Its environment is ours plus:
  *

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "lingma/common.h"
-#include "spawn.h"
+#include "child.h"
 
 /** Default grace between SIGINT and SIGKILL, as Lingma's launchers use. */
 #define LINGMA__PROC_KILL_AFTER_MS 3000
@@ -98,7 +98,7 @@ void lingma__proc_init(struct lingma__proc *p);
 
 /**
  * Creates the work dir, removes a stale .info/.info.json there, opens the
- * log file and spawns Lingma (see spawn.h for what the child gets). The
+ * log file and spawns Lingma (see child.h for what the child gets). The
  * child's working directory is the work dir.
  *
  * @return 0; LINGMA_EINVAL (bad options, or `p` still owns a live process);

@@ -24,8 +24,8 @@
  * Reading `environ` while another thread calls setenv() is a race that only
  * the application can avoid (do not change the environment after startup).
  */
-#ifndef LINGMA_INTERNAL_SPAWN_H
-#define LINGMA_INTERNAL_SPAWN_H
+#ifndef LINGMA_INTERNAL_CHILD_H
+#define LINGMA_INTERNAL_CHILD_H
 
 #include <stdbool.h>
 #include <stddef.h>
