@@ -14,7 +14,17 @@
  * lingma_rpc_call(), lingma_rpc_notify(), lingma_rpc_respond(),
  * lingma_rpc_respond_error() and lingma_rpc_cancel(). You must not call
  * lingma_rpc_recv(), lingma_rpc_recv_message(), lingma_rpc_tick(),
- * lingma_rpc_close() or lingma_rpc_free() from a callback of the same session.
+ * lingma_rpc_close() or lingma_rpc_free() from a callback of the same session
+ * (recv, recv_message and tick then return LINGMA_EINVAL/0; a close or free
+ * is deferred until the outer call returns, which then returns LINGMA_ECLOSED).
+ * Callbacks run by lingma_rpc_tick() or lingma_rpc_close() see the requests
+ * that this same tick or close is failing as already gone: cancelling one of
+ * them returns LINGMA_ENOTFOUND and its own callback still runs, once.
+ *
+ * Wire choices: output is compact JSON, UTF-8 passed through, reals with 15
+ * significant digits (0.7 goes out as 0.7). Input is parsed with the exact
+ * body length; duplicate keys are accepted (the last wins) and "\u0000" in
+ * strings is allowed (use json_string_length()). Batches are not supported.
  *
  * jansson values: parameters documented as "stolen" are owned by the session
  * from the call on, even when the call fails; "borrowed" values are valid only
@@ -91,7 +101,7 @@ typedef struct lingma_rpc_stats {
     uint64_t requests_sent;
     uint64_t notifications_sent;
     uint64_t responses_sent;
-    uint64_t responses_received;
+    uint64_t responses_received; /**< responses that matched a pending request */
     uint64_t requests_received;
     uint64_t notifications_received;
     uint64_t timeouts;           /**< pending requests expired by lingma_rpc_tick() */
@@ -149,7 +159,8 @@ LINGMA_EXPORT int lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *
 
 /**
  * Forget a pending request: its callback runs now with LINGMA_ECANCELED
- * and a late response will be counted as unknown.
+ * and a late response will be counted as unknown. No message is sent to
+ * the peer (send your protocol's own cancel, e.g. chat/stop, if it has one).
  * @return 0 or LINGMA_ENOTFOUND
  */
 LINGMA_EXPORT int lingma_rpc_cancel(lingma_rpc *rpc, int64_t id);
@@ -160,11 +171,17 @@ LINGMA_EXPORT int lingma_rpc_notify(lingma_rpc *rpc, const char *method, json_t 
 /**
  * Answer a request from the peer with a result. `id` is borrowed and echoed
  * verbatim; `result` is stolen (NULL sends JSON null).
- * @return 0, LINGMA_EINVAL (id not a number or string), LINGMA_ENOMEM or LINGMA_ECLOSED
+ * @return 0, LINGMA_EINVAL (id not a number or string, or the request that
+ *         on_request is handling was already answered from that callback),
+ *         LINGMA_ENOMEM or LINGMA_ECLOSED
  */
 LINGMA_EXPORT int lingma_rpc_respond(lingma_rpc *rpc, const json_t *id, json_t *result);
 
-/** Answer a request from the peer with an error. @return as lingma_rpc_respond() */
+/**
+ * Answer a request from the peer with an error. `message` (copied; NULL
+ * sends "") must be valid UTF-8, or LINGMA_EINVAL is returned.
+ * @return as lingma_rpc_respond()
+ */
 LINGMA_EXPORT int lingma_rpc_respond_error(lingma_rpc *rpc, const json_t *id, int code,
                                            const char *message);
 
@@ -172,10 +189,15 @@ LINGMA_EXPORT int lingma_rpc_respond_error(lingma_rpc *rpc, const json_t *id, in
  * Feed bytes received from the transport (Content-Length framed, any
  * chunking). Callbacks fire for each complete message. A body that is not
  * valid JSON-RPC 2.0 (bad JSON, missing "jsonrpc":"2.0", no method and no
- * id, a response to an unknown id) is logged, counted and skipped.
+ * id, a response to an unknown id) is logged, counted and skipped; a
+ * request among them whose id is a number or a string is still answered,
+ * with error -32600, so that the peer does not wait for ever. A response id
+ * must be a JSON integer to match: 7.0 and "7" never match request 7.
  *
  * @return 0; LINGMA_EPROTO or LINGMA_EINVAL when the framing is broken (the
- *         stream is dead: close the connection); LINGMA_ENOMEM; LINGMA_ECLOSED
+ *         stream is dead: close the connection); LINGMA_ENOMEM (a message
+ *         may have been lost or a request left unanswered: close the
+ *         connection); LINGMA_ECLOSED
  */
 LINGMA_EXPORT int lingma_rpc_recv(lingma_rpc *rpc, const void *data, size_t len);
 
@@ -185,8 +207,10 @@ LINGMA_EXPORT int lingma_rpc_recv_message(lingma_rpc *rpc, const char *body, siz
 /**
  * Pull the next frame to send (header and body, one whole message).
  *
- * @param out  receives a pointer to the bytes, valid until the next call on
- *             the session; the bytes count as sent once returned
+ * @param out  receives a pointer to the bytes, valid until the next
+ *             lingma_rpc_mem_send(), lingma_rpc_close() or lingma_rpc_free()
+ *             (other calls, which queue more output, do not move it); the
+ *             bytes count as sent once returned; NULL when nothing is queued
  * @return the frame length, or 0 when nothing is queued
  */
 LINGMA_EXPORT size_t lingma_rpc_mem_send(lingma_rpc *rpc, const char **out);
@@ -199,7 +223,8 @@ LINGMA_EXPORT size_t lingma_rpc_send_queued(const lingma_rpc *rpc);
 
 /**
  * Expire pending requests whose deadline is <= now: each callback runs with
- * LINGMA_ETIMEDOUT. @return the number expired.
+ * LINGMA_ETIMEDOUT, in deadline order. Requests made from those callbacks
+ * wait for the next tick, whatever their deadline. @return the number expired.
  */
 LINGMA_EXPORT size_t lingma_rpc_tick(lingma_rpc *rpc, uint64_t now);
 
