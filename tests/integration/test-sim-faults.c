@@ -1,0 +1,6 @@
+#include "simfx.h"
+int
+main(void)
+{
+    return 0;
+}
