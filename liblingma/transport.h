@@ -74,8 +74,7 @@ void lingma__conn_close(struct lingma__conn *c);
 /* ---- timers (lws_sul; service thread) ---- */
 
 typedef void (*lingma__timer_fn)(void *ud);
-struct lingma__timer *lingma__timer_new(struct lingma__transport *t, lingma__timer_fn fn,
-                                        void *ud);
+struct lingma__timer *lingma__timer_new(struct lingma__transport *t, lingma__timer_fn fn, void *ud);
 /* (Re)arm to fire once after `ms`. */
 void lingma__timer_arm(struct lingma__timer *tm, uint64_t ms);
 void lingma__timer_cancel(struct lingma__timer *tm);

@@ -19,7 +19,7 @@
 /* Largest WebSocket frame we write at once; bigger messages are fragmented
  * so that control frames (pings, close) are never stuck behind them. */
 #define TX_FRAGMENT ((size_t)65536)
-#define RX_BUFFER 65536
+#define RX_BUFFER   65536
 
 struct lingma__transport {
     struct lingma__transport_opts o;
@@ -28,7 +28,7 @@ struct lingma__transport {
     pthread_t thread;
     int started;
     int joined;
-    volatile int quit; /* written and read on the service thread only */
+    volatile int quit;          /* written and read on the service thread only */
     struct lingma__conn *conns; /* every connection lws still knows about */
 };
 
@@ -37,7 +37,7 @@ struct lingma__conn {
     struct lingma__conn *prev, *next;
     struct lws *wsi;
     struct lingma__conn_cbs cbs;
-    void *ud;     /* NULL once detached: no callback fires any more */
+    void *ud; /* NULL once detached: no callback fires any more */
     int detached;
     int opened;
     int in_open;     /* inside lws_client_connect_via_info() */
