@@ -544,6 +544,11 @@ lingma_chat_complete(lingma_chat_result **out, lingma_pool *p, const lingma_chat
         cp.r->error = rc;
         cp.r->retry_after_ms = adm.retry_after_ms;
     }
+    if (rc != 0 && rc != LINGMA_EBUSY) {
+        waiter_wait(&cp.w, rc);
+        free(cp.r);
+        return rc;
+    }
     rc = waiter_wait(&cp.w, rc);
     lingma_chat_result *r = cp.r;
     if (cp.oom && rc == 0)

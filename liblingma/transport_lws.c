@@ -63,6 +63,9 @@ lingma__now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static void tlog(struct lingma__transport *t, lingma_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 tlog(struct lingma__transport *t, lingma_log_level lvl, const char *fmt, ...)
 {

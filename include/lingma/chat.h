@@ -164,7 +164,8 @@ typedef struct lingma_chat_result {
  * `opts->on_event` may be NULL; when set it is also called for every event.
  *
  * @param out  receives the result (may be NULL); set whenever the chat
- *             started, whatever its outcome; release with lingma_chat_result_free()
+ *             started, whatever its outcome, and for LINGMA_EBUSY at start (with
+ *             retry_after_ms); NULL otherwise; release with lingma_chat_result_free()
  * Threads: any thread except the pool's service thread (LINGMA_EINVAL there).
  * @return 0 on DONE, else the terminal error code, or what lingma_chat_start() returned.
  */

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -60,6 +63,24 @@ quiet_log(lingma_log_level lvl, const char *msg, void *payload)
         fprintf(stderr, "[lingma %d] %s\n", (int)lvl, msg);
 }
 
+/* A free loopback port. Tests pass one explicitly: Lingma's default port
+ * (37010) would let a test reach the simulator of a test running next to it. */
+static unsigned
+free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
 void
 rt_pool_options(lingma_pool_options *o, const char *dir, const char *const *env)
 {
@@ -68,6 +89,7 @@ rt_pool_options(lingma_pool_options *o, const char *dir, const char *const *env)
     o->binary = rt_sim_bin();
     o->work_dir = dir;
     o->extra_env = env;
+    o->socket_port = free_port();
     o->startup_timeout_ms = 10000;
     o->rpc_timeout_ms = 10000;
     o->chat_timeout_ms = 30000;

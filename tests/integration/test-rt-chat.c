@@ -186,6 +186,7 @@ test_complete_blocking(void **state)
     /* Invalid requests are refused synchronously, without events. */
     o.prompt = "";
     assert_int_equal(lingma_chat_complete(&r, pool, &o), LINGMA_EINVAL);
+    assert_null(r);
     o.prompt = "bad \xff utf-8";
     assert_int_equal(lingma_chat_complete(NULL, pool, &o), LINGMA_EINVAL);
     lingma_pool_free(pool);
