@@ -130,14 +130,17 @@ lingma__info_parse_text(struct lingma__info *out, const char *buf, size_t len, c
     char where[32];
     long long v = 0;
     snprintf(where, sizeof(where), "line %u", line_no[0]);
-    int rc = check_port(v, parse_decimal(line[0], line_len[0], &v), where, err, errlen);
+    /* Parse first: argument evaluation order is unspecified in C. */
+    bool ok = parse_decimal(line[0], line_len[0], &v);
+    int rc = check_port(v, ok, where, err, errlen);
     if (rc)
         return rc;
     out->port = (int)v;
 
     snprintf(where, sizeof(where), "line %u", line_no[1]);
     v = 0;
-    rc = check_pid(v, parse_decimal(line[1], line_len[1], &v), where, err, errlen);
+    ok = parse_decimal(line[1], line_len[1], &v);
+    rc = check_pid(v, ok, where, err, errlen);
     if (rc)
         return rc;
     out->pid = (int)v;
