@@ -85,13 +85,16 @@ struct lingma_frame_decoder {
     char *buf;
     size_t cap, head, tail;
     int raw;
-    int err; /* sticky stream error, 0 when the stream is alive */
+    int feeding; /* inside lingma_frame_decoder_feed(), to refuse re-entry */
+    int err;     /* sticky stream error, 0 when the stream is alive */
     struct lingma__frame_counters ctr;
     char errmsg[160];
 };
 
 static const char cl_name[] = "content-length";
 #define CL_NAME_LEN (sizeof(cl_name) - 1)
+static const char cl_prefix[] = "Content-Length: ";
+#define CL_PREFIX_LEN (sizeof(cl_prefix) - 1)
 
 static unsigned char
 ascii_lower(unsigned char c)
@@ -99,15 +102,22 @@ ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-/* RFC 9110 token characters. Anything else in a name means the peer is not
- * sending headers at all (bare JSON, say): fail at once rather than after
- * LINGMA_FRAME_MAX_HEADER bytes. */
+/* RFC 9110 token characters, as a bitmap (no strchr in the hot loop).
+ * Anything else in a name means the peer is not sending headers at all
+ * (bare JSON, say): fail at once rather than after LINGMA_FRAME_MAX_HEADER
+ * bytes. */
+static const uint32_t tchar_map[8] = {
+    0x00000000, /* 0x00-0x1f */
+    0x03ff6cfa, /* 0x20-0x3f: ! # $ % & ' * + - . 0-9 */
+    0xc7fffffe, /* 0x40-0x5f: A-Z ^ _ */
+    0x57ffffff, /* 0x60-0x7f: ` a-z | ~ */
+    0,          0, 0, 0,
+};
+
 static int
 is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return (tchar_map[c >> 5] >> (c & 31)) & 1;
 }
 
 static void
@@ -142,7 +152,16 @@ scan_header(struct parse *ps, const unsigned char *p, size_t n, int *res)
     size_t i;
     enum herr e = HE_NONE;
 
-    for (i = 0; i < n; i++) {
+    i = 0;
+    /* The header every peer sends first, in one piece: skip the name. */
+    if (ps->state == H_LINE && ps->hdr_bytes == 0 && n >= CL_PREFIX_LEN &&
+        memcmp(p, cl_prefix, CL_PREFIX_LEN) == 0) {
+        ps->hdr_bytes = CL_PREFIX_LEN;
+        ps->value = 0;
+        ps->state = H_VSKIP;
+        i = CL_PREFIX_LEN;
+    }
+    for (; i < n; i++) {
         unsigned char c = p[i];
 
         if (++ps->hdr_bytes > LINGMA_FRAME_MAX_HEADER) {
@@ -466,9 +485,8 @@ keep_raw(lingma_frame_decoder *dec, const char *p, size_t n, int rc)
         dec->ctr.copied += n;
         dec->tail += n;
     }
-    if (dec->tail > dec->head)
-        dec->raw = 1;
-    else
+    dec->raw = dec->tail > dec->head;
+    if (!dec->raw)
         dec->head = dec->tail = 0;
     snprintf(dec->errmsg, sizeof(dec->errmsg), "frame callback returned %d", rc);
     return rc;
@@ -511,19 +529,11 @@ lingma_frame_decoder_free(lingma_frame_decoder *dec)
     lingma__free(dec->alloc, dec);
 }
 
-LINGMA_EXPORT int
-lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t len,
-                          lingma_frame_cb cb, void *payload)
+static int
+feed(lingma_frame_decoder *dec, const char *in, size_t len, lingma_frame_cb cb, void *payload)
 {
-    const char *in = data;
     size_t used = 0;
     int rc, stop = 0;
-
-    if (!dec || !cb || (!data && len))
-        return LINGMA_EINVAL;
-    if (dec->err)
-        return dec->err;
-    dec->errmsg[0] = '\0';
 
     /* Reserve up front: past the first delivered frame, no allocation may
      * fail (except when keeping input after a callback stopped the feed). */
@@ -593,6 +603,27 @@ lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t le
     }
     maybe_shrink(dec);
     return 0;
+}
+
+LINGMA_EXPORT int
+lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t len,
+                          lingma_frame_cb cb, void *payload)
+{
+    int rc;
+
+    if (!dec || !cb || (!data && len))
+        return LINGMA_EINVAL;
+    if (!data)
+        data = ""; /* (NULL, 0) resumes; keep pointer arithmetic defined */
+    if (dec->err)
+        return dec->err;
+    if (dec->feeding)
+        return LINGMA_EINVAL; /* called from its own callback */
+    dec->errmsg[0] = '\0';
+    dec->feeding = 1;
+    rc = feed(dec, data, len, cb, payload);
+    dec->feeding = 0;
+    return rc;
 }
 
 LINGMA_EXPORT const char *

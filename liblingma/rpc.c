@@ -2,12 +2,10 @@
  * A sans-I/O JSON-RPC 2.0 session. See lingma/sys/rpc.h.
  *
  * Choices, and why:
- *   - Pending requests live in an open-addressing hash table keyed by id
- *     (backward-shift deletion, no tombstones) and, when they have a
- *     deadline, in a binary min-heap that knows each entry's position:
- *     lookup, insert and removal are O(1)/O(log n) with 10,000+ in flight.
- *   - Envelopes are written by hand into a scratch buffer; only params and
- *     results go through jansson (json_dump_callback, no intermediate
+ *   - Pending requests live in a hash table by id plus a deadline heap
+ *     (rpc_pending.c): O(1)/O(log n) per operation with 10,000+ in flight.
+ *   - Envelopes are written by hand into a scratch buffer (jsonw.c); only
+ *     params and results go through jansson (json_dump_callback, no intermediate
  *     string). Output: JSON_COMPACT, UTF-8 passed through, reals with 15
  *     significant digits (JSON_REAL_PRECISION(15)) so that 0.7 goes out as
  *     0.7, not 0.69999999999999996.
@@ -31,20 +29,12 @@
 
 #include "alloc.h"
 #include "frame.h"
+#include "jsonw.h"
+#include "rpc_pending.h"
 
-#define DUMP_FLAGS   (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+/* A scratch buffer larger than this is released after use, so that one big
+ * message does not pin its size for the session's life. */
 #define SCRATCH_KEEP ((size_t)256 * 1024)
-#define NO_HEAP      SIZE_MAX
-#define MIN_TABLE    16
-
-struct pending {
-    int64_t id;
-    uint64_t deadline; /* 0: none */
-    size_t heap_idx;   /* NO_HEAP when not in the heap */
-    lingma_rpc_response_cb cb;
-    void *payload;
-    struct pending *next; /* in a detached list (tick, close) */
-};
 
 struct outframe {
     struct outframe *next;
@@ -62,17 +52,12 @@ struct lingma_rpc {
     int free_requested;
     int64_t next_id;
 
-    struct pending **tab; /* by id; capacity is a power of two, load <= 1/2 */
-    size_t tab_cap, count;
-    struct pending **heap; /* min-heap by deadline */
-    size_t heap_len, heap_cap;
+    struct lingma__pending_set pending;
 
     struct outframe *out_head, *out_tail, *lent;
     size_t out_bytes;
 
-    char *sb; /* scratch for encoding; starts with room for the frame header */
-    size_t sb_len, sb_cap;
-    int sb_oom;
+    struct lingma__jsonw w; /* scratch for encoding, header room in front */
 
     const json_t *cur_id; /* the request on_request is handling */
     int cur_answered;
@@ -106,372 +91,35 @@ malformed(lingma_rpc *rpc, const char *why)
     rpc_log(rpc, LINGMA_LOG_WARN, "rpc: skipped a malformed message: %s", why);
 }
 
-/* ---- pending table: open addressing by id ---- */
-
-static size_t
-id_slot(int64_t id, size_t cap)
-{
-    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h ^ (h >> 29)) & (cap - 1);
-}
-
-static size_t
-tab_find(const lingma_rpc *rpc, int64_t id)
-{
-    size_t i;
-
-    if (!rpc->tab_cap)
-        return NO_HEAP;
-    for (i = id_slot(id, rpc->tab_cap); rpc->tab[i]; i = (i + 1) & (rpc->tab_cap - 1))
-        if (rpc->tab[i]->id == id)
-            return i;
-    return NO_HEAP;
-}
-
-static void
-tab_put(struct pending **tab, size_t cap, struct pending *p)
-{
-    size_t i = id_slot(p->id, cap);
-
-    while (tab[i])
-        i = (i + 1) & (cap - 1);
-    tab[i] = p;
-}
-
-static int
-tab_reserve(lingma_rpc *rpc)
-{
-    struct pending **ntab;
-    size_t ncap;
-
-    if ((rpc->count + 1) * 2 <= rpc->tab_cap)
-        return 0;
-    ncap = rpc->tab_cap ? rpc->tab_cap * 2 : MIN_TABLE;
-    ntab = lingma__calloc(rpc->alloc, ncap, sizeof(*ntab));
-    if (!ntab)
-        return LINGMA_ENOMEM;
-    for (size_t i = 0; i < rpc->tab_cap; i++)
-        if (rpc->tab[i])
-            tab_put(ntab, ncap, rpc->tab[i]);
-    lingma__free(rpc->alloc, rpc->tab);
-    rpc->tab = ntab;
-    rpc->tab_cap = ncap;
-    return 0;
-}
-
-/* Remove slot i, shifting later members of the probe run back so that
- * lookups never need tombstones. */
-static void
-tab_remove_at(lingma_rpc *rpc, size_t i)
-{
-    size_t mask = rpc->tab_cap - 1, j = i;
-
-    rpc->tab[i] = NULL;
-    rpc->count--;
-    for (;;) {
-        size_t k;
-
-        j = (j + 1) & mask;
-        if (!rpc->tab[j])
-            return;
-        k = id_slot(rpc->tab[j]->id, rpc->tab_cap);
-        /* Move it back unless its home slot lies cyclically in (i, j]. */
-        if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
-            rpc->tab[i] = rpc->tab[j];
-            rpc->tab[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-/* ---- deadline heap ---- */
-
-static void
-heap_set(lingma_rpc *rpc, size_t i, struct pending *p)
-{
-    rpc->heap[i] = p;
-    p->heap_idx = i;
-}
-
-static void
-heap_up(lingma_rpc *rpc, size_t i)
-{
-    struct pending *p = rpc->heap[i];
-
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (rpc->heap[parent]->deadline <= p->deadline)
-            break;
-        heap_set(rpc, i, rpc->heap[parent]);
-        i = parent;
-    }
-    heap_set(rpc, i, p);
-}
-
-static void
-heap_down(lingma_rpc *rpc, size_t i)
-{
-    struct pending *p = rpc->heap[i];
-    size_t n = rpc->heap_len;
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && rpc->heap[c + 1]->deadline < rpc->heap[c]->deadline)
-            c++;
-        if (p->deadline <= rpc->heap[c]->deadline)
-            break;
-        heap_set(rpc, i, rpc->heap[c]);
-        i = c;
-    }
-    heap_set(rpc, i, p);
-}
-
-static int
-heap_reserve(lingma_rpc *rpc)
-{
-    struct pending **nh;
-    size_t ncap;
-
-    if (rpc->heap_len < rpc->heap_cap)
-        return 0;
-    ncap = rpc->heap_cap ? rpc->heap_cap * 2 : MIN_TABLE;
-    nh = lingma__realloc(rpc->alloc, rpc->heap, ncap * sizeof(*nh));
-    if (!nh)
-        return LINGMA_ENOMEM;
-    rpc->heap = nh;
-    rpc->heap_cap = ncap;
-    return 0;
-}
-
-static void
-heap_remove(lingma_rpc *rpc, struct pending *p)
-{
-    size_t i = p->heap_idx;
-    struct pending *last;
-
-    if (i == NO_HEAP)
-        return;
-    p->heap_idx = NO_HEAP;
-    last = rpc->heap[--rpc->heap_len];
-    if (last == p)
-        return;
-    heap_set(rpc, i, last);
-    if (i > 0 && rpc->heap[(i - 1) / 2]->deadline > last->deadline)
-        heap_up(rpc, i);
-    else
-        heap_down(rpc, i);
-}
-
-/* Take a pending request out of both structures. */
-static void
-unlink_pending(lingma_rpc *rpc, size_t slot)
-{
-    struct pending *p = rpc->tab[slot];
-
-    tab_remove_at(rpc, slot);
-    heap_remove(rpc, p);
-}
-
 /* ---- encoding ---- */
 
-static void
-sb_reset(lingma_rpc *rpc)
-{
-    /* Leave room in front for the frame header, written last. */
-    rpc->sb_len = LINGMA_FRAME_HEADER_MAX_LEN;
-    rpc->sb_oom = 0;
-}
-
-static void
-sb_put(lingma_rpc *rpc, const char *p, size_t n)
-{
-    if (rpc->sb_oom)
-        return;
-    if (n > rpc->sb_cap - rpc->sb_len || rpc->sb_len > rpc->sb_cap) {
-        size_t need = rpc->sb_len + n, ncap = rpc->sb_cap ? rpc->sb_cap : 512;
-        char *nb;
-
-        if (need < n) {
-            rpc->sb_oom = 1;
-            return;
-        }
-        while (ncap < need) {
-            if (ncap > SIZE_MAX / 2) {
-                rpc->sb_oom = 1;
-                return;
-            }
-            ncap *= 2;
-        }
-        nb = lingma__realloc(rpc->alloc, rpc->sb, ncap);
-        if (!nb) {
-            rpc->sb_oom = 1;
-            return;
-        }
-        rpc->sb = nb;
-        rpc->sb_cap = ncap;
-    }
-    memcpy(rpc->sb + rpc->sb_len, p, n);
-    rpc->sb_len += n;
-}
-
-static void
-sb_puts(lingma_rpc *rpc, const char *s)
-{
-    sb_put(rpc, s, strlen(s));
-}
-
-static void
-sb_put_int(lingma_rpc *rpc, long long v)
-{
-    char tmp[24];
-    size_t n = sizeof(tmp);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-
-    do {
-        tmp[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--n] = '-';
-    sb_put(rpc, tmp + n, sizeof(tmp) - n);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most `left` bytes), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t left)
-{
-    unsigned c = s[0];
-    size_t n;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-/* Write a JSON string. Returns LINGMA_EINVAL on invalid UTF-8. */
+/* Echo a peer's id as it came: integer, string, or (leniently) real. */
 static int
-sb_put_string(lingma_rpc *rpc, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-
-    sb_put(rpc, "\"", 1);
-    while (i < len) {
-        unsigned char c = p[i];
-        char esc[6];
-        size_t elen = 2;
-
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            size_t n = c < 0x80 ? 1 : utf8_seq(p + i, len - i);
-            if (!n)
-                return LINGMA_EINVAL;
-            i += n;
-            continue;
-        }
-        sb_put(rpc, s + run, i - run);
-        esc[0] = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        sb_put(rpc, esc, elen);
-        run = ++i;
-    }
-    sb_put(rpc, s + run, len - run);
-    sb_put(rpc, "\"", 1);
-    return 0;
-}
-
-static int
-dump_cb(const char *buf, size_t size, void *data)
-{
-    lingma_rpc *rpc = data;
-
-    sb_put(rpc, buf, size);
-    return rpc->sb_oom ? -1 : 0;
-}
-
-static int
-sb_put_json(lingma_rpc *rpc, const json_t *v)
-{
-    if (!v) {
-        sb_puts(rpc, "null");
-        return 0;
-    }
-    if (json_dump_callback(v, dump_cb, rpc, DUMP_FLAGS) != 0)
-        return LINGMA_ENOMEM;
-    return 0;
-}
-
-static int
-sb_put_id(lingma_rpc *rpc, const json_t *id)
+put_id(struct lingma__jsonw *w, const json_t *id)
 {
     if (json_is_integer(id)) {
-        sb_put_int(rpc, json_integer_value(id));
+        lingma__jsonw_int(w, json_integer_value(id));
         return 0;
     }
     if (json_is_string(id))
-        return sb_put_string(rpc, json_string_value(id), json_string_length(id));
+        return lingma__jsonw_string(w, json_string_value(id), json_string_length(id));
     if (json_is_real(id))
-        return sb_put_json(rpc, id);
+        return lingma__jsonw_value(w, id);
     return LINGMA_EINVAL;
 }
 
-/* Turn the scratch buffer into a queued frame. */
+/* Turn the scratch buffer into a queued frame; the header is written in
+ * front of the body only now that its length is known. */
 static int
-sb_queue(lingma_rpc *rpc)
+queue_frame(lingma_rpc *rpc)
 {
     char hdr[LINGMA_FRAME_HEADER_MAX_LEN];
     size_t body_len, hlen;
     struct outframe *f;
 
-    if (rpc->sb_oom)
+    if (rpc->w.oom)
         return LINGMA_ENOMEM;
-    body_len = rpc->sb_len - LINGMA_FRAME_HEADER_MAX_LEN;
+    body_len = rpc->w.len - LINGMA_FRAME_HEADER_MAX_LEN;
     hlen = lingma__frame_header_fast(hdr, body_len);
     f = lingma__malloc(rpc->alloc, sizeof(*f) + hlen + body_len);
     if (!f)
@@ -479,36 +127,32 @@ sb_queue(lingma_rpc *rpc)
     f->next = NULL;
     f->len = hlen + body_len;
     memcpy(f->data, hdr, hlen);
-    memcpy(f->data + hlen, rpc->sb + LINGMA_FRAME_HEADER_MAX_LEN, body_len);
+    memcpy(f->data + hlen, rpc->w.buf + LINGMA_FRAME_HEADER_MAX_LEN, body_len);
     if (rpc->out_tail)
         rpc->out_tail->next = f;
     else
         rpc->out_head = f;
     rpc->out_tail = f;
     rpc->out_bytes += f->len;
-    if (rpc->sb_cap > SCRATCH_KEEP) {
-        /* One big message should not pin its size for the session's life. */
-        lingma__free(rpc->alloc, rpc->sb);
-        rpc->sb = NULL;
-        rpc->sb_cap = 0;
-    }
+    lingma__jsonw_trim(&rpc->w, SCRATCH_KEEP);
     return 0;
 }
 
 static int
 send_result(lingma_rpc *rpc, const json_t *id, const json_t *result)
 {
+    struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    sb_reset(rpc);
-    sb_puts(rpc, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if ((rc = sb_put_id(rpc, id)) != 0)
+    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
+    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if ((rc = put_id(w, id)) != 0)
         return rc;
-    sb_puts(rpc, ",\"result\":");
-    if ((rc = sb_put_json(rpc, result)) != 0)
+    lingma__jsonw_lit(w, ",\"result\":");
+    if ((rc = lingma__jsonw_value(w, result)) != 0)
         return rc;
-    sb_puts(rpc, "}");
-    if ((rc = sb_queue(rpc)) == 0)
+    lingma__jsonw_lit(w, "}");
+    if ((rc = queue_frame(rpc)) == 0)
         rpc->stats.responses_sent++;
     return rc;
 }
@@ -516,19 +160,20 @@ send_result(lingma_rpc *rpc, const json_t *id, const json_t *result)
 static int
 send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
 {
+    struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    sb_reset(rpc);
-    sb_puts(rpc, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if ((rc = sb_put_id(rpc, id)) != 0)
+    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
+    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if ((rc = put_id(w, id)) != 0)
         return rc;
-    sb_puts(rpc, ",\"error\":{\"code\":");
-    sb_put_int(rpc, code);
-    sb_puts(rpc, ",\"message\":");
-    if ((rc = sb_put_string(rpc, message, strlen(message))) != 0)
+    lingma__jsonw_lit(w, ",\"error\":{\"code\":");
+    lingma__jsonw_int(w, code);
+    lingma__jsonw_lit(w, ",\"message\":");
+    if ((rc = lingma__jsonw_string(w, message, strlen(message))) != 0)
         return rc;
-    sb_puts(rpc, "}}");
-    if ((rc = sb_queue(rpc)) == 0)
+    lingma__jsonw_lit(w, "}}");
+    if ((rc = queue_frame(rpc)) == 0)
         rpc->stats.responses_sent++;
     return rc;
 }
@@ -537,25 +182,26 @@ send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
 static int
 send_call(lingma_rpc *rpc, int64_t id, const char *method, const json_t *params)
 {
+    struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    sb_reset(rpc);
-    sb_puts(rpc, "{\"jsonrpc\":\"2.0\",");
+    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
+    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",");
     if (id) {
-        sb_puts(rpc, "\"id\":");
-        sb_put_int(rpc, id);
-        sb_puts(rpc, ",");
+        lingma__jsonw_lit(w, "\"id\":");
+        lingma__jsonw_int(w, id);
+        lingma__jsonw_lit(w, ",");
     }
-    sb_puts(rpc, "\"method\":");
-    if ((rc = sb_put_string(rpc, method, strlen(method))) != 0)
+    lingma__jsonw_lit(w, "\"method\":");
+    if ((rc = lingma__jsonw_string(w, method, strlen(method))) != 0)
         return rc;
     if (params) {
-        sb_puts(rpc, ",\"params\":");
-        if ((rc = sb_put_json(rpc, params)) != 0)
+        lingma__jsonw_lit(w, ",\"params\":");
+        if ((rc = lingma__jsonw_value(w, params)) != 0)
             return rc;
     }
-    sb_puts(rpc, "}");
-    return sb_queue(rpc);
+    lingma__jsonw_lit(w, "}");
+    return queue_frame(rpc);
 }
 
 /* ---- lifecycle ---- */
@@ -576,6 +222,8 @@ lingma_rpc_new(lingma_rpc **out, const lingma_rpc_options *opts)
         return LINGMA_ENOMEM;
     rpc->opts = *opts;
     rpc->alloc = opts->alloc;
+    rpc->pending.alloc = opts->alloc;
+    rpc->w.alloc = opts->alloc;
     rpc->next_id = 1;
     rc = lingma_frame_decoder_new(&rpc->dec, opts->max_frame, opts->alloc);
     if (rc != 0) {
@@ -605,24 +253,15 @@ drop_output(lingma_rpc *rpc)
 static void
 do_close(lingma_rpc *rpc)
 {
-    struct pending *list = NULL;
+    struct lingma__pending *list;
 
     rpc->closed = 1;
     /* Detach everything first: callbacks may call lingma_rpc_cancel() or
      * lingma_rpc_call(), which must see an empty, closed session. */
-    for (size_t i = 0; i < rpc->tab_cap; i++) {
-        struct pending *p = rpc->tab[i];
-        if (p) {
-            p->next = list;
-            list = p;
-            rpc->tab[i] = NULL;
-        }
-    }
-    rpc->count = 0;
-    rpc->heap_len = 0;
+    list = lingma__pending_take_all(&rpc->pending);
     rpc->busy++;
     while (list) {
-        struct pending *p = list;
+        struct lingma__pending *p = list;
         list = p->next;
         if (p->cb)
             p->cb(rpc, LINGMA_ECLOSED, NULL, NULL, p->payload);
@@ -655,9 +294,8 @@ really_free(lingma_rpc *rpc)
     if (!rpc->closed)
         do_close(rpc);
     lingma_frame_decoder_free(rpc->dec);
-    lingma__free(rpc->alloc, rpc->tab);
-    lingma__free(rpc->alloc, rpc->heap);
-    lingma__free(rpc->alloc, rpc->sb);
+    lingma__pending_release(&rpc->pending);
+    lingma__jsonw_trim(&rpc->w, 0);
     lingma__free(rpc->alloc, rpc);
 }
 
@@ -695,7 +333,7 @@ LINGMA_EXPORT int
 lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
                 uint64_t deadline, lingma_rpc_response_cb cb, void *payload)
 {
-    struct pending *p;
+    struct lingma__pending *p;
     int rc;
 
     if (!rpc || !method) {
@@ -711,14 +349,13 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
         return LINGMA_EINVAL;
     }
     p = lingma__malloc(rpc->alloc, sizeof(*p));
-    if (!p || tab_reserve(rpc) != 0 || (deadline && heap_reserve(rpc) != 0)) {
+    if (!p || lingma__pending_reserve(&rpc->pending, deadline != 0) != 0) {
         lingma__free(rpc->alloc, p);
         json_decref(params);
         return LINGMA_ENOMEM;
     }
     p->id = rpc->next_id;
     p->deadline = deadline;
-    p->heap_idx = NO_HEAP;
     p->cb = cb;
     p->payload = payload;
     p->next = NULL;
@@ -730,13 +367,7 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
     }
     /* Nothing can fail past this point: the request is on its way. */
     rpc->next_id++;
-    tab_put(rpc->tab, rpc->tab_cap, p);
-    rpc->count++;
-    if (deadline) {
-        rpc->heap[rpc->heap_len] = p;
-        p->heap_idx = rpc->heap_len++;
-        heap_up(rpc, p->heap_idx);
-    }
+    lingma__pending_insert(&rpc->pending, p);
     rpc->stats.requests_sent++;
     if (out_id)
         *out_id = p->id;
@@ -746,16 +377,10 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
 LINGMA_EXPORT int
 lingma_rpc_cancel(lingma_rpc *rpc, int64_t id)
 {
-    struct pending *p;
-    size_t slot;
+    struct lingma__pending *p;
 
-    if (!rpc)
+    if (!rpc || !(p = lingma__pending_take(&rpc->pending, id)))
         return LINGMA_ENOTFOUND;
-    slot = tab_find(rpc, id);
-    if (slot == NO_HEAP)
-        return LINGMA_ENOTFOUND;
-    p = rpc->tab[slot];
-    unlink_pending(rpc, slot);
     if (p->cb)
         p->cb(rpc, LINGMA_ECANCELED, NULL, NULL, p->payload);
     lingma__free(rpc->alloc, p);
@@ -889,10 +514,11 @@ handle_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *pa
 static int
 handle_response(lingma_rpc *rpc, json_t *id, json_t *result, json_t *error)
 {
-    struct pending *p;
-    size_t slot;
+    struct lingma__pending *p = NULL;
 
-    if (!json_is_integer(id) || (slot = tab_find(rpc, json_integer_value(id))) == NO_HEAP) {
+    if (json_is_integer(id))
+        p = lingma__pending_take(&rpc->pending, json_integer_value(id));
+    if (!p) {
         rpc->stats.unknown_responses++;
         if (json_is_integer(id))
             rpc_log(rpc, LINGMA_LOG_WARN, "rpc: response to unknown id %lld",
@@ -907,8 +533,6 @@ handle_response(lingma_rpc *rpc, json_t *id, json_t *result, json_t *error)
             rpc_log(rpc, LINGMA_LOG_WARN, "rpc: response with a non-integer id");
         return 0;
     }
-    p = rpc->tab[slot];
-    unlink_pending(rpc, slot);
     rpc->stats.responses_received++;
     if (p->cb) {
         if (error) {
@@ -1073,24 +697,21 @@ lingma_rpc_recv_message(lingma_rpc *rpc, const char *body, size_t len)
 LINGMA_EXPORT size_t
 lingma_rpc_tick(lingma_rpc *rpc, uint64_t now)
 {
-    struct pending *list = NULL, **tail = &list;
+    struct lingma__pending *list = NULL, **tail = &list, *p;
     size_t n = 0;
 
     if (!rpc || rpc->closed || rpc->busy)
         return 0;
     /* Detach the expired ones first, in deadline order, so that callbacks
      * may call or cancel freely while we walk the list. */
-    while (rpc->heap_len && rpc->heap[0]->deadline <= now) {
-        struct pending *p = rpc->heap[0];
-        heap_remove(rpc, p);
-        tab_remove_at(rpc, tab_find(rpc, p->id));
+    while ((p = lingma__pending_take_expired(&rpc->pending, now)) != NULL) {
         p->next = NULL;
         *tail = p;
         tail = &p->next;
     }
     rpc->busy++;
     while (list) {
-        struct pending *p = list;
+        p = list;
         list = p->next;
         n++;
         rpc->stats.timeouts++;
@@ -1105,13 +726,13 @@ lingma_rpc_tick(lingma_rpc *rpc, uint64_t now)
 LINGMA_EXPORT uint64_t
 lingma_rpc_next_deadline(const lingma_rpc *rpc)
 {
-    return rpc && rpc->heap_len ? rpc->heap[0]->deadline : 0;
+    return rpc ? lingma__pending_next_deadline(&rpc->pending) : 0;
 }
 
 LINGMA_EXPORT size_t
 lingma_rpc_pending_count(const lingma_rpc *rpc)
 {
-    return rpc ? rpc->count : 0;
+    return rpc ? rpc->pending.count : 0;
 }
 
 LINGMA_EXPORT void

@@ -15,6 +15,7 @@
 #include "lingma/sys/rpc.h"
 
 #include "failalloc.h"
+#include "rpc_pending.h"
 
 /* ---- a transcript of everything the session did ---- */
 
@@ -990,6 +991,71 @@ test_many_pending(void **state)
     free(m);
 }
 
+/* The pending set against a naive model: random inserts, takes by id and
+ * by deadline; the hash table's backward-shift deletion is the subtle part. */
+static void
+test_pending_set_model(void **state)
+{
+    enum { N = 1024 };
+    struct lingma__pending_set set = {0};
+    struct lingma__pending *e = calloc(N, sizeof(*e));
+    unsigned char *in = calloc(N, 1);
+    uint64_t seed = 99;
+    size_t count = 0;
+
+    (void)state;
+    assert_non_null(e);
+    assert_non_null(in);
+    for (int step = 0; step < 100000; step++) {
+        unsigned op, k;
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        op = (unsigned)(seed >> 60) % 4;
+        k = (unsigned)(seed >> 20) % N;
+        if (op <= 1 && !in[k]) {
+            e[k].id = (int64_t)k * 7 + 1; /* strided ids collide more */
+            e[k].deadline = (seed >> 8) % 3 ? 1 + (seed >> 30) % 1000 : 0;
+            assert_int_equal(lingma__pending_reserve(&set, e[k].deadline != 0), 0);
+            lingma__pending_insert(&set, &e[k]);
+            in[k] = 1;
+            count++;
+        } else if (op == 2) {
+            struct lingma__pending *p = lingma__pending_take(&set, (int64_t)k * 7 + 1);
+            assert_true(p == (in[k] ? &e[k] : NULL));
+            if (p) {
+                in[k] = 0;
+                count--;
+            }
+        } else if (op == 3) {
+            uint64_t now = (seed >> 40) % 1000, min = 0;
+            struct lingma__pending *p;
+            for (unsigned i = 0; i < N; i++)
+                if (in[i] && e[i].deadline && (!min || e[i].deadline < min))
+                    min = e[i].deadline;
+            assert_int_equal(lingma__pending_next_deadline(&set), min);
+            p = lingma__pending_take_expired(&set, now);
+            if (min && min <= now) {
+                assert_non_null(p);
+                assert_int_equal(p->deadline, min);
+                in[p - e] = 0;
+                count--;
+            } else {
+                assert_null(p);
+            }
+        }
+        assert_int_equal(set.count, count);
+    }
+    for (struct lingma__pending *p = lingma__pending_take_all(&set); p; p = p->next) {
+        assert_true(in[p - e]);
+        in[p - e] = 0;
+        count--;
+    }
+    assert_int_equal(count, 0);
+    assert_int_equal(lingma__pending_next_deadline(&set), 0);
+    lingma__pending_release(&set);
+    free(e);
+    free(in);
+}
+
 /* ---- golden transcripts: tests/data/rpc/NAME.in (peer bytes) and NAME.out ---- */
 
 static char *
@@ -1256,6 +1322,7 @@ main(void)
         cmocka_unit_test(test_calls_from_request_handler),
         cmocka_unit_test(test_close_from_callback_is_deferred),
         cmocka_unit_test(test_many_pending),
+        cmocka_unit_test(test_pending_set_model),
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_alloc_failures),
     };

@@ -54,7 +54,8 @@ typedef struct lingma_frame_decoder lingma_frame_decoder;
  * bytes not yet delivered, so a later feed (even of zero bytes) resumes
  * where it stopped. The frame passed to the call that stopped the feed
  * counts as delivered: it is not delivered again.
- * The callback must not call lingma_frame_decoder_feed() on the same decoder.
+ * The callback must not call lingma_frame_decoder_feed() on the same decoder
+ * (such a call returns LINGMA_EINVAL).
  */
 typedef int (*lingma_frame_cb)(const char *body, size_t len, void *payload);
 
