@@ -169,7 +169,10 @@ static void
 read_http_port(struct simproc *p)
 {
     char *log = simproc_read_file(p->dir, "logs/lingma.log");
-    const char *k = log ? strstr(log, "HTTP: ") : NULL;
+    const char *k = NULL;
+    /* the log is appended across respawns: the last ready line counts */
+    for (const char *s = log; s && (s = strstr(s, "servers ready - WebSocket: ")); s++)
+        k = strstr(s, "HTTP: ");
     if (k)
         p->http_port = atoi(k + 6);
     free(log);

@@ -25,6 +25,7 @@ struct wsc {
     lingma_rpc *rpc;
     unsigned char *tx; /* rpc frame being written */
     size_t tx_cap;
+    bool pack; /* rpc mode: pack every queued frame into one message */
 };
 
 struct wsc_ctx {
@@ -74,19 +75,25 @@ write_one(struct wsc *c, struct lws *wsi)
             return -1;
     } else if (c->rpc) {
         const char *f;
-        size_t n = lingma_rpc_mem_send(c->rpc, &f);
-        if (n) {
-            if (LWS_PRE + n > c->tx_cap) {
-                unsigned char *p = realloc(c->tx, LWS_PRE + n);
+        size_t n, total = 0;
+        while ((n = lingma_rpc_mem_send(c->rpc, &f)) > 0) {
+            if (LWS_PRE + total + n > c->tx_cap) {
+                size_t cap = c->tx_cap ? c->tx_cap : 4096;
+                while (cap < LWS_PRE + total + n)
+                    cap *= 2;
+                unsigned char *p = realloc(c->tx, cap);
                 if (!p)
                     return -1;
                 c->tx = p;
-                c->tx_cap = LWS_PRE + n;
+                c->tx_cap = cap;
             }
-            memcpy(c->tx + LWS_PRE, f, n); /* lws masks in place */
-            if (lws_write(wsi, c->tx + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
-                return -1;
+            memcpy(c->tx + LWS_PRE + total, f, n); /* lws masks in place */
+            total += n;
+            if (!c->pack || total >= 65536)
+                break;
         }
+        if (total && lws_write(wsi, c->tx + LWS_PRE, total, LWS_WRITE_TEXT) < (int)total)
+            return -1;
     }
     if (c->head || (c->rpc && lingma_rpc_want_write(c->rpc)))
         lws_callback_on_writable(wsi);
@@ -363,4 +370,10 @@ struct wsc_ctx *
 wsc_context(const struct wsc *c)
 {
     return c->ctx;
+}
+
+void
+wsc_set_pack(struct wsc *c, bool pack)
+{
+    c->pack = pack;
 }

@@ -54,6 +54,8 @@ bool wsc_closed(const struct wsc *c);
 
 /* Switch to rpc mode; `rpc` stays owned by the caller and must outlive the connection. */
 void wsc_attach_rpc(struct wsc *c, lingma_rpc *rpc);
+/* rpc mode: send every queued frame in one WS message (fewer syscalls, for load tools). */
+void wsc_set_pack(struct wsc *c, bool pack);
 /* Ask for a write after queueing rpc output. */
 void wsc_kick(struct wsc *c);
 

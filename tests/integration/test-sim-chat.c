@@ -272,6 +272,11 @@ test_chat_stop(void **state)
     json_t *fin = simfx_finish(f, f->c, "stop-me");
     assert_string_equal(json_string_value(json_object_get(fin, "reason")), "cancelled");
     assert_int_equal(json_integer_value(json_object_get(fin, "statusCode")), 200);
+    /* fullAnswer of a cancelled chat: exactly the text that was sent */
+    char *sent = simc_answer_text(f->c, "stop-me");
+    assert_string_equal(json_string_value(json_object_get(fin, "fullAnswer")), sent);
+    assert_true(strlen(sent) < strlen("ECHO: a long answer please"));
+    free(sent);
     wait_step_end(f, f->c, "stop-me");
     assert_true(simc_count(f->c, "chat/answer", "stop-me") < 52);
     /* no more deltas after the finish */

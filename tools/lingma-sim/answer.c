@@ -106,7 +106,8 @@ sim_answer_delta(const char *text, size_t len, int chunks, int d, size_t *off, s
     int count = sim_answer_delta_count(chunks);
     int piece;
     if (d == count - 1 || (chunks >= 2 && d == 2)) {
-        *off = len;
+        /* an empty delta sits where the previous piece ended */
+        *off = d == count - 1 ? len : cut(text, len, chunks, 2);
         *n = 0;
         return;
     }

@@ -452,6 +452,7 @@ chat_faults(struct sim *sim, struct sim_faults *out)
         return;
     sim_counter_bump(sim->work_dir, "fault-chats");
     sim->stats.faults_hit++;
+    sim_state_flush(sim); /* tests and launchers poll for it */
     sim_logf(&sim->log, "WARN", "fault hits this chat: %s",
              sim->cur.fault_text ? sim->cur.fault_text : "");
     *out = *f;

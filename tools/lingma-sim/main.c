@@ -387,6 +387,11 @@ cmd_start(const struct cli *cli)
         rc = 0;
         goto out;
     }
+    /* the ready line goes first: whoever sees .info finds it in the log */
+    sim_logf(&sim.log, "INFO", "Communication servers ready - WebSocket: %d, HTTP: %d", sim.ws_port,
+             sim.http_port);
+    printf("Communication servers ready - WebSocket: %d, HTTP: %d\n", sim.ws_port, sim.http_port);
+    fflush(stdout);
     if (sim.cur.info != SIM_INFO_EARLY || sim.ws_port != ws_req) {
         if (sim_info_write(sim.work_dir, sim.cur.info, sim.ws_port, sim.http_port,
                            (long)getpid())) {
@@ -395,10 +400,6 @@ cmd_start(const struct cli *cli)
         }
         info_written = true;
     }
-    sim_logf(&sim.log, "INFO", "Communication servers ready - WebSocket: %d, HTTP: %d", sim.ws_port,
-             sim.http_port);
-    printf("Communication servers ready - WebSocket: %d, HTTP: %d\n", sim.ws_port, sim.http_port);
-    fflush(stdout);
     sim_state_flush(&sim);
 
     sim_server_run(&sim);

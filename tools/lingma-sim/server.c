@@ -23,9 +23,6 @@
 
 #include "strmap.h"
 
-_Static_assert(sizeof(lws_sorted_usec_list_t) <= SIM_TIMER_STORAGE,
-               "struct sim_timer too small for an lws timer node");
-
 /* COALESCE packs at most this many frames into one WS message. */
 #define COALESCE_MAX_FRAMES 16
 #define COALESCE_MAX_BYTES  (256 * 1024)
@@ -38,14 +35,81 @@ wsi_sim(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* ---- timers ---------------------------------------------------------- */
+/* ---- timers (see timer.h) ------------------------------------------- */
+
+struct sim_timer_queue {
+    lws_sorted_usec_list_t sul; /* fires at the head's due time */
+    struct lws_context *ctx;
+    struct sim_timer_queue *next;
+    struct sim_timer *head, *tail;
+    unsigned ms;
+};
+
+static void queue_fire(lws_sorted_usec_list_t *sul);
 
 static void
-sul_cb(lws_sorted_usec_list_t *sul)
+queue_schedule(struct sim_timer_queue *q)
 {
-    struct sim_timer *t = (struct sim_timer *)((char *)sul - offsetof(struct sim_timer, node));
+    struct sim *sim = lws_context_user(q->ctx);
+    if (sim->timers_frozen)
+        return; /* the context is being destroyed */
+    if (!q->head) {
+        lws_sul_cancel(&q->sul);
+        return;
+    }
+    uint64_t now = sim_now_ns();
+    uint64_t us = q->head->due_ns > now ? (q->head->due_ns - now + 999) / 1000 : 0;
+    lws_sul_schedule(q->ctx, 0, &q->sul, queue_fire, (lws_usec_t)us);
+}
+
+static void
+queue_unlink(struct sim_timer_queue *q, struct sim_timer *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        q->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        q->tail = t->prev;
+    t->prev = t->next = NULL;
+    t->q = NULL;
     t->armed = false;
-    t->fn(t);
+}
+
+static void
+queue_fire(lws_sorted_usec_list_t *sul)
+{
+    struct sim_timer_queue *q =
+        (struct sim_timer_queue *)((char *)sul - offsetof(struct sim_timer_queue, sul));
+    uint64_t now = sim_now_ns();
+    /* each callback may arm or cancel timers of this queue: re-read the head */
+    while (q->head && q->head->due_ns <= now) {
+        struct sim_timer *t = q->head;
+        queue_unlink(q, t);
+        t->fn(t);
+    }
+    queue_schedule(q);
+}
+
+static struct sim_timer_queue *
+queue_for(struct lws_context *ctx, unsigned ms)
+{
+    struct sim *sim = lws_context_user(ctx);
+    struct sim_timer_queue *q;
+    for (q = sim->timer_queues; q; q = q->next) {
+        if (q->ms == ms)
+            return q;
+    }
+    q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->ctx = ctx;
+    q->ms = ms;
+    q->next = sim->timer_queues;
+    sim->timer_queues = q;
+    return q;
 }
 
 void
@@ -59,9 +123,21 @@ sim_timer_init(struct sim_timer *t, void *lws_ctx, sim_timer_fn fn)
 void
 sim_timer_arm(struct sim_timer *t, unsigned ms)
 {
+    sim_timer_cancel(t);
+    struct sim_timer_queue *q = queue_for(t->lws_ctx, ms);
+    if (!q)
+        return; /* out of memory: the timer never fires */
+    t->due_ns = sim_now_ns() + (uint64_t)ms * 1000000u;
+    t->q = q;
     t->armed = true;
-    lws_sul_schedule(t->lws_ctx, 0, (lws_sorted_usec_list_t *)t->node.bytes, sul_cb,
-                     (lws_usec_t)ms * LWS_US_PER_MS);
+    t->prev = q->tail;
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+    if (q->head == t)
+        queue_schedule(q);
 }
 
 void
@@ -69,8 +145,23 @@ sim_timer_cancel(struct sim_timer *t)
 {
     if (!t->armed)
         return;
-    t->armed = false;
-    lws_sul_cancel((lws_sorted_usec_list_t *)t->node.bytes);
+    struct sim_timer_queue *q = t->q;
+    bool was_head = q->head == t;
+    queue_unlink(q, t);
+    if (was_head)
+        queue_schedule(q);
+}
+
+static void
+timer_queues_free(struct sim *sim)
+{
+    while (sim->timer_queues) {
+        struct sim_timer_queue *q = sim->timer_queues;
+        sim->timer_queues = q->next;
+        while (q->head) /* timers still armed (state, exit) must not point here */
+            queue_unlink(q, q->head);
+        free(q);
+    }
 }
 
 /* ---- connections ----------------------------------------------------- */
@@ -483,6 +574,12 @@ sim_server_destroy(struct sim *sim)
 {
     if (!sim->lws_ctx)
         return;
+    /* Connections closing during the destroy cancel their timers: that
+     * only unlinks them from our queues, lws is no longer told. */
+    sim->timers_frozen = true;
+    for (struct sim_timer_queue *q = sim->timer_queues; q; q = q->next)
+        lws_sul_cancel(&q->sul);
     lws_context_destroy(sim->lws_ctx);
     sim->lws_ctx = NULL;
+    timer_queues_free(sim);
 }

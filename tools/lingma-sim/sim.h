@@ -86,7 +86,9 @@ struct sim {
     int exit_code;
     bool leave_info; /* stale_info: do not remove .info at exit */
     struct sim_timer state_timer;
-    struct sim_timer exit_timer; /* exit_after: the grace period before _exit */
+    struct sim_timer exit_timer;          /* exit_after: the grace period before _exit */
+    struct sim_timer_queue *timer_queues; /* server.c: one FIFO per distinct delay */
+    bool timers_frozen;                   /* server.c: context destroy in progress */
 };
 
 static inline uint64_t
