@@ -3,7 +3,8 @@
  * LINGMA_PASSWORD) and the instance count rule. Pure functions.
  *
  * LINGMA_ACCOUNTS comes in two forms, told apart by its first non-blank
- * character ('[' means JSON):
+ * character ('[' or '{' means JSON; a lone object is an error, not an
+ * account named '{"username"'):
  *
  *   CSV   "alice:s3cr:et, bob:hunter2"
  *         - entries are separated by ','; ASCII whitespace around an entry

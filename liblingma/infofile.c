@@ -130,7 +130,6 @@ lingma__info_parse_text(struct lingma__info *out, const char *buf, size_t len, c
     char where[32];
     long long v = 0;
     snprintf(where, sizeof(where), "line %u", line_no[0]);
-    /* Parse first: argument evaluation order is unspecified in C. */
     bool ok = parse_decimal(line[0], line_len[0], &v);
     int rc = check_port(v, ok, where, err, errlen);
     if (rc)

@@ -141,6 +141,14 @@ lingma__proc_spawn(struct lingma__proc *p, const struct lingma__proc_opts *opts,
         snprintf(bin, sizeof(bin), "%s", o.bin); /* a PATH name stays a PATH name */
     if (rc)
         return rc;
+    /*
+     * Checked here too, not only by exec: where posix_spawn forks instead
+     * of vforking (valgrind, some libcs) an exec failure would otherwise
+     * only show up later as exit status 127.
+     */
+    if (strchr(bin, '/') && access(bin, X_OK) != 0)
+        return lingma__detail(LINGMA_ESPAWN, err, errlen, "cannot start %s: %s", bin,
+                              strerror(errno));
     o.bin = bin;
     o.work_dir = dir;
     lingma__proc_argv_build(&av, &o);
@@ -252,8 +260,17 @@ lingma__proc_stop_sync(struct lingma__proc *p, int grace_ms)
         return 0;
     if (grace_ms <= 0)
         grace_ms = p->kill_after_ms;
-    if (p->state != LINGMA__PROC_STOPPING)
-        lingma__proc_stop_begin(p, lingma__monotonic_ms());
+    int64_t now = lingma__monotonic_ms();
+    if (p->state != LINGMA__PROC_STOPPING) {
+        lingma__proc_stop_begin(p, now);
+    } else if (p->kill_at_ms - now < grace_ms) {
+        /*
+         * Already stopping: the grace started with stop_begin(), so a pool
+         * that signalled all its instances first waits ~3 s in total at
+         * teardown, not 3 s per instance.
+         */
+        grace_ms = p->kill_at_ms > now ? (int)(p->kill_at_ms - now) : 0;
+    }
     if (!p->killed && lingma__child_wait(&p->child, grace_ms, true) != 0) {
         p->state = LINGMA__PROC_EXITED;
         return 0;

@@ -141,6 +141,9 @@ int lingma__proc_stop_poll(struct lingma__proc *p, int64_t now_ms, int *next_ms)
 /**
  * Blocking, bounded stop for teardown: SIGINT, wait up to `grace_ms`
  * (<= 0: the configured kill_after_ms), SIGKILL, wait up to 2 s more.
+ * When a stop_begin() came first, the grace runs from then (never longer
+ * than `grace_ms` from now): signal every instance with stop_begin(), then
+ * stop_sync() each, and the whole pool waits one grace period, not N.
  * @return 0 reaped (or never running); LINGMA_ETIMEDOUT when the process
  *         survived SIGKILL (uninterruptible sleep): it stays unreaped and a
  *         later lingma__proc_check() may still reap it.
