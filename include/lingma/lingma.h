@@ -5,5 +5,7 @@
 #define LINGMA_LINGMA_H
 
 #include "lingma/common.h"
+#include "lingma/pool.h"
+#include "lingma/chat.h"
 
 #endif /* LINGMA_LINGMA_H */

@@ -1,0 +1,270 @@
+/*
+ * liblingma: a pool of supervised Lingma processes.
+ *
+ * One object model: a pool of one instance is the single-instance case.
+ * The pool owns a private service thread (libwebsockets' lws_service loop);
+ * every instance, connection, timer and chat lives on that thread. Other
+ * threads only post commands. User callbacks fire on the service thread and
+ * may call lingma_chat_start() and lingma_chat_cancel(), never
+ * lingma_pool_free() or a blocking `_sync` call.
+ *
+ * Numeric option fields use 0 for "the documented default". Where zero is a
+ * meaningful value of its own (an empty queue, no timeout), pass LINGMA_ZERO.
+ */
+#ifndef LINGMA_POOL_H
+#define LINGMA_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lingma/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An opaque pool handle. */
+typedef struct lingma_pool lingma_pool;
+
+/** Pass for a numeric option whose 0 means "default" to request a literal zero. */
+#define LINGMA_ZERO ((unsigned int)-1)
+
+/** One Lingma account. Strings are copied by lingma_pool_new(). */
+typedef struct lingma_account {
+    const char *username;
+    const char *password;
+} lingma_account;
+
+/** How a chat is asked (lingma-protocol.md §6.1). */
+typedef enum lingma_ask_mode {
+    LINGMA_ASK_DEFAULT = 0, /**< the pool's setting (chat options only; the pool default is chat) */
+    LINGMA_ASK_CHAT = 1,    /**< sessionType "chat", mode "chat" */
+    LINGMA_ASK_AGENT = 2,   /**< sessionType "developer", mode "agent" */
+} lingma_ask_mode;
+
+/** What happens to the Lingma session a chat created. */
+typedef enum lingma_session_mode {
+    LINGMA_SESSION_FRESH =
+        0, /**< a new session per chat, deleted after it (chat/deleteSessionById) */
+    LINGMA_SESSION_KEEP = 1, /**< sessions are left in Lingma's database */
+} lingma_session_mode;
+
+/** Where a spawned child's stdout and stderr go. */
+typedef enum lingma_child_output {
+    LINGMA_CHILD_OUTPUT_LOG = 0,  /**< appended to <instance work dir>/lingma-child.log */
+    LINGMA_CHILD_OUTPUT_NONE = 1, /**< /dev/null */
+} lingma_child_output;
+
+#define LINGMA_POOL_OPTIONS_VERSION 1
+
+/**
+ * Options of lingma_pool_new(). Strings and arrays are borrowed for the
+ * duration of lingma_pool_new() only: the pool copies what it keeps.
+ */
+typedef struct lingma_pool_options {
+    unsigned int version; /**< LINGMA_POOL_OPTIONS_VERSION */
+
+    const char *binary;   /**< the Lingma (or lingma-sim) executable; required */
+    const char *work_dir; /**< base work dir; 1 instance uses it as is, N use <work_dir>/inst-<i> */
+    unsigned int instances; /**< 0: the number of accounts, else 1; fewer than accounts: EINVAL */
+    /**
+     * 1 instance: when a Lingma already listens on this port it is used
+     * pre-warmed, without spawning; otherwise it is passed as --socketPort.
+     * N instances: ignored, the pool picks a free --socketPort/--httpPort each.
+     */
+    unsigned int socket_port;
+    const lingma_account *accounts; /**< may be NULL */
+    size_t account_count;
+
+    unsigned int startup_timeout_ms;     /**< spawn to ready; 0: 60000 */
+    unsigned int rpc_timeout_ms;         /**< every request but chat/ask's stream; 0: 120000 */
+    unsigned int chat_timeout_ms;        /**< whole chat; 0: 600000; LINGMA_ZERO: none */
+    unsigned int first_token_timeout_ms; /**< ask to first delta; 0: none */
+    unsigned int reconnect_initial_ms;   /**< 0: 1000, doubling */
+    unsigned int reconnect_max_ms;       /**< 0: 30000 */
+    unsigned int
+        reconnect_max_attempts; /**< per outage, then "failed" until a chat retries; 0: 8 */
+
+    unsigned int max_in_flight;    /**< admitted chats at once; 0: 64 */
+    unsigned int max_queue;        /**< chats waiting for a slot; 0: 256; LINGMA_ZERO: no queue */
+    unsigned int queue_timeout_ms; /**< 0: 30000 */
+    unsigned int max_per_instance; /**< chats on one instance; 0: unlimited */
+    unsigned int connections_per_instance; /**< WebSocket connections each; 0: 1 */
+    unsigned int max_chats_per_connection; /**< 0: unlimited */
+
+    const char *default_model;        /**< Lingma model key; NULL: "auto" */
+    lingma_ask_mode ask_mode;         /**< LINGMA_ASK_DEFAULT means LINGMA_ASK_CHAT */
+    lingma_session_mode session_mode; /**< default LINGMA_SESSION_FRESH */
+    lingma_child_output child_output; /**< default LINGMA_CHILD_OUTPUT_LOG */
+    const char *const *extra_env;     /**< NULL-terminated "NAME=value" added to the child's */
+
+    lingma_log_fn log_fn; /**< may be NULL: then nothing is logged */
+    void *log_payload;
+    lingma_log_level log_level;    /**< most verbose level passed to log_fn; 0 is ERROR */
+    const lingma_allocator *alloc; /**< NULL: malloc(3); must outlive the pool */
+} lingma_pool_options;
+
+#define LINGMA_POOL_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        LINGMA_POOL_OPTIONS_VERSION                                                                \
+    }
+
+/**
+ * Create a pool, start its service thread and begin starting every instance
+ * in the background. A start failure is not an error here: it is logged,
+ * retried with backoff, and retried again by the next chat.
+ *
+ * Ownership: `*out` belongs to the caller and is released with lingma_pool_free().
+ * Threads: any thread.
+ * @return 0; LINGMA_EINVAL (NULL argument, unknown version, no binary, fewer
+ *         instances than accounts); LINGMA_ENOMEM; LINGMA_ERROR (the service
+ *         thread or the libwebsockets context could not be created).
+ */
+LINGMA_EXPORT LINGMA_WARN_UNUSED int lingma_pool_new(lingma_pool **out,
+                                                     const lingma_pool_options *opts);
+
+/**
+ * Shut the pool down and free it. Every queued or in-flight chat gets its
+ * terminal LINGMA_ECLOSED error event first; pending instance calls get
+ * LINGMA_ECLOSED. Spawned children are stopped (SIGINT, then SIGKILL after
+ * 3 s) and reaped; the service thread is joined. NULL is accepted.
+ *
+ * Threads: any thread except the service thread (never from a callback).
+ * The pool must not be used by other threads during or after the call.
+ */
+LINGMA_EXPORT void lingma_pool_free(lingma_pool *pool);
+
+/** Instance states, as reported in stats. */
+typedef enum lingma_instance_state {
+    LINGMA_INSTANCE_STOPPED = 0,
+    LINGMA_INSTANCE_STARTING = 1,
+    LINGMA_INSTANCE_READY = 2,
+    LINGMA_INSTANCE_RECONNECTING = 3,
+    LINGMA_INSTANCE_FAILED = 4,
+    LINGMA_INSTANCE_CLOSED = 5,
+} lingma_instance_state;
+
+/** "stopped", "starting", "ready", "reconnecting", "failed", "closed"; never NULL. */
+LINGMA_EXPORT const char *lingma_instance_state_name(lingma_instance_state state);
+
+/** One instance in a stats snapshot. Strings belong to the snapshot. */
+typedef struct lingma_instance_stats {
+    char name[16]; /**< "inst-<i>" */
+    lingma_instance_state state;
+    int ready;              /**< 1 when state is READY */
+    unsigned int in_flight; /**< chats currently on this instance */
+    unsigned int restarts;  /**< respawns and reconnects after the first start */
+    const char *last_error; /**< "" when none */
+    unsigned int port;      /**< WebSocket port, 0 when unknown */
+    long pid;               /**< child pid, 0 when none (or pre-warmed) */
+    const char *username;   /**< "" when none; the password is never exposed */
+} lingma_instance_stats;
+
+/** A consistent snapshot of the pool. */
+typedef struct lingma_pool_stats {
+    unsigned int in_flight; /**< admitted chats not yet terminated */
+    unsigned int queued;    /**< chats waiting for a slot */
+    uint64_t accepted_total;
+    uint64_t rejected_total;
+    unsigned int max_in_flight;
+    unsigned int max_queue;
+    unsigned int ready; /**< instances in state READY */
+    size_t instance_count;
+    lingma_instance_stats *instances;
+} lingma_pool_stats;
+
+/**
+ * Take a snapshot of the pool's counters and instance states.
+ *
+ * Ownership: `*out` belongs to the caller; release it with lingma_pool_stats_free().
+ * Threads: any thread, including callbacks (it never waits for the service thread).
+ * @return 0, LINGMA_EINVAL or LINGMA_ENOMEM
+ */
+LINGMA_EXPORT int lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *pool);
+
+/** Free a snapshot. NULL is accepted. */
+LINGMA_EXPORT void lingma_pool_stats_free(lingma_pool_stats *stats);
+
+/** Number of instances (fixed for the pool's life). Any thread. */
+LINGMA_EXPORT size_t lingma_pool_instance_count(const lingma_pool *pool);
+
+/**
+ * The index of the instance named `name` ("inst-3") or given as a decimal
+ * index ("3"). Any thread. @return the index, or LINGMA_ENOTFOUND / LINGMA_EINVAL
+ */
+LINGMA_EXPORT int lingma_pool_find_instance(const lingma_pool *pool, const char *name);
+
+/* ------------------------------------------------------------------------
+ * Instance calls. Each has an asynchronous form, whose callback fires once
+ * on the service thread with borrowed data (none if the call returned an
+ * error), and a blocking `_sync` form, a wait over the asynchronous one,
+ * which must not be called from the service thread (LINGMA_EINVAL).
+ * Error codes of the callback and of `_sync`: LINGMA_EUNAVAIL (instance not
+ * ready), LINGMA_ERPC, LINGMA_ETIMEDOUT (rpc_timeout_ms), LINGMA_EIO,
+ * LINGMA_EPROTO (unexpected result shape), LINGMA_ECLOSED, LINGMA_ENOMEM.
+ * Immediate errors: LINGMA_EINVAL, LINGMA_ENOTFOUND (index), LINGMA_ECLOSED.
+ * ------------------------------------------------------------------------ */
+
+/** auth/status. `name` is "" when not logged in. */
+typedef struct lingma_auth_info {
+    int status;    /**< AuthStateEnum: 1 not logged in, 2 logged in, 3 expired, ... */
+    int logged_in; /**< status == 2 */
+    char *name;    /**< account name; owned by the struct */
+} lingma_auth_info;
+
+typedef void (*lingma_auth_cb)(int error, const lingma_auth_info *info, void *payload);
+LINGMA_EXPORT int lingma_instance_auth_status(lingma_pool *pool, size_t instance, lingma_auth_cb cb,
+                                              void *payload);
+/** Fills `*out` (release its strings with lingma_auth_info_clear()). */
+LINGMA_EXPORT int lingma_instance_auth_status_sync(lingma_auth_info *out, lingma_pool *pool,
+                                                   size_t instance);
+LINGMA_EXPORT void lingma_auth_info_clear(lingma_auth_info *info);
+
+/** One model of config/queryModels. */
+typedef struct lingma_model {
+    char *scene; /**< "chat", "developer", ... */
+    char *key;   /**< what lingma_chat_options.model takes */
+    char *display_name;
+    int reasoning; /**< isReasoning */
+    int vision;    /**< isVl */
+} lingma_model;
+
+typedef struct lingma_model_list {
+    size_t count;
+    lingma_model *models;
+} lingma_model_list;
+
+typedef void (*lingma_models_cb)(int error, const lingma_model_list *models, void *payload);
+LINGMA_EXPORT int lingma_instance_models(lingma_pool *pool, size_t instance, lingma_models_cb cb,
+                                         void *payload);
+/** `*out` belongs to the caller: lingma_model_list_free(). */
+LINGMA_EXPORT int lingma_instance_models_sync(lingma_model_list **out, lingma_pool *pool,
+                                              size_t instance);
+LINGMA_EXPORT void lingma_model_list_free(lingma_model_list *models);
+
+/**
+ * A string-valued call: config/getEndpoint (the endpoint), config/updateEndpoint
+ * (the echoed endpoint on success) and login/generateUrl (the login URL).
+ */
+typedef void (*lingma_string_cb)(int error, const char *value, void *payload);
+LINGMA_EXPORT int lingma_instance_get_endpoint(lingma_pool *pool, size_t instance,
+                                               lingma_string_cb cb, void *payload);
+LINGMA_EXPORT int lingma_instance_update_endpoint(lingma_pool *pool, size_t instance,
+                                                  const char *endpoint, lingma_string_cb cb,
+                                                  void *payload);
+LINGMA_EXPORT int lingma_instance_login_url(lingma_pool *pool, size_t instance, lingma_string_cb cb,
+                                            void *payload);
+/** Blocking forms; `*out` is a NUL-terminated string released with lingma_free(). */
+LINGMA_EXPORT int lingma_instance_get_endpoint_sync(char **out, lingma_pool *pool, size_t instance);
+LINGMA_EXPORT int lingma_instance_update_endpoint_sync(char **out, lingma_pool *pool,
+                                                       size_t instance, const char *endpoint);
+LINGMA_EXPORT int lingma_instance_login_url_sync(char **out, lingma_pool *pool, size_t instance);
+
+/** Free memory the library handed out (strings of the `_sync` calls). NULL is accepted. */
+LINGMA_EXPORT void lingma_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LINGMA_POOL_H */

@@ -1,0 +1,265 @@
+/*
+ * The pool's life: options and their defaults, lingma_pool_new(),
+ * lingma_pool_free(), and the thread-safe stats snapshot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "alloc.h"
+#include "pool_internal.h"
+
+static unsigned
+dflt(unsigned v, unsigned def)
+{
+    if (v == LINGMA_ZERO)
+        return 0;
+    return v ? v : def;
+}
+
+static void
+pool_destroy(struct lingma_pool *p)
+{
+    if (p->inst)
+        for (size_t i = 0; i < p->ninst; i++)
+            lingma__inst_dispose(&p->inst[i]);
+    lingma__timer_free(p->queue_timer);
+    lingma__timer_free(p->tick_timer);
+    lingma__transport_free(p->tr);
+    lingma__free(p->alloc, p->inst);
+    lingma__free(p->alloc, p->reg);
+    lingma__free(p->alloc, p->rids);
+    lingma__free(p->alloc, p->scratch.p);
+    lingma__free(p->alloc, p->binary);
+    lingma__free(p->alloc, p->work_dir);
+    lingma__free(p->alloc, p->default_model);
+    if (p->extra_env) {
+        for (char **e = p->extra_env; *e; e++)
+            lingma__free(p->alloc, *e);
+        lingma__free(p->alloc, p->extra_env);
+    }
+    pthread_mutex_destroy(&p->mu);
+    lingma__free(p->alloc, p);
+}
+
+LINGMA_EXPORT int
+lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
+{
+    struct lingma_pool *p;
+    int rc = LINGMA_ENOMEM;
+
+    if (!out || !opts || opts->version != LINGMA_POOL_OPTIONS_VERSION || !opts->binary ||
+        !*opts->binary || (opts->account_count && !opts->accounts) ||
+        (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
+        return LINGMA_EINVAL;
+    size_t ninst =
+        opts->instances ? opts->instances : (opts->account_count ? opts->account_count : 1);
+    if (ninst < opts->account_count || ninst > LINGMA__MAX_INSTANCES)
+        return LINGMA_EINVAL;
+
+    p = lingma__calloc(opts->alloc, 1, sizeof(*p));
+    if (!p)
+        return LINGMA_ENOMEM;
+    p->alloc = opts->alloc;
+    pthread_mutex_init(&p->mu, NULL);
+    p->o = *opts;
+    p->log_fn = opts->log_fn;
+    p->log_payload = opts->log_payload;
+    p->ninst = ninst;
+
+    /* Defaults (DESIGN.md, gateway configuration table). */
+    p->o.startup_timeout_ms = dflt(opts->startup_timeout_ms, 60000);
+    p->o.rpc_timeout_ms = dflt(opts->rpc_timeout_ms, 120000);
+    p->o.chat_timeout_ms = dflt(opts->chat_timeout_ms, 600000);
+    p->o.first_token_timeout_ms = dflt(opts->first_token_timeout_ms, 0);
+    p->o.reconnect_initial_ms = dflt(opts->reconnect_initial_ms, 1000);
+    p->o.reconnect_max_ms = dflt(opts->reconnect_max_ms, 30000);
+    if (p->o.reconnect_max_ms < p->o.reconnect_initial_ms)
+        p->o.reconnect_max_ms = p->o.reconnect_initial_ms;
+    p->o.reconnect_max_attempts = dflt(opts->reconnect_max_attempts, 8);
+    p->o.max_in_flight = dflt(opts->max_in_flight, 64);
+    p->o.max_queue = dflt(opts->max_queue, 256);
+    p->o.queue_timeout_ms = dflt(opts->queue_timeout_ms, 30000);
+    p->o.max_per_instance = dflt(opts->max_per_instance, 0);
+    p->o.connections_per_instance = dflt(opts->connections_per_instance, 1);
+    if (!p->o.connections_per_instance)
+        p->o.connections_per_instance = 1;
+    p->o.max_chats_per_connection = dflt(opts->max_chats_per_connection, 0);
+    if (p->o.ask_mode == LINGMA_ASK_DEFAULT)
+        p->o.ask_mode = LINGMA_ASK_CHAT;
+    /* Only the first 0..n accounts are kept by index; strings copied in inst. */
+    p->o.accounts = opts->accounts;
+    p->o.account_count = opts->account_count;
+
+    p->binary = lingma__strdup(p->alloc, opts->binary);
+    p->work_dir =
+        lingma__strdup(p->alloc, opts->work_dir && *opts->work_dir ? opts->work_dir : ".");
+    p->default_model = lingma__strdup(
+        p->alloc, opts->default_model && *opts->default_model ? opts->default_model : "auto");
+    if (!p->binary || !p->work_dir || !p->default_model)
+        goto fail;
+    p->o.binary = p->binary;
+    p->o.work_dir = p->work_dir;
+    p->o.default_model = p->default_model;
+    if (opts->extra_env) {
+        size_t n = 0;
+        while (opts->extra_env[n])
+            n++;
+        p->extra_env = lingma__calloc(p->alloc, n + 1, sizeof(char *));
+        if (!p->extra_env)
+            goto fail;
+        for (size_t i = 0; i < n; i++)
+            if (!(p->extra_env[i] = lingma__strdup(p->alloc, opts->extra_env[i])))
+                goto fail;
+    }
+    p->o.extra_env = NULL;
+
+    lingma__admission_init(&p->adm, p->o.max_in_flight, p->o.max_queue,
+                           (int64_t)p->o.queue_timeout_ms);
+    p->nreg_buckets = 1024;
+    p->nrid_buckets = 4096;
+    p->reg = lingma__calloc(p->alloc, p->nreg_buckets, sizeof(*p->reg));
+    p->rids = lingma__calloc(p->alloc, p->nrid_buckets, sizeof(*p->rids));
+    if (!p->reg || !p->rids)
+        goto fail;
+
+    struct lingma__transport_opts to;
+    memset(&to, 0, sizeof(to));
+    to.on_wake = lingma__pool_on_wake;
+    to.ud = p;
+    to.log_fn = opts->log_fn;
+    to.log_payload = opts->log_payload;
+    to.log_level = opts->log_level;
+    to.alloc = p->alloc;
+    rc = lingma__transport_new(&p->tr, &to);
+    if (rc != 0)
+        goto fail;
+    rc = LINGMA_ENOMEM;
+    p->queue_timer = lingma__timer_new(p->tr, lingma__pool_on_queue_timer, p);
+    p->tick_timer = lingma__timer_new(p->tr, lingma__pool_on_tick, p);
+    p->inst = lingma__calloc(p->alloc, p->ninst, sizeof(*p->inst));
+    if (!p->queue_timer || !p->tick_timer || !p->inst)
+        goto fail;
+    for (size_t i = 0; i < p->ninst; i++) {
+        if ((rc = lingma__inst_init(&p->inst[i], p, i)) != 0)
+            goto fail;
+    }
+    if ((rc = lingma__transport_start(p->tr)) != 0)
+        goto fail;
+    lingma__log(p, LINGMA_LOG_INFO, "pool: %zu instance(s), binary %s, work dir %s", p->ninst,
+                p->binary, p->work_dir);
+    *out = p;
+    return 0;
+
+fail:
+    pool_destroy(p);
+    return rc;
+}
+
+LINGMA_EXPORT void
+lingma_pool_free(lingma_pool *p)
+{
+    if (!p)
+        return;
+    if (lingma__pool_on_service_thread(p)) {
+        lingma__log(p, LINGMA_LOG_ERROR, "lingma_pool_free() called from a callback: ignored");
+        return;
+    }
+    lingma__pool_post_shutdown(p);
+    lingma__transport_join(p->tr);
+    /* Every child got SIGINT during the shutdown; they die together, so the
+     * bounded waits below add up to one grace period, not one each. */
+    pool_destroy(p);
+}
+
+/* ---- stats ---- */
+
+LINGMA_EXPORT int
+lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
+{
+    struct lingma__adm_stats as;
+
+    if (!out || !p)
+        return LINGMA_EINVAL;
+    *out = NULL;
+    /* One block: the struct, the instance array, then the strings. */
+    size_t strings = 0;
+    for (size_t i = 0; i < p->ninst; i++)
+        strings += sizeof(p->inst[i].pub.last_error) +
+                   (p->inst[i].username ? strlen(p->inst[i].username) : 0) + 1;
+    size_t size = sizeof(lingma_pool_stats) + p->ninst * sizeof(lingma_instance_stats) + strings;
+    lingma_pool_stats *s = calloc(1, size);
+    if (!s)
+        return LINGMA_ENOMEM;
+    s->instances = (lingma_instance_stats *)(s + 1);
+    s->instance_count = p->ninst;
+    char *str = (char *)(s->instances + p->ninst);
+
+    pthread_mutex_lock(&p->mu);
+    lingma__admission_stats(&p->adm, &as);
+    for (size_t i = 0; i < p->ninst; i++) {
+        const struct lingma__inst *in = &p->inst[i];
+        lingma_instance_stats *is = &s->instances[i];
+        snprintf(is->name, sizeof(is->name), "%s", in->name);
+        is->state = in->pub.state;
+        is->ready = in->pub.state == LINGMA_INSTANCE_READY;
+        s->ready += (unsigned)is->ready;
+        is->in_flight = in->pub.in_flight;
+        is->restarts = in->pub.restarts;
+        is->port = in->pub.port;
+        is->pid = in->pub.pid;
+        size_t n = strlen(in->pub.last_error);
+        memcpy(str, in->pub.last_error, n + 1);
+        is->last_error = str;
+        str += n + 1;
+        n = in->username ? strlen(in->username) : 0;
+        if (n)
+            memcpy(str, in->username, n);
+        str[n] = '\0';
+        is->username = str;
+        str += n + 1;
+    }
+    pthread_mutex_unlock(&p->mu);
+    s->in_flight = as.in_flight;
+    s->queued = as.queued;
+    s->accepted_total = as.accepted_total;
+    s->rejected_total = as.rejected_total;
+    s->max_in_flight = as.max_in_flight;
+    s->max_queue = as.max_queue;
+    *out = s;
+    return 0;
+}
+
+LINGMA_EXPORT void
+lingma_pool_stats_free(lingma_pool_stats *stats)
+{
+    free(stats);
+}
+
+LINGMA_EXPORT size_t
+lingma_pool_instance_count(const lingma_pool *p)
+{
+    return p ? p->ninst : 0;
+}
+
+LINGMA_EXPORT int
+lingma_pool_find_instance(const lingma_pool *p, const char *name)
+{
+    char *end;
+
+    if (!p || !name || !*name)
+        return LINGMA_EINVAL;
+    if (strncmp(name, "inst-", 5) == 0)
+        name += 5;
+    unsigned long v = strtoul(name, &end, 10);
+    if (*end || end == name || v >= p->ninst)
+        return LINGMA_ENOTFOUND;
+    return (int)v;
+}
+
+LINGMA_EXPORT void
+lingma_free(void *ptr)
+{
+    free(ptr);
+}

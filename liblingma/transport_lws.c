@@ -1,0 +1,459 @@
+/*
+ * The pool's event loop on libwebsockets 4.1.6: the only includer of
+ * libwebsockets.h. See transport.h and library-notes.md section 1 for the
+ * traps this file steps around (thread rules, fake wsi in
+ * EVENT_WAIT_CANCELLED, in-place masking, one lws_write per WRITEABLE).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "alloc.h"
+#include "transport.h"
+
+/* Largest WebSocket frame we write at once; bigger messages are fragmented
+ * so that control frames (pings, close) are never stuck behind them. */
+#define TX_FRAGMENT ((size_t)65536)
+#define RX_BUFFER   65536
+
+struct lingma__transport {
+    struct lingma__transport_opts o;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    pthread_t thread;
+    int started;
+    int joined;
+    volatile int quit;          /* written and read on the service thread only */
+    struct lingma__conn *conns; /* every connection lws still knows about */
+};
+
+struct lingma__conn {
+    struct lingma__transport *t;
+    struct lingma__conn *prev, *next;
+    struct lws *wsi;
+    struct lingma__conn_cbs cbs;
+    void *ud; /* NULL once detached: no callback fires any more */
+    int detached;
+    int opened;
+    int in_open;     /* inside lws_client_connect_via_info() */
+    int open_failed; /* ... and it reported the failure synchronously */
+    /* The message being written: a private LWS_PRE-prefixed copy, because a
+     * client lws_write masks the payload in place. */
+    unsigned char *tx;
+    size_t tx_cap, tx_len, tx_off;
+};
+
+struct lingma__timer {
+    lws_sorted_usec_list_t sul; /* first: the callback gets its address */
+    struct lingma__transport *t;
+    lingma__timer_fn fn;
+    void *ud;
+};
+
+uint64_t
+lingma__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void tlog(struct lingma__transport *t, lingma_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+tlog(struct lingma__transport *t, lingma_log_level lvl, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (!t->o.log_fn || lvl > t->o.log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    t->o.log_fn(lvl, buf, t->o.log_payload);
+}
+
+/*
+ * lws' log hook is process-wide and carries no payload. It is routed to the
+ * log_fn of the most recently created transport that has one; a mutex keeps
+ * the routing safe while pools come and go.
+ */
+static pthread_mutex_t lws_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lingma__transport *lws_log_sink;
+
+static void
+lws_log_hook(int level, const char *line)
+{
+    char buf[512];
+    size_t n;
+
+    pthread_mutex_lock(&lws_log_mu);
+    if (lws_log_sink) {
+        n = strlen(line);
+        if (n >= sizeof(buf))
+            n = sizeof(buf) - 1;
+        memcpy(buf, line, n);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        buf[n] = '\0';
+        tlog(lws_log_sink, level & LLL_ERR ? LINGMA_LOG_ERROR : LINGMA_LOG_WARN, "lws: %s", buf);
+    }
+    pthread_mutex_unlock(&lws_log_mu);
+}
+
+static void
+conn_unlink(struct lingma__conn *c)
+{
+    struct lingma__transport *t = c->t;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void
+conn_release(struct lingma__conn *c)
+{
+    struct lingma__transport *t = c->t;
+    conn_unlink(c);
+    lingma__free(t->o.alloc, c->tx);
+    lingma__free(t->o.alloc, c);
+}
+
+/* The connection is over (error or close): tell the owner once, free it. */
+static void
+conn_ended(struct lingma__conn *c, const char *why)
+{
+    if (c->wsi)
+        lws_set_wsi_user(c->wsi, NULL);
+    c->wsi = NULL;
+    if (c->in_open) {
+        /* lingma__conn_open() reports it and frees `c`. */
+        c->open_failed = 1;
+        return;
+    }
+    if (!c->detached && c->cbs.on_close)
+        c->cbs.on_close(c, c->opened, why, c->ud);
+    conn_release(c);
+}
+
+/* Write (part of) the current message, or start the next one. */
+static int
+conn_write(struct lingma__conn *c)
+{
+    struct lingma__transport *t = c->t;
+
+    if (c->tx_off >= c->tx_len) {
+        const char *p = NULL;
+        size_t n = c->cbs.pull ? c->cbs.pull(c, &p, c->ud) : 0;
+        if (n == 0)
+            return 0;
+        if (LWS_PRE + n > c->tx_cap) {
+            unsigned char *nb = lingma__realloc(t->o.alloc, c->tx, LWS_PRE + n);
+            if (!nb)
+                return -1; /* the bytes were taken: the stream is broken now */
+            c->tx = nb;
+            c->tx_cap = LWS_PRE + n;
+        }
+        memcpy(c->tx + LWS_PRE, p, n);
+        c->tx_len = n;
+        c->tx_off = 0;
+    }
+
+    size_t left = c->tx_len - c->tx_off;
+    size_t n = left > TX_FRAGMENT ? TX_FRAGMENT : left;
+    int flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->tx_off == 0, n == left);
+    /* lws_write needs LWS_PRE writable bytes before the fragment; the bytes
+     * before tx_off were sent already and may be overwritten. */
+    unsigned char *frag = c->tx + LWS_PRE + c->tx_off;
+    if (lws_write(c->wsi, frag, n, (enum lws_write_protocol)flags) < (int)n)
+        return -1;
+    c->tx_off += n;
+    return 1;
+}
+
+static int
+callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct lingma__conn *c = user;
+
+    if (c && !c->wsi)
+        c->wsi = wsi;
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* Fake wsi, coalesced, spurious too. The command queue is drained
+         * between lws_service() calls; returning non-zero here would close
+         * the event pipe, so always 0. */
+        return 0;
+
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!c)
+            return -1;
+        if (c->detached)
+            return -1;
+        c->opened = 1;
+        if (c->cbs.on_open)
+            c->cbs.on_open(c, c->ud);
+        if (!c->detached)
+            lws_callback_on_writable(wsi);
+        return 0;
+
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!c || c->detached)
+            return -1;
+        if (len && c->cbs.on_data)
+            c->cbs.on_data(c, in, len, c->ud);
+        return c->detached ? -1 : 0;
+
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        if (!c || c->detached)
+            return -1;
+        int rc = conn_write(c);
+        if (rc < 0) {
+            tlog(c->t, LINGMA_LOG_WARN, "websocket write failed");
+            return -1;
+        }
+        if (rc > 0)
+            lws_callback_on_writable(wsi); /* one lws_write per WRITEABLE */
+        return 0;
+    }
+
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c)
+            conn_ended(c, in ? (const char *)in : "connection failed");
+        return 0;
+
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c)
+            conn_ended(c, "connection closed");
+        return 0;
+
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"lingma-client", callback, 0, RX_BUFFER, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+int
+lingma__transport_new(struct lingma__transport **out, const struct lingma__transport_opts *o)
+{
+    struct lingma__transport *t = lingma__calloc(o->alloc, 1, sizeof(*t));
+    struct lws_context_creation_info info;
+
+    if (!t)
+        return LINGMA_ENOMEM;
+    t->o = *o;
+
+    /* Before the context exists: lws logs from its very first call. */
+    pthread_mutex_lock(&lws_log_mu);
+    if (o->log_fn)
+        lws_log_sink = t;
+    pthread_mutex_unlock(&lws_log_mu);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_hook);
+
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.extensions = NULL; /* never offer permessage-deflate */
+    info.gid = -1;
+    info.uid = -1;
+    info.fd_limit_per_thread = 256;
+    info.user = t;
+    t->ctx = lws_create_context(&info);
+    if (!t->ctx) {
+        lingma__transport_free(t);
+        return LINGMA_ERROR;
+    }
+    t->vh = lws_get_vhost_by_name(t->ctx, "default");
+    *out = t;
+    return 0;
+}
+
+static void *
+service_main(void *arg)
+{
+    struct lingma__transport *t = arg;
+
+    t->o.on_wake(t->o.ud);
+    while (!t->quit) {
+        if (lws_service(t->ctx, 0) < 0)
+            break;
+        t->o.on_wake(t->o.ud);
+    }
+    return NULL;
+}
+
+int
+lingma__transport_start(struct lingma__transport *t)
+{
+    if (pthread_create(&t->thread, NULL, service_main, t) != 0)
+        return LINGMA_ERROR;
+    t->started = 1;
+    return 0;
+}
+
+void
+lingma__transport_wake(struct lingma__transport *t)
+{
+    lws_cancel_service(t->ctx);
+}
+
+void
+lingma__transport_quit(struct lingma__transport *t)
+{
+    t->quit = 1;
+}
+
+void
+lingma__transport_join(struct lingma__transport *t)
+{
+    if (t->started && !t->joined) {
+        pthread_join(t->thread, NULL);
+        t->joined = 1;
+    }
+}
+
+int
+lingma__transport_on_service_thread(const struct lingma__transport *t)
+{
+    return t->started && pthread_equal(pthread_self(), t->thread);
+}
+
+void
+lingma__transport_free(struct lingma__transport *t)
+{
+    if (!t)
+        return;
+    lingma__transport_join(t);
+    pthread_mutex_lock(&lws_log_mu);
+    if (lws_log_sink == t)
+        lws_log_sink = NULL;
+    pthread_mutex_unlock(&lws_log_mu);
+    /* Detach first: the destroy may deliver CLIENT_CLOSED for live ones. */
+    for (struct lingma__conn *c = t->conns; c; c = c->next)
+        c->detached = 1;
+    if (t->ctx)
+        lws_context_destroy(t->ctx);
+    while (t->conns)
+        conn_release(t->conns);
+    lingma__free(t->o.alloc, t);
+}
+
+int
+lingma__conn_open(struct lingma__conn **out, struct lingma__transport *t, int port,
+                  const struct lingma__conn_cbs *cbs, void *ud)
+{
+    struct lws_client_connect_info i;
+    struct lingma__conn *c = lingma__calloc(t->o.alloc, 1, sizeof(*c));
+
+    if (!c)
+        return LINGMA_ENOMEM;
+    c->t = t;
+    c->cbs = *cbs;
+    c->ud = ud;
+    c->next = t->conns;
+    if (t->conns)
+        t->conns->prev = c;
+    t->conns = c;
+
+    memset(&i, 0, sizeof(i));
+    i.context = t->ctx;
+    i.vhost = t->vh;
+    i.address = "127.0.0.1";
+    i.port = port;
+    i.path = "/";
+    i.host = i.address;
+    i.origin = i.address;
+    i.protocol = NULL; /* no Sec-WebSocket-Protocol: Lingma expects none */
+    i.local_protocol_name = protocols[0].name;
+    i.userdata = c;
+    /* No pwsi: lws does not clear it and `c` may be freed first. c->wsi is
+     * taken from the return value and from every callback instead. */
+    c->in_open = 1;
+    struct lws *wsi = lws_client_connect_via_info(&i);
+    c->in_open = 0;
+    if (!wsi || c->open_failed) {
+        if (wsi && !c->open_failed)
+            lws_set_wsi_user(wsi, NULL);
+        conn_release(c);
+        return LINGMA_EIO;
+    }
+    c->wsi = wsi;
+    *out = c;
+    return 0;
+}
+
+void
+lingma__conn_kick(struct lingma__conn *c)
+{
+    if (c && c->wsi && c->opened && !c->detached)
+        lws_callback_on_writable(c->wsi);
+}
+
+void
+lingma__conn_close(struct lingma__conn *c)
+{
+    if (!c)
+        return;
+    c->detached = 1;
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    else
+        conn_release(c);
+}
+
+static void
+timer_cb(lws_sorted_usec_list_t *sul)
+{
+    struct lingma__timer *tm = lws_container_of(sul, struct lingma__timer, sul);
+    tm->fn(tm->ud);
+}
+
+struct lingma__timer *
+lingma__timer_new(struct lingma__transport *t, lingma__timer_fn fn, void *ud)
+{
+    struct lingma__timer *tm = lingma__calloc(t->o.alloc, 1, sizeof(*tm));
+    if (tm) {
+        tm->t = t;
+        tm->fn = fn;
+        tm->ud = ud;
+    }
+    return tm;
+}
+
+void
+lingma__timer_arm(struct lingma__timer *tm, uint64_t ms)
+{
+    lws_sul_schedule(tm->t->ctx, 0, &tm->sul, timer_cb, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+void
+lingma__timer_cancel(struct lingma__timer *tm)
+{
+    if (tm)
+        lws_sul_cancel(&tm->sul);
+}
+
+void
+lingma__timer_free(struct lingma__timer *tm)
+{
+    if (!tm)
+        return;
+    lws_sul_cancel(&tm->sul);
+    lingma__free(tm->t->o.alloc, tm);
+}

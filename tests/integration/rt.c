@@ -1,0 +1,309 @@
+/* Helpers of the runtime integration tests; see rt.h. */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "rt.h"
+
+char *
+rt_tempdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof(tmpl), "%s/lingma-rt-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void
+rt_rmdir(char *dir)
+{
+    if (!dir)
+        return;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+const char *
+rt_sim_bin(void)
+{
+    const char *b = getenv("LINGMA_SIM_BIN");
+    assert_non_null(b);
+    return b;
+}
+
+static void
+quiet_log(lingma_log_level lvl, const char *msg, void *payload)
+{
+    (void)payload;
+    if (getenv("RT_VERBOSE") || lvl == LINGMA_LOG_ERROR)
+        fprintf(stderr, "[lingma %d] %s\n", (int)lvl, msg);
+}
+
+/* A free loopback port. Tests pass one explicitly: Lingma's default port
+ * (37010) would let a test reach the simulator of a test running next to it. */
+static unsigned
+free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void
+rt_pool_options(lingma_pool_options *o, const char *dir, const char *const *env)
+{
+    lingma_pool_options d = LINGMA_POOL_OPTIONS_INIT;
+    *o = d;
+    o->binary = rt_sim_bin();
+    o->work_dir = dir;
+    o->extra_env = env;
+    o->socket_port = free_port();
+    o->startup_timeout_ms = 10000;
+    o->rpc_timeout_ms = 10000;
+    o->chat_timeout_ms = 30000;
+    o->reconnect_initial_ms = 100;
+    o->reconnect_max_ms = 400;
+    o->log_fn = quiet_log;
+    o->log_level = getenv("RT_VERBOSE") ? LINGMA_LOG_DEBUG : LINGMA_LOG_WARN;
+    o->child_output = LINGMA_CHILD_OUTPUT_LOG;
+}
+
+lingma_pool *
+rt_pool_new(const char *dir, const char *const *env)
+{
+    lingma_pool_options o;
+    lingma_pool *p = NULL;
+    rt_pool_options(&o, dir, env);
+    assert_int_equal(lingma_pool_new(&p, &o), 0);
+    return p;
+}
+
+void
+rt_chat_init(struct rt_chat *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->order_ok = 1;
+}
+
+void
+rt_chat_clear(struct rt_chat *c)
+{
+    free(c->text);
+    free(c->reasoning);
+    free(c->done_text);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
+static void
+append(char **buf, size_t *len, const char *s, size_t n)
+{
+    char *nb = realloc(*buf, *len + n + 1);
+    if (!nb)
+        abort();
+    memcpy(nb + *len, s, n);
+    *len += n;
+    nb[*len] = '\0';
+    *buf = nb;
+}
+
+void
+rt_on_event(const lingma_chat_event *ev, void *payload)
+{
+    struct rt_chat *c = payload;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->terminals)
+        c->order_ok = 0;
+    if (ev->id != c->id && c->id)
+        c->order_ok = 0;
+    switch (ev->type) {
+    case LINGMA_CHAT_STARTED:
+        if (c->started || c->deltas)
+            c->order_ok = 0;
+        c->started++;
+        snprintf(c->instance, sizeof(c->instance), "%s", ev->started.instance);
+        break;
+    case LINGMA_CHAT_DELTA:
+    case LINGMA_CHAT_REASONING:
+        if (!c->started || strlen(ev->delta.text) != ev->delta.len)
+            c->order_ok = 0;
+        if (ev->type == LINGMA_CHAT_DELTA) {
+            c->deltas++;
+            append(&c->text, &c->len, ev->delta.text, ev->delta.len);
+        } else {
+            c->reasonings++;
+            append(&c->reasoning, &c->reasoning_len, ev->delta.text, ev->delta.len);
+        }
+        break;
+    case LINGMA_CHAT_DONE:
+        c->terminals++;
+        c->done = 1;
+        c->status_code = ev->done.status_code;
+        c->usage = ev->done.usage;
+        c->done_text = strndup(ev->done.text, ev->done.len);
+        break;
+    case LINGMA_CHAT_ERROR:
+        c->terminals++;
+        c->error = ev->error.code;
+        c->status_code = ev->error.status_code;
+        c->rpc_code = ev->error.rpc_code;
+        c->retry_after_ms = ev->error.retry_after_ms;
+        snprintf(c->message, sizeof(c->message), "%s", ev->error.message);
+        break;
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void
+deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int
+rt_chat_wait(struct rt_chat *c, int timeout_ms)
+{
+    struct timespec ts;
+    int rc = 0;
+    deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    while (!c->terminals && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    int ok = c->terminals ? 0 : -1;
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+int
+rt_chat_wait_started(struct rt_chat *c, int timeout_ms)
+{
+    struct timespec ts;
+    int rc = 0;
+    deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    while (!c->started && !c->terminals && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    int ok = c->started || c->terminals ? 0 : -1;
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+int
+rt_chat_start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const char *model)
+{
+    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
+    lingma_chat_id id = 0;
+    o.prompt = prompt;
+    o.model = model;
+    o.on_event = rt_on_event;
+    o.payload = c;
+    /* The id is written before any event can compare it: lock around. */
+    pthread_mutex_lock(&c->mu);
+    int rc = lingma_chat_start(&id, NULL, pool, &o);
+    c->id = id;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int
+rt_wait_instance(lingma_pool *pool, size_t i, int (*pred)(const lingma_instance_stats *, void *),
+                 void *arg, int timeout_ms)
+{
+    /* Stats are a snapshot API without notifications: a bounded poll. */
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        lingma_pool_stats *s = NULL;
+        if (lingma_pool_stats_get(&s, pool) == 0) {
+            int ok = i < s->instance_count && pred(&s->instances[i], arg);
+            lingma_pool_stats_free(s);
+            if (ok)
+                return 0;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+int
+rt_pred_ready(const lingma_instance_stats *s, void *arg)
+{
+    (void)arg;
+    return s->ready;
+}
+
+long
+rt_sim_status(const char *dir, const char *key)
+{
+    char cmd[8192];
+    char out[65536];
+    size_t n = 0;
+    snprintf(cmd, sizeof(cmd), "'%s' status -o json --workDir '%s'", rt_sim_bin(), dir);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    n = fread(out, 1, sizeof(out) - 1, f);
+    pclose(f);
+    out[n] = '\0';
+    json_t *j = json_loads(out, 0, NULL);
+    long v = -1;
+    if (j && json_is_integer(json_object_get(j, key)))
+        v = (long)json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    return v;
+}
+
+int
+rt_pid_alive(long pid)
+{
+    char path[64], buf[512];
+    (void)buf;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    fclose(f);
+    /* A zombie still has /proc/<pid>: that counts too, it must not exist. */
+    return 1;
+}

@@ -1,0 +1,68 @@
+/*
+ * Helpers of the liblingma runtime integration tests: temp work dirs, a
+ * pool on lingma-sim, and an event recorder with bounded waits.
+ */
+#ifndef TESTS_RT_H
+#define TESTS_RT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lingma/lingma.h"
+
+/* A fresh temp dir (removed by rt_rmdir). Never NULL (the test fails). */
+char *rt_tempdir(void);
+void rt_rmdir(char *dir);
+
+/* The lingma-sim binary (LINGMA_SIM_BIN, set by meson). */
+const char *rt_sim_bin(void);
+
+/* Options for a pool on lingma-sim in `dir` with LINGMA_SIM_* settings
+ * `env` (NULL-terminated; may be NULL). Short timeouts for tests. */
+void rt_pool_options(lingma_pool_options *o, const char *dir, const char *const *env);
+lingma_pool *rt_pool_new(const char *dir, const char *const *env);
+
+/* Records the events of one chat. */
+struct rt_chat {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    lingma_chat_id id;
+    int started, deltas, reasonings, terminals;
+    int done, error;
+    int status_code, rpc_code;
+    unsigned retry_after_ms;
+    lingma_usage usage;
+    char *text; /* deltas concatenated */
+    size_t len;
+    char *reasoning;
+    size_t reasoning_len;
+    char *done_text; /* DONE's full text */
+    char instance[32];
+    char message[256];
+    int order_ok; /* STARTED before deltas, nothing after the terminal */
+};
+
+void rt_chat_init(struct rt_chat *c);
+void rt_chat_clear(struct rt_chat *c);
+void rt_on_event(const lingma_chat_event *ev, void *payload);
+/* Wait until the chat has its terminal event; 0 ok, -1 timed out. */
+int rt_chat_wait(struct rt_chat *c, int timeout_ms);
+/* Wait until STARTED (or a terminal); 0 ok, -1 timed out. */
+int rt_chat_wait_started(struct rt_chat *c, int timeout_ms);
+
+/* Start a chat on `pool` recording into `c`. Returns lingma_chat_start's code. */
+int rt_chat_start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const char *model);
+
+/* Poll the stats (bounded) until instance `i` satisfies `pred`; 0 ok, -1 timeout. */
+int rt_wait_instance(lingma_pool *pool, size_t i,
+                     int (*pred)(const lingma_instance_stats *, void *), void *arg, int timeout_ms);
+int rt_pred_ready(const lingma_instance_stats *s, void *arg);
+
+/* `lingma-sim status -o json --workDir dir`: integer field `key`, or -1. */
+long rt_sim_status(const char *dir, const char *key);
+
+/* 1 when /proc/<pid> exists and is not a zombie. */
+int rt_pid_alive(long pid);
+
+#endif
