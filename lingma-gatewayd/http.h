@@ -32,11 +32,11 @@
  *
  * Limits (defaults in GW_HTTP_OPTIONS_INIT):
  *   - Request headers: MHD keeps the request line and headers inside the
- *     per-connection memory pool (connection_memory, 128 KiB), together with
- *     its read and write buffers. Headers up to about half of it (64 KiB in
- *     total) are accepted; beyond that MHD itself answers 431. Those 431s
- *     are produced before any callback runs, so they carry no x-request-id
- *     and no route headers.
+ *     per-connection memory pool (connection_memory, 128 KiB). The whole
+ *     header block must fit in it (measured on 0.9.75: the pool size minus
+ *     about 420 bytes; 120 KB passes, 140 KB does not); beyond that MHD
+ *     itself answers 431. Those 431s are produced before any callback runs,
+ *     so they carry no x-request-id and no route headers.
  *   - Request body: max_body (8 MiB). A larger Content-Length gets 413 at
  *     once, before any body byte is read (MHD then closes the connection; a
  *     client using "Expect: 100-continue" sends nothing). A chunked body is
