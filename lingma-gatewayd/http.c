@@ -601,8 +601,11 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     h->st.requests_active--;
     if (req->stream_queued)
         h->st.streams_active--;
+    /* Anything but OK is a client gone. A route that still owns the request
+     * also hears about it when MHD finished it with the engine's own answer
+     * (503 at a forced stop): either way its answer can no longer go out. */
     bool notify = false;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK || req->route_owns)
         notify = gw_http__req_gone_locked(req, true);
     /* An answer that never reached MHD; a stream response holds a request
      * reference, so it must go now, not when the request is freed. */
@@ -751,14 +754,15 @@ gw_http_start(gw_http *h)
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(
-        flags, (uint16_t)h->opts.port, NULL, NULL, access_handler, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->opts.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->opts.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->opts.connection_memory,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)h->opts.listen_backlog,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-        MHD_OPTION_END);
+    /* The logger goes first: MHD logs option errors while parsing the rest. */
+    h->daemon = MHD_start_daemon(flags, (uint16_t)h->opts.port, NULL, NULL, access_handler, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                                 (unsigned)h->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                 (size_t)h->opts.connection_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                                 (unsigned)h->opts.listen_backlog, MHD_OPTION_NOTIFY_COMPLETED,
+                                 request_completed, h, MHD_OPTION_END);
     if (!h->daemon) {
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot listen on %s:%u", h->host, h->opts.port);
         gw_watch_free(h->watch);

@@ -112,8 +112,12 @@ typedef struct gw_http_options {
      * gw_http_respond() (401, 404, 405...): then the body is not read and
      * the handler is not called. It must not keep the request. */
     gw_http_req_fn on_headers;
-    /* Optional, watcher or MHD thread: the client is gone. Cancel upstream.
-     * Still finish the request. May call gw_http_respond()/gw_stream_end(). */
+    /* Optional, watcher or MHD thread: the request is over without the
+     * route's answer (the client left, or a forced gw_http_stop answered or
+     * cut it). Cancel upstream; still finish the request, possibly from
+     * this callback. At most once per request, only while the route owns
+     * it, never after gw_http_stop() returned. Must not wait for the thread
+     * that finishes the request (that thread waits for on_gone). */
     gw_http_req_fn on_gone;
     /* Optional, the thread calling gw_http_stop(): the engine is stopping;
      * end the request now (error event + "data: [DONE]" for a stream, 503
@@ -240,10 +244,13 @@ int gw_http_stream_begin(gw_stream **out, gw_http_req *req, int status,
 /* Queue bytes on the stream and wake the connection. Any thread. Each call
  * must carry whole SSE events: heartbeats are inserted between calls.
  * Returns 0; LINGMA_ECANCELED when the client is gone, which includes a
- * full buffer (stream_buffer_max pending bytes: the client is not reading,
- * so the engine drops the connection and on_gone follows); LINGMA_ECLOSED
- * after gw_stream_end() or once the engine stopped; LINGMA_ENOMEM. Any
- * error means: stop producing, cancel upstream, then gw_stream_end(). */
+ * full buffer (stream_buffer_max bytes pending: the client is not reading
+ * while upstream cannot be paused, so the engine shuts the client's socket
+ * down and MHD drops the connection; this return value is the route's
+ * notice, on_gone only follows if the route still owns the stream when MHD
+ * closes it); LINGMA_ECLOSED after gw_stream_end() or once the engine
+ * stopped; LINGMA_ENOMEM. Any error means: stop producing, cancel
+ * upstream, then gw_stream_end(). */
 int gw_stream_write(gw_stream *s, const void *data, size_t len);
 
 /* Finish the stream: pending bytes are still delivered, then the chunked

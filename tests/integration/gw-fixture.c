@@ -169,6 +169,18 @@ run_job(struct fx *f, struct rq *rq, enum job_op op)
             memset(big, 'x', sizeof(big));
             memcpy(big, "data: ", 6);
             memcpy(big + sizeof(big) - 2, "\n\n", 2);
+            if (rq->finished || !write_or_finish(rq, "data: first\n\n", 13))
+                break;
+            /* Flood only once the client has stopped reading; a burst
+             * before MHD drained anything would overflow just as well, but
+             * then the test would not be about a slow client. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 20;
+            pthread_mutex_lock(&f->mu);
+            while (!f->flood_go && pthread_cond_timedwait(&f->cond, &f->mu, &ts) != ETIMEDOUT) {
+            }
+            pthread_mutex_unlock(&f->mu);
             /* Bounded: a paused client can absorb socket buffers only. */
             for (int i = 0; i < 32768 && !rq->finished; i++)
                 write_or_finish(rq, big, sizeof(big));

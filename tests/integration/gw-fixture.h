@@ -14,7 +14,8 @@
  *   /stream-sync?n=N    the same, but the handler begins the stream itself
  *   /stream-idle        a stream that never gets data until gone or shutdown
  *   /stream-one         one event, then nothing until gone or shutdown
- *   /flood              16 KiB events until a write fails
+ *   /flood              one event, then (once fx.flood_go) 16 KiB events until a
+ *                       write fails
  *   /hang               pending, never answered until gone or shutdown
  *   /bad                the handler returns DONE without answering (route bug)
  * on_headers adds "x-request-id: req-<id>" to every response.
@@ -55,6 +56,7 @@ struct fx {
     int write_errors;  /* stream writes that failed */
     int unexpected;    /* contract violations seen by the route */
     bool ignore_shutdown;
+    bool flood_go; /* (mu) let /flood go on after its first event */
 };
 
 /* Default engine options for tests (heartbeats off unless set). */
