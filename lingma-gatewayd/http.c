@@ -374,6 +374,19 @@ content_length_over(struct MHD_Connection *c, size_t max, size_t *cl_out)
     return v > max;
 }
 
+static void
+watch_locked(gw_http_req *req)
+{
+    gw_http *h = req->h;
+    if (req->watched || req->fd < 0 || !h->watch)
+        return;
+    if (gw_watch_add(h->watch, req->fd, req->id) == LINGMA_OK)
+        req->watched = true;
+    else
+        gw_http__log(h, LINGMA_LOG_WARN, "request %llu: cannot watch fd %d: %s",
+                     (unsigned long long)req->id, req->fd, strerror(errno));
+}
+
 static enum MHD_Result
 first_call(gw_http *h, struct MHD_Connection *c, const char *url, const char *method,
            void **con_cls)
@@ -389,6 +402,10 @@ first_call(gw_http *h, struct MHD_Connection *c, const char *url, const char *me
     h->st.requests_total++;
     h->st.requests_active++;
     gw_http__req_register_locked(req);
+    /* Watched from the start, not only while suspended: MHD 0.9.75 can also
+     * miss a FIN that arrives together with the last body bytes, leaving the
+     * connection in CLOSE-WAIT until the idle timeout. */
+    watch_locked(req);
     bool draining = h->draining;
     req->route_owns = true; /* lent to on_headers, then to the handler */
     req->refs++;
@@ -453,19 +470,6 @@ body_append(gw_http_req *req, const char *data, size_t n)
     req->body[req->body_len] = '\0';
 }
 
-static void
-watch_locked(gw_http_req *req)
-{
-    gw_http *h = req->h;
-    if (req->watched || req->fd < 0 || !h->watch)
-        return;
-    if (gw_watch_add(h->watch, req->fd, req->id) == LINGMA_OK)
-        req->watched = true;
-    else
-        gw_http__log(h, LINGMA_LOG_WARN, "request %llu: cannot watch fd %d: %s",
-                     (unsigned long long)req->id, req->fd, strerror(errno));
-}
-
 static enum MHD_Result
 dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
 {
@@ -486,12 +490,13 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
         unsigned status = req->resp_status;
         bool stream = req->resp_stream;
         req->resp = NULL;
-        if (stream)
-            watch_locked(req);
         pthread_mutex_unlock(&h->mu);
         return queue(req, c, r, status, stream);
     }
-    if (req->drop) {
+    if (req->drop || (req->gone && act == GW_HTTP_PENDING)) {
+        /* The client left while the handler ran. WAITING, so that the
+         * completion callback tells the route (on_gone). */
+        req->phase = GW_PH_WAITING;
         pthread_mutex_unlock(&h->mu);
         return MHD_NO;
     }
@@ -510,7 +515,6 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
         return queue(req, c, r, 500, false);
     }
     req->phase = GW_PH_WAITING;
-    watch_locked(req);
     suspend_locked(req);
     bool late_shutdown =
         h->draining && req->route_owns && !req->shutdown_notified && h->opts.on_shutdown;
@@ -601,6 +605,13 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     h->st.requests_active--;
     if (req->stream_queued)
         h->st.streams_active--;
+    /* The client left while the body was still arriving: the handler never
+     * saw the request, so the engine drops the reference it held for it. */
+    bool drop_route = false;
+    if (req->phase == GW_PH_BODY && req->route_owns) {
+        req->route_owns = false;
+        drop_route = true;
+    }
     /* Anything but OK is a client gone. A route that still owns the request
      * also hears about it when MHD finished it with the engine's own answer
      * (503 at a forced stop): either way its answer can no longer go out. */
@@ -618,6 +629,8 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         MHD_destroy_response(unsent);
     if (notify)
         gw_http__req_call_gone(req);
+    if (drop_route)
+        gw_http__req_release(req);
     gw_http__req_release(req);
 }
 
@@ -631,9 +644,17 @@ on_hangup(uint64_t id, void *payload)
     gw_http_req *req = gw_http__req_lookup_locked(h, id);
     bool notify = false;
     if (req && !req->completed) {
-        notify = gw_http__req_gone_locked(req, true);
-        /* MHD tears the connection down once it runs it again. */
-        gw_http__resume_locked(req);
+        /* The route hears about it only once its handler has returned;
+         * before that the completion callback decides. */
+        notify = gw_http__req_gone_locked(req, req->phase >= GW_PH_WAITING);
+        if (req->suspended) {
+            /* MHD tears the connection down once it runs it again. */
+            gw_http__resume_locked(req);
+        } else {
+            /* MHD polls it but may have missed the FIN (see first_call):
+             * shutting the socket down is a fresh event it cannot miss. */
+            gw_http__shutdown_socket_locked(req);
+        }
     }
     pthread_mutex_unlock(&h->mu);
     if (notify)
@@ -791,9 +812,14 @@ gw_http_quiesce(gw_http *h)
     if (!go)
         return;
     /* The listen socket is ours to close now, but only after
-     * MHD_stop_daemon: the MHD thread may still hold it. */
+     * MHD_stop_daemon: the MHD thread may still hold it. Until then it
+     * would keep completing handshakes into its backlog that nobody
+     * accepts; shutting it down (Linux) resets those and refuses new
+     * connects at once, so a balancer fails over instead of waiting. */
     MHD_socket fd = MHD_quiesce_daemon(h->daemon);
     h->quiesced_fd = fd == MHD_INVALID_SOCKET ? -1 : fd;
+    if (h->quiesced_fd >= 0)
+        shutdown(h->quiesced_fd, SHUT_RDWR);
 }
 
 /* Wait (mu held) until no request is active or `deadline` (ms) passes. */

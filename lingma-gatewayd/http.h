@@ -165,8 +165,9 @@ int gw_http_start(gw_http *h);
 /* The bound port (useful with port 0), 0 before a successful start. */
 unsigned gw_http_port(const gw_http *h);
 
-/* Stop accepting connections (existing keep-alive connections still work;
- * their responses carry "Connection: close" from now on). */
+/* Stop accepting connections: new connects are refused at once (the
+ * listen socket is shut down). Existing keep-alive connections still work;
+ * their responses carry "Connection: close" from now on. */
 void gw_http_quiesce(gw_http *h);
 
 /* Wait up to timeout_ms for every active request to complete. Returns the

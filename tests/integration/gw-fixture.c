@@ -330,10 +330,18 @@ handler(gw_http_req *req, void *payload)
 static void
 on_headers(gw_http_req *req, void *payload)
 {
+    struct fx *f = payload;
     char id[32];
-    (void)payload;
     snprintf(id, sizeof(id), "req-%llu", (unsigned long long)gw_http_req_id(req));
     gw_http_req_add_header(req, "x-request-id", id);
+    pthread_mutex_lock(&f->mu);
+    f->headers_seen++;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+    if (strcmp(gw_http_req_path(req), "/early") == 0) {
+        gw_http_header hd[] = {{"WWW-Authenticate", "Bearer"}, {NULL, NULL}};
+        gw_http_respond(req, 401, hd, "no", 2);
+    }
 }
 
 static void
@@ -543,6 +551,12 @@ on_read(char *buf, size_t size, size_t nmemb, void *arg)
 {
     struct fx_xfer *x = arg;
     size_t n = size * nmemb;
+    if (x->o.abort_upload_after && x->sent >= x->o.abort_upload_after) {
+        /* Leave only once the engine has the request (bounded): else MHD
+         * may drop the connection before any callback, a different case. */
+        fx_wait(x->f, &x->f->headers_seen, 1, 5000);
+        return CURL_READFUNC_ABORT;
+    }
     size_t left = x->o.chunked_len - x->sent;
     if (n > left)
         n = left;
@@ -555,6 +569,7 @@ void
 fx_xfer_init(struct fx_xfer *x, struct fx *f, const char *path, const struct fx_client_opts *o)
 {
     memset(x, 0, sizeof(*x));
+    x->f = f;
     if (o)
         x->o = *o;
     snprintf(x->url, sizeof(x->url), "http://127.0.0.1:%u%s", f->port, path);
@@ -576,7 +591,10 @@ fx_xfer_init(struct fx_xfer *x, struct fx *f, const char *path, const struct fx_
         curl_easy_setopt(x->e, CURLOPT_POST, 1L);
         curl_easy_setopt(x->e, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(x->e, CURLOPT_READDATA, x);
-        x->hdrs = curl_slist_append(x->hdrs, "Transfer-Encoding: chunked");
+        if (x->o.abort_upload_after)
+            curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->o.chunked_len);
+        else
+            x->hdrs = curl_slist_append(x->hdrs, "Transfer-Encoding: chunked");
     }
     if (x->o.method)
         curl_easy_setopt(x->e, CURLOPT_CUSTOMREQUEST, x->o.method);

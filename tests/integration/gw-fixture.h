@@ -18,6 +18,7 @@
  *                       write fails
  *   /hang               pending, never answered until gone or shutdown
  *   /bad                the handler returns DONE without answering (route bug)
+ *   /early              401 from on_headers: the body is never read
  * on_headers adds "x-request-id: req-<id>" to every response.
  * on_gone and on_shutdown hand the request to the worker, which finishes it
  * (on_shutdown: an error event and "data: [DONE]" for streams, 503 else),
@@ -47,6 +48,7 @@ struct fx {
     bool worker_stop;
     /* counters and results (mu) */
     int handled;       /* handler calls */
+    int headers_seen;  /* on_headers calls */
     size_t body_seen;  /* body bytes the handler saw */
     int gone;          /* on_gone calls */
     int shutdowns;     /* on_shutdown calls */
@@ -83,16 +85,20 @@ struct fx_client_opts {
     const char *method; /* default GET, or POST when body/chunked */
     const char *body;
     size_t body_len;
-    size_t chunked_len;     /* send a chunked body of this many bytes */
-    const char *header;     /* one extra request header line */
-    long timeout_ms;        /* default 20000 */
-    int abort_after_events; /* abort once this many "\n\n" arrived (0: never) */
+    size_t chunked_len;        /* send a chunked body of this many bytes */
+    size_t abort_upload_after; /* with chunked_len: send it with a
+                                * Content-Length instead, but give up after
+                                * this many bytes */
+    const char *header;        /* one extra request header line */
+    long timeout_ms;           /* default 20000 */
+    int abort_after_events;    /* abort once this many "\n\n" arrived (0: never) */
     int abort_after_pings;
     bool abort_at_headers; /* abort once the response headers are in */
     bool pause_at_data;    /* stop reading at the first body byte */
 };
 
 struct fx_xfer {
+    struct fx *f;
     CURL *e;
     struct curl_slist *hdrs;
     struct fx_client_opts o;

@@ -255,6 +255,73 @@ test_413_from_content_length(void **state)
     stop(&f);
 }
 
+/* A route may answer from on_headers (401, 404, 405...): the body is not
+ * read and the handler never runs. */
+static void
+test_answer_from_on_headers(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    size_t n = 2 * 1024 * 1024;
+    char *big = malloc(n);
+    assert_non_null(big);
+    memset(big, 'e', n);
+    struct fx_xfer x;
+    struct fx_client_opts co = {0};
+    co.body = big;
+    co.body_len = n;
+    char v[64];
+    fx_xfer_init(&x, &f, "/early", &co);
+    fx_perform(&x);
+    assert_int_equal(x.status, 401);
+    assert_string_equal(x.body, "no");
+    assert_true(fx_header(&x, "www-authenticate", v, sizeof(v)));
+    assert_true(fx_header(&x, "x-request-id", v, sizeof(v)));
+    curl_off_t up = -1;
+    curl_easy_getinfo(x.e, CURLINFO_SIZE_UPLOAD_T, &up);
+    assert_int_equal(up, 0);
+    fx_xfer_cleanup(&x);
+    free(big);
+    assert_int_equal(fx_get(&f, &f.handled), 0);
+    stop(&f);
+}
+
+/* After quiesce: a kept-alive connection is still served and told to
+ * close; a new connection is refused at once. */
+static void
+test_quiesce(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    struct fx_xfer x;
+    char v[64];
+    fx_xfer_init(&x, &f, "/immediate", NULL);
+    fx_perform(&x);
+    assert_int_equal(x.status, 200);
+    assert_false(fx_header(&x, "connection", v, sizeof(v)));
+    gw_http_quiesce(f.h);
+    free(x.head);
+    x.head = NULL;
+    x.hlen = x.hcap = 0;
+    fx_perform(&x);
+    assert_int_equal(x.status, 200);
+    assert_true(fx_header(&x, "connection", v, sizeof(v)));
+    assert_string_equal(v, "close");
+    fx_xfer_cleanup(&x);
+
+    struct fx_client_opts co = {0};
+    co.timeout_ms = 5000;
+    fx_xfer_init(&x, &f, "/immediate", &co);
+    fx_perform(&x);
+    assert_int_equal(x.rc, CURLE_COULDNT_CONNECT);
+    fx_xfer_cleanup(&x);
+    stop(&f);
+}
+
 static void
 test_413_chunked(void **state)
 {
@@ -419,10 +486,12 @@ main(void)
         cmocka_unit_test(test_deferred_from_another_thread),
         cmocka_unit_test(test_stream_in_order),
         cmocka_unit_test(test_413_from_content_length),
+        cmocka_unit_test(test_answer_from_on_headers),
         cmocka_unit_test(test_413_chunked),
         cmocka_unit_test(test_431_oversized_headers),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_idle_streams_do_not_spin),
+        cmocka_unit_test(test_quiesce),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
