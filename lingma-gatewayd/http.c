@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,19 +35,8 @@
 
 /* MHD asks the reader for at most this much per call. */
 #define STREAM_BLOCK 16384
-
-void
-gw_http__log(gw_http *h, lingma_log_level level, const char *fmt, ...)
-{
-    if (!h->opts.log)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    h->opts.log(level, msg, h->opts.payload);
-}
+/* Largest body buffer allocated before the bytes arrive. */
+#define BODY_PREALLOC_MAX (256u * 1024u)
 
 /* MHD's error log. Most of it is clients vanishing mid-send, which is
  * routine for a streaming server, so it goes out at INFO. The format comes
@@ -430,8 +418,11 @@ first_call(gw_http *h, struct MHD_Connection *c, const char *url, const char *me
         return reject(req, c, 413, "request body too large");
     }
     if (cl > 0) {
-        req->body = malloc(cl + 1);
-        req->body_alloc = req->body ? cl + 1 : 0;
+        /* Size the buffer from Content-Length, but only up to a point: a
+         * header alone must not pin max_body bytes per connection. */
+        size_t want = cl + 1 < BODY_PREALLOC_MAX ? cl + 1 : BODY_PREALLOC_MAX;
+        req->body = malloc(want);
+        req->body_alloc = req->body ? want : 0;
     }
     return MHD_YES;
 }
@@ -493,13 +484,6 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
         pthread_mutex_unlock(&h->mu);
         return queue(req, c, r, status, stream);
     }
-    if (req->drop || (req->gone && act == GW_HTTP_PENDING)) {
-        /* The client left while the handler ran. WAITING, so that the
-         * completion callback tells the route (on_gone). */
-        req->phase = GW_PH_WAITING;
-        pthread_mutex_unlock(&h->mu);
-        return MHD_NO;
-    }
     if (act == GW_HTTP_DONE && req->route_owns) {
         req->route_owns = false;
         pthread_mutex_unlock(&h->mu);
@@ -515,6 +499,13 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
         return queue(req, c, r, 500, false);
     }
     req->phase = GW_PH_WAITING;
+    if (req->drop || req->gone) {
+        /* The client left while the handler ran, or an answer could not be
+         * built: close. WAITING, so that the completion callback tells a
+         * route that still owns the request (on_gone). */
+        pthread_mutex_unlock(&h->mu);
+        return MHD_NO;
+    }
     suspend_locked(req);
     bool late_shutdown =
         h->draining && req->route_owns && !req->shutdown_notified && h->opts.on_shutdown;
@@ -634,113 +625,7 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     gw_http__req_release(req);
 }
 
-/* Watcher callbacks ------------------------------------------------------- */
-
-static void
-on_hangup(uint64_t id, void *payload)
-{
-    gw_http *h = payload;
-    pthread_mutex_lock(&h->mu);
-    gw_http_req *req = gw_http__req_lookup_locked(h, id);
-    bool notify = false;
-    if (req && !req->completed) {
-        /* The route hears about it only once its handler has returned;
-         * before that the completion callback decides. */
-        notify = gw_http__req_gone_locked(req, req->phase >= GW_PH_WAITING);
-        if (req->suspended) {
-            /* MHD tears the connection down once it runs it again. */
-            gw_http__resume_locked(req);
-        } else {
-            /* MHD polls it but may have missed the FIN (see first_call):
-             * shutting the socket down is a fresh event it cannot miss. */
-            gw_http__shutdown_socket_locked(req);
-        }
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (notify)
-        gw_http__req_call_gone(req);
-}
-
-static void
-on_tick(void *payload)
-{
-    gw_http__heartbeat_tick(payload);
-}
-
 /* Lifecycle --------------------------------------------------------------- */
-
-int
-gw_http_new(gw_http **out, const gw_http_options *opts)
-{
-    *out = NULL;
-    if (!opts || !opts->handler || !opts->host || opts->max_connections == 0 ||
-        opts->connection_memory < 8192 || opts->max_body == 0 || opts->stream_buffer_max == 0)
-        return LINGMA_EINVAL;
-    gw_http *h = calloc(1, sizeof(*h));
-    if (!h)
-        return LINGMA_ENOMEM;
-    h->opts = *opts;
-    h->host = strdup(opts->host);
-    h->opts.host = h->host;
-    h->quiesced_fd = -1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (!h->host || pthread_mutex_init(&h->mu, NULL) != 0) {
-        free(h->host);
-        free(h);
-        pthread_condattr_destroy(&ca);
-        return LINGMA_ENOMEM;
-    }
-    if (pthread_cond_init(&h->cond, &ca) != 0) {
-        pthread_mutex_destroy(&h->mu);
-        free(h->host);
-        free(h);
-        pthread_condattr_destroy(&ca);
-        return LINGMA_ENOMEM;
-    }
-    pthread_condattr_destroy(&ca);
-    *out = h;
-    return LINGMA_OK;
-}
-
-void
-gw_http__engine_destroy(gw_http *h)
-{
-    pthread_cond_destroy(&h->cond);
-    pthread_mutex_destroy(&h->mu);
-    free(h->host);
-    free(h);
-}
-
-static int
-resolve(gw_http *h, struct sockaddr_storage *ss, socklen_t *len)
-{
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char port[16];
-    snprintf(port, sizeof(port), "%u", h->opts.port);
-    int rc = getaddrinfo(h->host, port, &hints, &res);
-    if (rc != 0 || !res) {
-        gw_http__log(h, LINGMA_LOG_ERROR, "cannot resolve '%s': %s", h->host, gai_strerror(rc));
-        return LINGMA_EINVAL;
-    }
-    /* Prefer IPv4 when a name gives both: "localhost" should mean the
-     * loopback that every client tries. */
-    struct addrinfo *pick = res;
-    for (struct addrinfo *a = res; a; a = a->ai_next)
-        if (a->ai_family == AF_INET) {
-            pick = a;
-            break;
-        }
-    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-    *len = pick->ai_addrlen;
-    freeaddrinfo(res);
-    return LINGMA_OK;
-}
 
 int
 gw_http_start(gw_http *h)
@@ -749,7 +634,7 @@ gw_http_start(gw_http *h)
         return LINGMA_EINVAL;
     struct sockaddr_storage ss;
     socklen_t sslen;
-    int rc = resolve(h, &ss, &sslen);
+    int rc = gw_http__resolve(h, &ss, &sslen);
     if (rc != LINGMA_OK)
         return rc;
 
@@ -765,7 +650,7 @@ gw_http_start(gw_http *h)
         tick = h->opts.heartbeat_ms / 4;
         tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
     }
-    gw_watch_ops ops = {on_hangup, on_tick};
+    gw_watch_ops ops = {gw_http__on_hangup, gw_http__on_tick};
     if (gw_watch_new(&h->watch, &ops, tick, h) != LINGMA_OK) {
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot start the watcher thread");
         return LINGMA_EIO;
@@ -796,12 +681,6 @@ gw_http_start(gw_http *h)
     return LINGMA_OK;
 }
 
-unsigned
-gw_http_port(const gw_http *h)
-{
-    return h->started ? h->port : 0;
-}
-
 void
 gw_http_quiesce(gw_http *h)
 {
@@ -822,66 +701,6 @@ gw_http_quiesce(gw_http *h)
         shutdown(h->quiesced_fd, SHUT_RDWR);
 }
 
-/* Wait (mu held) until no request is active or `deadline` (ms) passes. */
-static void
-wait_idle_locked(gw_http *h, uint64_t deadline)
-{
-    while (h->st.requests_active > 0) {
-        uint64_t now = gw_http__now_ms();
-        if (now >= deadline)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t left = deadline - now;
-        ts.tv_sec += (time_t)(left / 1000);
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&h->cond, &h->mu, &ts);
-    }
-}
-
-size_t
-gw_http_drain(gw_http *h, unsigned timeout_ms)
-{
-    pthread_mutex_lock(&h->mu);
-    wait_idle_locked(h, gw_http__now_ms() + timeout_ms);
-    size_t left = (size_t)h->st.requests_active;
-    pthread_mutex_unlock(&h->mu);
-    return left;
-}
-
-/* Tell the route about every request it still owns whose handler returned;
- * a handler still running is caught by dispatch() itself. */
-static void
-notify_shutdown(gw_http *h)
-{
-    if (!h->opts.on_shutdown)
-        return;
-    pthread_mutex_lock(&h->mu);
-    size_t n = 0, cap = h->live;
-    gw_http_req **list = cap ? calloc(cap, sizeof(*list)) : NULL;
-    for (unsigned b = 0; list && b < GW_HTTP_BUCKETS; b++) {
-        for (gw_http_req *r = h->buckets[b]; r && n < cap; r = r->hnext) {
-            if (!r->route_owns || r->shutdown_notified || r->completed || r->phase < GW_PH_WAITING)
-                continue;
-            r->shutdown_notified = true;
-            r->refs++;
-            list[n++] = r;
-        }
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (cap && !list)
-        gw_http__log(h, LINGMA_LOG_ERROR, "out of memory: streams are cut without notice");
-    for (size_t i = 0; i < n; i++) {
-        h->opts.on_shutdown(list[i], h->opts.payload);
-        gw_http__req_release(list[i]);
-    }
-    free(list);
-}
-
 void
 gw_http_stop(gw_http *h, unsigned grace_ms)
 {
@@ -896,10 +715,10 @@ gw_http_stop(gw_http *h, unsigned grace_ms)
 
     uint64_t deadline = gw_http__now_ms() + grace_ms;
     gw_http_quiesce(h);
-    notify_shutdown(h);
+    gw_http__notify_shutdown(h);
 
     pthread_mutex_lock(&h->mu);
-    wait_idle_locked(h, deadline);
+    gw_http__wait_idle_locked(h, deadline);
     /* From here nothing suspends any more (reader and access handler check
      * `stopping` under mu), so after this walk no connection is suspended
      * and MHD_stop_daemon cannot hit its "suspended connections" abort. */
@@ -929,27 +748,5 @@ gw_http_stop(gw_http *h, unsigned grace_ms)
     h->watch = NULL;
     pthread_mutex_lock(&h->mu);
     h->stopped = true;
-    pthread_mutex_unlock(&h->mu);
-}
-
-void
-gw_http_free(gw_http *h)
-{
-    if (!h)
-        return;
-    gw_http_stop(h, 0);
-    pthread_mutex_lock(&h->mu);
-    h->freed = true;
-    bool last = h->live == 0;
-    pthread_mutex_unlock(&h->mu);
-    if (last)
-        gw_http__engine_destroy(h);
-}
-
-void
-gw_http_get_stats(gw_http *h, gw_http_stats *out)
-{
-    pthread_mutex_lock(&h->mu);
-    *out = h->st;
     pthread_mutex_unlock(&h->mu);
 }

@@ -119,9 +119,11 @@ typedef struct gw_http_options {
      * it, never after gw_http_stop() returned. Must not wait for the thread
      * that finishes the request (that thread waits for on_gone). */
     gw_http_req_fn on_gone;
-    /* Optional, the thread calling gw_http_stop(): the engine is stopping;
-     * end the request now (error event + "data: [DONE]" for a stream, 503
-     * otherwise). May finish the request from this callback. */
+    /* Optional, the thread calling gw_http_stop() (or the MHD thread for a
+     * handler that was still running then): the engine is stopping; end
+     * the request now (error event + "data: [DONE]" for a stream, 503
+     * otherwise). May finish the request from this callback. Only for
+     * requests whose handler has returned. */
     gw_http_req_fn on_shutdown;
     gw_http_error_fn error_body; /* optional, see gw_http_error_fn */
     gw_http_log_fn log;          /* optional; MHD's error log goes here too */

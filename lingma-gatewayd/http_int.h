@@ -1,8 +1,10 @@
 /*
  * http_int: the engine's private structures, shared by http.c (the MHD
- * side: daemon, access handler, content reader, lifecycle) and http_req.c
- * (the route side: request getters, answers, stream writes). Only http.c
- * includes microhttpd.h; here MHD types are incomplete pointers.
+ * side: access handler, content reader, completion, start/quiesce/stop),
+ * http_life.c (lifecycle bookkeeping without MHD calls, watcher callbacks)
+ * and http_req.c (the route side: request getters, answers, stream
+ * writes). Only http.c includes microhttpd.h; here MHD types are
+ * incomplete pointers.
  *
  * Locking: one engine mutex `mu` guards every mutable field marked (mu).
  * One lock is enough: the MHD thread, the watcher thread and the producer
@@ -23,6 +25,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "http.h"
 #include "stream.h"
@@ -145,6 +148,16 @@ void gw_http__destroy_response(struct MHD_Response *r);
 void gw_http__shutdown_socket_locked(gw_http_req *req);
 void gw_http__log(gw_http *h, lingma_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* http_life.c: lifecycle helpers without MHD calls. */
+
+int gw_http__resolve(gw_http *h, struct sockaddr_storage *ss, socklen_t *len);
+/* Wait (mu held) until no request is active or `deadline` (ms) passes. */
+void gw_http__wait_idle_locked(gw_http *h, uint64_t deadline);
+void gw_http__notify_shutdown(gw_http *h);
+/* Watcher callbacks (watcher thread). */
+void gw_http__on_hangup(uint64_t id, void *payload);
+void gw_http__on_tick(void *payload);
 
 /* http_req.c: request bookkeeping used by http.c. */
 

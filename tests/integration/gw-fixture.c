@@ -290,6 +290,23 @@ handler(gw_http_req *req, void *payload)
     }
     if (strcmp(path, "/bad") == 0)
         return GW_HTTP_DONE;
+    if (strcmp(path, "/slow") == 0) {
+        /* Hold the MHD thread until the test lets go (bounded). */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 10;
+        pthread_mutex_lock(&f->mu);
+        while (!f->release_slow && pthread_cond_timedwait(&f->cond, &f->mu, &ts) != ETIMEDOUT) {
+        }
+        pthread_mutex_unlock(&f->mu);
+        const char *mode = gw_http_req_query(req, "mode");
+        if (mode && strcmp(mode, "respond") == 0) {
+            if (gw_http_respond(req, 200, NULL, "slow", 4) == LINGMA_ECANCELED)
+                bump(f, &f->late_canceled, 1);
+            return GW_HTTP_DONE;
+        }
+        path = "/hang";
+    }
 
     struct rq *rq = calloc(1, sizeof(*rq));
     if (!rq) {

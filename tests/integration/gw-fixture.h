@@ -19,6 +19,8 @@
  *   /hang               pending, never answered until gone or shutdown
  *   /bad                the handler returns DONE without answering (route bug)
  *   /early              401 from on_headers: the body is never read
+ *   /slow?mode=M        the handler blocks until fx.release_slow, then answers
+ *                       at once (M=respond) or behaves as /hang
  * on_headers adds "x-request-id: req-<id>" to every response.
  * on_gone and on_shutdown hand the request to the worker, which finishes it
  * (on_shutdown: an error event and "data: [DONE]" for streams, 503 else),
@@ -58,7 +60,8 @@ struct fx {
     int write_errors;  /* stream writes that failed */
     int unexpected;    /* contract violations seen by the route */
     bool ignore_shutdown;
-    bool flood_go; /* (mu) let /flood go on after its first event */
+    bool flood_go;     /* (mu) let /flood go on after its first event */
+    bool release_slow; /* (mu) let /slow handlers return */
 };
 
 /* Default engine options for tests (heartbeats off unless set). */

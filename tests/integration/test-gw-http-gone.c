@@ -141,6 +141,48 @@ test_gone_many(void **state)
     assert_int_equal(f.unexpected, 0);
 }
 
+/* A client leaving while the handler still runs on the MHD thread: the
+ * route hears on_gone only after its handler returned, and a connection
+ * whose route answered into the void is closed, not left suspended. */
+static void
+test_gone_while_handler_runs(void **state)
+{
+    (void)state;
+    const char *paths[] = {"/slow?mode=pending", "/slow?mode=respond"};
+    for (int k = 0; k < 2; k++) {
+        struct fx f;
+        gw_http_options o = fx_options();
+        start(&f, &o);
+        struct fx_xfer x;
+        struct fx_client_opts co = {0};
+        co.timeout_ms = 300;
+        fx_xfer_init(&x, &f, paths[k], &co);
+        fx_perform(&x);
+        assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
+        fx_xfer_cleanup(&x);
+        /* The watcher saw the hang-up; the handler has not returned. */
+        assert_true(fx_wait_stat(&f, FX_STAT(gone_total), 1, 2000));
+        assert_int_equal(fx_get(&f, &f.gone), 0);
+        pthread_mutex_lock(&f.mu);
+        f.release_slow = true;
+        pthread_cond_broadcast(&f.cond);
+        pthread_mutex_unlock(&f.mu);
+        assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 2000));
+        assert_int_equal(fx_get(&f, &f.late_canceled), 1);
+        if (k == 0) {
+            assert_int_equal(fx_wait(&f, &f.gone, 1, 2000), 1);
+            assert_int_equal(fx_wait(&f, &f.finished, 1, 2000), 1);
+        } else {
+            assert_int_equal(fx_get(&f, &f.gone), 0);
+        }
+        gw_http_stats st;
+        gw_http_get_stats(f.h, &st);
+        assert_int_equal(st.suspended, 0);
+        fx_stop(&f, 1000);
+        assert_int_equal(f.unexpected, 0);
+    }
+}
+
 /* A client leaving while its body is still arriving: the handler never
  * saw the request, so the route hears nothing and owns nothing. */
 static void
@@ -373,6 +415,7 @@ main(void)
         cmocka_unit_test(test_gone_mid_stream),
         cmocka_unit_test(test_gone_many),
         cmocka_unit_test(test_gone_during_upload),
+        cmocka_unit_test(test_gone_while_handler_runs),
         cmocka_unit_test(test_overflow_drops_slow_client),
         cmocka_unit_test(test_shutdown_with_streams_in_flight),
         cmocka_unit_test(test_shutdown_forced),
