@@ -95,6 +95,14 @@ lingma__inst_init(struct lingma__inst *in, struct lingma_pool *p, size_t index)
     if (lingma__proc_instance_dir(dir, sizeof(dir), p->work_dir, p->ninst, index) != 0)
         return LINGMA_EINVAL;
     in->work_dir = lingma__strdup(p->alloc, dir);
+    /* The original gateway also looked at ~/.lingma/.info, where binaries
+     * that ignore --workDir write it; like it, only with one instance. */
+    const char *home = getenv("HOME");
+    if (p->ninst == 1 && home && home[0] == '/') {
+        in->legacy_home = lingma__strdup(p->alloc, home);
+        if (!in->legacy_home)
+            return LINGMA_ENOMEM;
+    }
     if (index < p->o.account_count && p->o.accounts[index].username)
         in->username = lingma__strdup(p->alloc, p->o.accounts[index].username);
     in->nconns = p->o.connections_per_instance;
@@ -575,7 +583,13 @@ inst_timer_cb(void *ud)
     if (!live_conns(in)) {
         if (!in->prewarmed) {
             struct lingma__info info;
-            int rc = lingma__info_read(&info, in->work_dir, NULL, err, sizeof(err));
+            int rc = lingma__info_read(&info, in->work_dir, in->spawned ? in->legacy_home : NULL,
+                                       err, sizeof(err));
+            /* The legacy file is shared with IDE plugins: trust it only
+             * when it names the process we spawned. */
+            if (rc == 0 && info.source == LINGMA__INFO_FROM_LEGACY &&
+                info.pid != lingma__proc_pid(&in->proc))
+                rc = LINGMA_ENOTFOUND;
             if (rc == 0) {
                 in->port = info.port;
                 lingma__inst_publish(in);
@@ -741,5 +755,6 @@ lingma__inst_dispose(struct lingma__inst *in)
     in->spawned = 0;
     lingma__free(p->alloc, in->conns);
     lingma__free(p->alloc, in->work_dir);
+    lingma__free(p->alloc, in->legacy_home);
     lingma__free(p->alloc, in->username);
 }

@@ -116,6 +116,7 @@ struct lingma__inst {
     size_t index;
     char name[16];
     char *work_dir;
+    char *legacy_home; /* $HOME for the ~/.lingma/.info fallback; single instance only */
     char *username;
 
     /* [mu] */

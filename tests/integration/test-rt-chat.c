@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -50,6 +51,58 @@ test_echo_default(void **state)
 {
     (void)state;
     expect_echo(NULL);
+}
+
+/* A binary that ignores --workDir and writes ~/.lingma/.info, as older
+ * Lingma builds do: a single-instance pool finds it there. */
+static void
+test_info_legacy_home(void **state)
+{
+    (void)state;
+    char *dir = rt_tempdir();
+    char home[4096], wrapper[4096];
+    snprintf(home, sizeof(home), "%s/home", dir);
+    snprintf(wrapper, sizeof(wrapper), "%s/legacy-lingma", dir);
+    FILE *f = fopen(wrapper, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\n"
+            "port=\n"
+            "while [ $# -gt 0 ]; do\n"
+            "  case \"$1\" in --socketPort) port=$2; shift ;; esac\n"
+            "  shift\n"
+            "done\n"
+            "mkdir -p \"$HOME/.lingma\"\n"
+            "exec '%s' start --workDir \"$HOME/.lingma\" --socketPort \"$port\"\n",
+            rt_sim_bin());
+    fclose(f);
+    assert_int_equal(chmod(wrapper, 0700), 0);
+
+    const char *old = getenv("HOME");
+    char *saved = old ? strdup(old) : NULL;
+    assert_int_equal(setenv("HOME", home, 1), 0);
+
+    lingma_pool_options o;
+    lingma_pool *pool = NULL;
+    rt_pool_options(&o, dir, NULL);
+    o.binary = wrapper;
+    assert_int_equal(lingma_pool_new(&pool, &o), 0);
+    struct rt_chat c;
+    rt_chat_init(&c);
+    assert_int_equal(rt_chat_start(&c, pool, "legacy", NULL), 0);
+    assert_int_equal(rt_chat_wait(&c, 20000), 0);
+    lingma_pool_free(pool);
+    if (saved) {
+        setenv("HOME", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("HOME");
+    }
+    if (!c.done)
+        fail_msg("chat failed: %s (%s)", lingma_error_name(c.error), c.message);
+    assert_string_equal(c.text, "ECHO: legacy");
+    rt_chat_clear(&c);
+    rt_rmdir(dir);
 }
 
 static void
@@ -222,6 +275,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_default),
+        cmocka_unit_test(test_info_legacy_home),
         cmocka_unit_test(test_info_3line),
         cmocka_unit_test(test_info_json),
         cmocka_unit_test(test_info_early),
