@@ -21,14 +21,26 @@
  * (the call then returns LINGMA_ECANCELED) and after gw_http_stop(). After
  * finishing, the route must not touch the request or stream again.
  *
- * Client gone. While a request is pending or streaming the engine watches
- * the client socket on its own epoll thread (MHD 0.9.75 does not notice a
- * client leaving a suspended connection) and also treats any MHD completion
- * other than "completed OK" as gone. The route's on_gone callback fires at
- * most once per request, only while the route still owns it, and a
- * finishing call made on another thread waits until a running on_gone has
- * returned; so the route may free its per-request state right after
- * finishing. The target is on_gone within one second of the client closing.
+ * Client gone. From its first byte to its completion the engine watches
+ * each request's client socket for EPOLLRDHUP/HUP/ERR on its own epoll
+ * thread: MHD 0.9.75 does not notice a client leaving a suspended
+ * connection, and can even miss a FIN that arrives with the last body
+ * bytes. On a hang-up a suspended connection is resumed, and one MHD still
+ * polls has its socket shut down (a fresh event MHD cannot miss); either
+ * way MHD then closes it. Any MHD completion other than "completed OK"
+ * also counts as gone. The route's on_gone callback fires at most once per
+ * request, only after its handler returned and while it still owns the
+ * request; a finishing call made on another thread waits until a running
+ * on_gone has returned, so the route may free its per-request state right
+ * after finishing. Measured: on_gone about 1 ms after the client closes in
+ * every window (target: within one second). A client that vanishes without
+ * a FIN or RST (cable cut) is found by the next write, which heartbeats
+ * provide on idle streams.
+ *
+ * Threads: the MHD thread runs the handler, on_headers, the content reader
+ * and completions; the watcher thread runs hang-up detection and
+ * heartbeats; answers and stream writes come from any thread. One engine
+ * mutex guards the shared state; callbacks are never called with it held.
  *
  * Limits (defaults in GW_HTTP_OPTIONS_INIT):
  *   - Request headers: MHD keeps the request line and headers inside the
@@ -42,7 +54,11 @@
  *     client using "Expect: 100-continue" sends nothing). A chunked body is
  *     read to its end and discarded past the limit, then answered 413.
  *   - Stream buffer: stream_buffer_max (1 MiB) pending bytes per stream.
- *     Beyond it the client is treated as gone (see gw_stream_write).
+ *     Beyond it the client is treated as gone (see gw_stream_write): the
+ *     upstream cannot be paused, so a client that stops reading must not
+ *     grow memory without bound. The bound covers bytes not yet handed to
+ *     the socket (whose own buffers absorb a few MB more), so it must stay
+ *     above the largest burst upstream writes between two MHD turns.
  *
  * SIGPIPE: MHD sends with MSG_NOSIGNAL (its "autosuppress_sigpipe" feature
  * is present in Debian's build), so a client vanishing mid-write never
@@ -110,7 +126,8 @@ typedef struct gw_http_options {
      * gw_http_req_add_header() so that every response, the engine's 413
      * included, carries them. It may also answer at once with
      * gw_http_respond() (401, 404, 405...): then the body is not read and
-     * the handler is not called. It must not keep the request. */
+     * the handler is not called. It must not keep the request nor begin a
+     * stream. */
     gw_http_req_fn on_headers;
     /* Optional, watcher or MHD thread: the request is over without the
      * route's answer (the client left, or a forced gw_http_stop answered or

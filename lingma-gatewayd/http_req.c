@@ -338,7 +338,8 @@ gw_http_stream_begin(gw_stream **out, gw_http_req *req, int status, const gw_htt
     }
     pthread_mutex_lock(&h->mu);
     wait_gone_cb_locked(req);
-    if (!req->route_owns || req->stream) {
+    /* Not from on_headers (GW_PH_BODY): a stream answers a whole request. */
+    if (!req->route_owns || req->stream || req->phase == GW_PH_BODY) {
         pthread_mutex_unlock(&h->mu);
         if (r)
             gw_http__destroy_response(r);

@@ -168,13 +168,15 @@ test_gone_while_handler_runs(void **state)
         pthread_cond_broadcast(&f.cond);
         pthread_mutex_unlock(&f.mu);
         assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 2000));
-        assert_int_equal(fx_get(&f, &f.late_canceled), 1);
         if (k == 0) {
+            /* on_gone from the completion, then the worker finishes late. */
             assert_int_equal(fx_wait(&f, &f.gone, 1, 2000), 1);
             assert_int_equal(fx_wait(&f, &f.finished, 1, 2000), 1);
         } else {
+            /* The handler's own answer was refused; no on_gone after. */
             assert_int_equal(fx_get(&f, &f.gone), 0);
         }
+        assert_int_equal(fx_get(&f, &f.late_canceled), 1);
         gw_http_stats st;
         gw_http_get_stats(f.h, &st);
         assert_int_equal(st.suspended, 0);
@@ -361,7 +363,8 @@ test_shutdown_forced(void **state)
 }
 
 /* 500 concurrent streams from one curl multi, interleaved by the worker:
- * every byte of every stream arrives, in order. */
+ * every byte of every stream arrives, in order. When the fd limit allows,
+ * 1100: past FD_SETSIZE (1024), which only epoll mode survives. */
 static void
 test_many_concurrent_streams(void **state)
 {
@@ -369,8 +372,12 @@ test_many_concurrent_streams(void **state)
     struct fx f;
     gw_http_options o = fx_options();
     start(&f, &o);
-    enum { N = 500, EVENTS = 5 };
-    struct fx_xfer *xs = calloc(N, sizeof(*xs));
+    enum { EVENTS = 5 };
+    struct rlimit rl;
+    int N = 500;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 2600)
+        N = 1100;
+    struct fx_xfer *xs = calloc((size_t)N, sizeof(*xs));
     assert_non_null(xs);
     char path[32];
     snprintf(path, sizeof(path), "/stream?n=%d", EVENTS);

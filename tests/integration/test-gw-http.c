@@ -322,6 +322,23 @@ test_quiesce(void **state)
     stop(&f);
 }
 
+/* The route formats the engine's own errors (the OpenAI envelope). */
+static char *
+openai_error(int status, const char *message, size_t *len, const char **content_type, void *payload)
+{
+    (void)payload;
+    char *body = malloc(256);
+    if (!body)
+        return NULL;
+    int n = snprintf(body, 256,
+                     "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
+                     "\"code\":null}}",
+                     message, status < 500 ? "invalid_request_error" : "server_error");
+    *len = (size_t)n;
+    *content_type = "application/json";
+    return body;
+}
+
 static void
 test_413_chunked(void **state)
 {
@@ -329,15 +346,23 @@ test_413_chunked(void **state)
     struct fx f;
     gw_http_options o = fx_options();
     o.max_body = 64 * 1024;
+    o.error_body = openai_error;
     start(&f, &o);
 
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.chunked_len = 200 * 1024;
+    char v[64];
     fx_xfer_init(&x, &f, "/echo", &co);
     fx_perform(&x);
     assert_int_equal(x.rc, CURLE_OK);
     assert_int_equal(x.status, 413);
+    assert_true(fx_header(&x, "content-type", v, sizeof(v)));
+    assert_string_equal(v, "application/json");
+    assert_string_equal(x.body, "{\"error\":{\"message\":\"request body too large\","
+                                "\"type\":\"invalid_request_error\",\"param\":null,"
+                                "\"code\":null}}");
+    assert_true(fx_header(&x, "x-request-id", v, sizeof(v)));
     fx_xfer_cleanup(&x);
     assert_int_equal(fx_get(&f, &f.handled), 0);
 
