@@ -68,7 +68,8 @@ collect_secrets(const gw_config *cfg, char **store, const char **out, size_t max
 static void
 http_log(lingma_log_level level, const char *msg, void *payload)
 {
-    gw_log_write(payload, level, msg, NULL);
+    gw_app *app = payload; /* gw_http passes its one payload, the app */
+    gw_log_write(app->log, level, msg, NULL);
 }
 
 static void
