@@ -617,6 +617,60 @@ test_auth(void **state)
     assert_int_equal(gwd_stop(&g), 0);
 }
 
+/* Auto-login: a logged-out simulator, a login hook that completes the
+ * login through the simulator's callback, status until logged_in. */
+static void
+test_auto_login(void **state)
+{
+    (void)state;
+    struct gwd g;
+    gwd_start(&g,
+              (const char *const[]){
+                  "LINGMA_SIM_LOGGED_IN=0",
+                  "LINGMA_LOGIN_HOOK=u=\"$LINGMA_LOGIN_URL\"; p=${u#*port=}; p=${p%%&*}; "
+                  "s=${u#*state=}; s=${s%%&*}; "
+                  "curl -sf \"http://127.0.0.1:$p/auth/callback?state=$s\" >/dev/null",
+                  NULL},
+              true);
+    struct gwd_resp r;
+    gwd_req(&r, &g, "GET", "/internal/auto-login/status", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *i0 = json_array_get(json_object_get(r.json, "instances"), 0);
+    assert_string_equal(json_string_value(json_object_get(i0, "name")), "inst-0");
+    assert_string_equal(json_string_value(json_object_get(i0, "state")), "idle");
+    assert_true(json_is_null(json_object_get(i0, "login_url")));
+    assert_true(json_is_null(json_object_get(i0, "reason")));
+    gwd_resp_free(&r);
+
+    gwd_req(&r, &g, "POST", "/internal/auto-login/start?instance=inst-7", "", NULL);
+    assert_error(&r, 404, "instance", NULL);
+    gwd_resp_free(&r);
+    gwd_req(&r, &g, "GET", "/internal/auto-login/start?instance=inst-0", NULL, NULL);
+    assert_error(&r, 405, NULL, NULL);
+    gwd_resp_free(&r);
+    gwd_req(&r, &g, "POST", "/internal/auto-login/start?instance=inst-0", "", NULL);
+    assert_int_equal(r.status, 202);
+    gwd_resp_free(&r);
+
+    long long end = gwd_now_ms() + 15000;
+    bool done = false;
+    while (!done && gwd_now_ms() < end) {
+        gwd_req(&r, &g, "GET", "/internal/auto-login/status", NULL, NULL);
+        i0 = json_array_get(json_object_get(r.json, "instances"), 0);
+        const char *st = json_string_value(json_object_get(i0, "state"));
+        assert_non_null(st);
+        assert_string_not_equal(st, "failed");
+        done = strcmp(st, "logged_in") == 0;
+        if (done)
+            assert_non_null(strstr(json_string_value(json_object_get(i0, "login_url")), "state="));
+        gwd_resp_free(&r);
+        if (!done)
+            usleep(20000);
+    }
+    assert_true(done);
+    assert_int_equal(gwd_stop(&g), 0);
+}
+
 int
 main(void)
 {
@@ -633,6 +687,7 @@ main(void)
         cmocka_unit_test_setup(test_upstream_faults, reset_sim),
         cmocka_unit_test_setup(test_metrics, reset_sim),
         cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_auto_login),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
