@@ -99,15 +99,18 @@ static void
 test_gone_before_first_token(void **state)
 {
     (void)state;
-    gwd_sim_config(&G, "{\"first_token_ms\":8000}");
+    /* ask_delay_ms:1 is there for its side effect: the simulator records a
+     * fault hit in its status at once when chat/ask arrives, which tells
+     * the test that the chat reached Lingma. */
+    gwd_sim_config(&G, "{\"first_token_ms\":8000,\"fault\":\"ask_delay_ms:1\"}");
     for (int stream = 1; stream >= 0; stream--) {
         long stops = gwd_sim_status(&G, "stops_received");
-        long started = gwd_sim_status(&G, "chats_started");
+        long started = gwd_sim_status(&G, "faults_hit");
         int fd = gwd_raw_chat(&G, stream ? STREAM_BODY : PLAIN_BODY);
         if (stream)
             assert_true(gwd_raw_read_until(fd, "HTTP/1.1 200", 10000)); /* at STARTED */
         else
-            assert_true(gwd_wait_sim(&G, "chats_started", started + 1, 10000));
+            assert_true(gwd_wait_sim(&G, "faults_hit", started + 1, 10000));
         leave_and_expect_stop(
             fd, stops, stream ? "before first token (stream)" : "before first token (non-stream)");
     }
@@ -117,11 +120,12 @@ static void
 test_gone_queued(void **state)
 {
     (void)state;
-    gwd_sim_config(&G, SLOW);
-    long started = gwd_sim_status(&G, "chats_started") + 1;
+    gwd_sim_config(&G, "{\"reply\":\"tokens:200\",\"chunks\":40,\"chunk_ms\":150,"
+                       "\"fault\":\"ask_delay_ms:1\"}");
+    long started = gwd_sim_status(&G, "faults_hit") + 1;
     int a = gwd_raw_chat(&G, STREAM_BODY);
     assert_true(gwd_raw_read_until(a, "HTTP/1.1 200", 10000));
-    assert_true(gwd_wait_sim(&G, "chats_started", started, 5000));
+    assert_true(gwd_wait_sim(&G, "faults_hit", started, 5000));
     int b = gwd_raw_chat(&G, STREAM_BODY);
     assert_true(gwd_wait_stat(&G, "concurrency.queued", 1, 5000));
     long long t0 = gwd_now_ms();
@@ -134,7 +138,7 @@ test_gone_queued(void **state)
     /* The queued chat never reached Lingma. */
     long stops = gwd_sim_status(&G, "stops_received");
     leave_and_expect_stop(a, stops, "queued (holder)");
-    assert_int_equal(gwd_sim_status(&G, "chats_started"), started);
+    assert_int_equal(gwd_sim_status(&G, "faults_hit"), started);
 }
 
 static void
@@ -212,16 +216,17 @@ static void
 test_exit_after(void **state)
 {
     (void)state;
-    /* The simulator crashes after two pushes, once (the limit is kept in
-     * the work dir, so the respawned one behaves). */
-    gwd_sim_config(&G, "{\"fault\":\"exit_after:2\",\"fault_limit\":1,\"chunk_ms\":20,"
-                       "\"chunks\":8}");
+    /* The simulator crashes after two pushes; sim.json is reset before the
+     * next chat/ask, so the respawned one behaves. */
+    gwd_sim_config(&G, "{\"fault\":\"exit_after:2\",\"chunk_ms\":20,\"chunks\":8}");
     struct gwd_resp r;
     gwd_req(&r, &G, "POST", "/v1/chat/completions", STREAM_BODY, NULL);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "data: {\"error\":"));
+    if (!strstr(r.body, "data: {\"error\":"))
+        fail_msg("no error event: %s", r.body);
     assert_null(strstr(r.body, "\"finish_reason\":\""));
     gwd_resp_free(&r);
+    gwd_sim_config(&G, "{}");
     long long end = gwd_now_ms() + 20000;
     long status = 0;
     while (gwd_now_ms() < end && status != 200) {
