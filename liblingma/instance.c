@@ -327,12 +327,17 @@ tc_on_close(struct lingma__conn *tc, int opened, const char *why, void *ud)
     snprintf(msg, sizeof(msg), "connection to Lingma lost (%s)", why);
     if (opened)
         lingma__log(in->pool, LINGMA_LOG_WARN, "%s: conn %u: %s", in->name, lc->index, msg);
+    int lost = !live_conns(in) && in->state == LINGMA_INSTANCE_READY;
+    if (lost) {
+        /* Not ready before its chats fail: whoever reacts to their error
+         * (a callback, a stats reader) sees the outage already. */
+        set_error(in, msg);
+        set_state(in, LINGMA_INSTANCE_RECONNECTING);
+    }
     lconn_drop(lc, LINGMA_EIO, msg);
     if (live_conns(in))
         return;
-    if (in->state == LINGMA_INSTANCE_READY) {
-        set_error(in, msg);
-        set_state(in, LINGMA_INSTANCE_RECONNECTING);
+    if (lost) {
         schedule_reconnect(in);
     } else if (in->state == LINGMA_INSTANCE_STARTING || in->state == LINGMA_INSTANCE_RECONNECTING) {
         /* Dialled too early (or a stale .info): poll again. */
@@ -726,8 +731,8 @@ lingma__inst_tick(struct lingma__inst *in, uint64_t now)
         lingma__wait_status_str(in->proc.child.status, st, sizeof(st));
         snprintf(msg, sizeof(msg), "Lingma exited (%s)", st);
         set_error(in, msg);
-        drop_all(in, LINGMA_EIO, msg);
         set_state(in, LINGMA_INSTANCE_RECONNECTING);
+        drop_all(in, LINGMA_EIO, msg);
         schedule_reconnect(in);
     }
 }

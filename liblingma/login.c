@@ -220,14 +220,12 @@ send_rpc(struct lingma__inst *in, struct lingma__lconn *lc, enum lingma__login_r
 
     if (!params)
         return LINGMA_ENOMEM;
-    /* Set before the call: a synchronous failure would still run on_rpc. */
-    in->login.pending = kind;
+    /* params is stolen even on failure; on failure on_rpc never runs. */
     int rc = lingma_rpc_call(lc->rpc, NULL, method, params, lingma__now_ms() + p->o.rpc_timeout_ms,
                              on_rpc, in);
-    if (rc != 0) {
-        in->login.pending = LINGMA__LOGIN_RPC_NONE;
+    if (rc != 0)
         return rc;
-    }
+    in->login.pending = kind;
     lingma__lconn_kick(lc);
     return 0;
 }
