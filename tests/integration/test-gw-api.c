@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -671,6 +672,81 @@ test_auto_login(void **state)
     assert_int_equal(gwd_stop(&g), 0);
 }
 
+/* Run the daemon with exactly `env` (plus PATH) and `arg`; return its
+ * exit status and its stderr/stdout (merged) in `out`. */
+static int
+run_once(const char *env, const char *arg, char *out, size_t len)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "env -i PATH=/usr/bin:/bin %s timeout 20 '%s' %s 2>&1", env,
+             getenv("LINGMA_GATEWAYD_BIN"), arg ? arg : "");
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Start-up: --version, a missing Lingma named by LINGMA_BIN, a public bind
+ * without keys refused, and the IDE plugin's binary found under
+ * ~/.lingma/bin (config.json's version, then the newest directory). */
+static void
+test_startup(void **state)
+{
+    (void)state;
+    char out[8192], env[4096];
+    assert_int_equal(run_once("", "--version", out, sizeof(out)), 0);
+    assert_int_equal(strncmp(out, "lingma-gatewayd ", 16), 0);
+
+    char home[] = "/tmp/lingma-gw-home-XXXXXX";
+    assert_non_null(mkdtemp(home));
+    snprintf(env, sizeof(env), "HOME=%s GATEWAY_PORT=0", home);
+    assert_int_equal(run_once(env, NULL, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "LINGMA_BIN"));
+
+    snprintf(env, sizeof(env), "HOME=%s LINGMA_BIN=%s GATEWAY_HOST=0.0.0.0 GATEWAY_PORT=0", home,
+             getenv("LINGMA_SIM_BIN"));
+    assert_int_equal(run_once(env, NULL, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "API_KEYS"));
+
+    /* Two installed versions; config.json names the older one. The binary
+     * is a script that proves which one ran, then exits. */
+    char cmd[16384];
+    snprintf(cmd, sizeof(cmd),
+             "set -e; for v in 2.9.0 2.11.1; do d=%s/.lingma/bin/$v/x86_64_linux; mkdir -p $d; "
+             "printf '#!/bin/sh\\necho ran-'$v' > %s/ran; exit 3\\n' > $d/Lingma; "
+             "chmod +x $d/Lingma; done; "
+             "echo '{\"cosy.core.version\":\"2.9.0\"}' > %s/.lingma/bin/config.json",
+             home, home, home);
+    assert_int_equal(system(cmd), 0);
+    char ran[4200];
+    snprintf(ran, sizeof(ran), "%s/ran", home);
+    for (int round = 0; round < 2; round++) {
+        unlink(ran);
+        snprintf(env, sizeof(env), "HOME=%s GATEWAY_PORT=0 LINGMA_WORK_DIR=%s/w", home, home);
+        /* --check-config does not start anything: start for real, wait for
+         * the spawn, stop. */
+        snprintf(cmd, sizeof(cmd),
+                 "env -i PATH=/usr/bin:/bin %s '%s' >/dev/null 2>&1 & p=$!; "
+                 "for i in $(seq 1 200); do [ -f %s ] && break; sleep 0.02; done; "
+                 "kill -TERM $p; wait $p",
+                 env, getenv("LINGMA_GATEWAYD_BIN"), ran);
+        assert_int_equal(system(cmd), 0);
+        FILE *f = fopen(ran, "r");
+        assert_non_null(f);
+        char line[64] = "";
+        assert_non_null(fgets(line, sizeof(line), f));
+        fclose(f);
+        assert_string_equal(line, round == 0 ? "ran-2.9.0\n" : "ran-2.11.1\n");
+        /* Second round: without config.json the newest version wins. */
+        snprintf(cmd, sizeof(cmd), "rm -f %s/.lingma/bin/config.json", home);
+        assert_int_equal(system(cmd), 0);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -688,6 +764,7 @@ main(void)
         cmocka_unit_test_setup(test_metrics, reset_sim),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_auto_login),
+        cmocka_unit_test(test_startup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

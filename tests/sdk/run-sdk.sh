@@ -68,5 +68,13 @@ cd "$out"
 GW_URL="$url" GW_KEY="$key" GW_WORK_DIR="$work" LINGMA_SIM_BIN="$sim" \
   node --test --test-reporter=spec sdk.test.mjs
 rc=$?
-[ $rc -eq 0 ] && rm -f "$logfile" || { echo "daemon log: $logfile"; tail -n 30 "$logfile"; }
+# The daemon must also stop cleanly (exit 0: no sanitizer report, no leak).
+kill -TERM "$pid"
+gw_rc=0
+wait "$pid" || gw_rc=$?
+if [ $gw_rc -ne 0 ]; then
+  echo "lingma-gatewayd exited with status $gw_rc"
+  rc=1
+fi
+[ $rc -eq 0 ] && rm -f "$logfile" || { echo "daemon log: $logfile"; tail -n 40 "$logfile"; }
 exit $rc
