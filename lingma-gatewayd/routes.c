@@ -162,10 +162,9 @@ gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_e
             (gw_http_header){"retry-after-ms", gw_error_retry_after_ms(ms_buf, e->retry_after_ms)};
     }
     if (gw_error_json(&b, e) != 0) {
-        gw_respond_json(app, req, ri, 500, NULL,
-                        "{\"error\":{\"message\":\"out of memory\","
-                        "\"type\":\"server_error\",\"param\":null,\"code\":null}}",
-                        86, instance);
+        static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
+                                  "\"server_error\",\"param\":null,\"code\":null}}";
+        gw_respond_json(app, req, ri, 500, NULL, oom, sizeof(oom) - 1, instance);
         return;
     }
     gw_respond_json(app, req, ri, e->status, extra, b.data, b.len, instance);
