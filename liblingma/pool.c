@@ -564,6 +564,9 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
         return LINGMA_EBUSY;
     }
     c->id = ++p->next_id;
+    /* Once the lock is released the service thread may run the chat to its
+     * end and free it: nothing of `c` may be read after the unlock. */
+    lingma_chat_id id = c->id;
     reg_insert(p, c);
     if (p->start_tail)
         p->start_tail->cmd_next = c;
@@ -573,7 +576,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
     pthread_mutex_unlock(&p->mu);
 
     lingma__transport_wake(p->tr);
-    *out = c->id;
+    *out = id;
     if (admit)
         admit->queued = r == LINGMA__ADM_QUEUED;
     return 0;
