@@ -1,0 +1,117 @@
+/*
+ * gateway: the state lingma-gatewayd's routes share, and the seams between
+ * main.c (lifecycle), routes*.c (the HTTP surface) and catalogue.c.
+ *
+ * Threads that touch it: the MHD thread (handlers, on_headers), the
+ * client-gone watcher (on_gone), the pool's service thread (chat events,
+ * instance call results), the catalogue thread and main. Everything here is
+ * either set before the HTTP engine starts and read-only afterwards, or an
+ * atomic, or behind its own module's lock (metrics, log, catalogue).
+ */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lingma/chat.h"
+#include "lingma/pool.h"
+
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "openai.h"
+#include "reqid.h"
+
+typedef struct gw_catalogue gw_catalogue;
+
+typedef struct gw_app {
+    const gw_config *cfg;
+    gw_log *log;
+    gw_auth *auth;
+    gw_metrics *metrics;
+    lingma_pool *pool;
+    gw_catalogue *catalogue;
+    gw_http *http;
+    int64_t started_unix;   /* boot time, the `created` of models */
+    atomic_bool draining;   /* SIGTERM seen: /healthz says so, new chats get 503 */
+    atomic_uint chats_live; /* chat contexts not yet freed (tests, shutdown) */
+} gw_app;
+
+/* ---- routes.c --------------------------------------------------------- */
+
+/* Draw the boot-time random prefix of request ids. 0 or LINGMA_EIO. */
+int gw_routes_init(void);
+
+/* The gw_http callbacks; payload is the gw_app. */
+gw_http_action gw_routes_handler(gw_http_req *req, void *payload);
+void gw_routes_on_headers(gw_http_req *req, void *payload);
+void gw_routes_on_gone(gw_http_req *req, void *payload);
+void gw_routes_on_shutdown(gw_http_req *req, void *payload);
+char *gw_routes_error_body(int status, const char *message, size_t *len, const char **ctype,
+                           void *payload);
+
+/* Per-request facts the dispatcher records in on_headers (owned by the
+ * request through gw_http_req_set_user until a chat takes it over). */
+typedef struct gw_reqinfo {
+    char request_id[GW_REQID_SIZE];
+    const char *route; /* metrics label: a route template, static */
+    struct timespec t0;
+} gw_reqinfo;
+
+/* Answer `req` with a JSON body (Content-Type: application/json) plus
+ * optional extra headers, then log and count it. `body` may be NULL for an
+ * empty object. Any thread while the route owns `req`. */
+void gw_respond_json(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
+                     const gw_http_header *extra, const char *body, size_t len,
+                     const char *instance);
+/* Answer with the OpenAI error envelope of `e` (Retry-After for a 429). */
+void gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
+                      const char *instance);
+/* Log and count a finished request (what gw_respond_* do after answering). */
+void gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance);
+
+/* Seconds since t0 on CLOCK_MONOTONIC. */
+double gw_elapsed_s(const struct timespec *t0);
+
+/* ---- route handlers (one file each) ----------------------------------- */
+
+gw_http_action gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_chat_gone(gw_app *app, gw_http_req *req);
+void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
+
+void gw_route_models(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *id);
+
+void gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_login_start(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_login_status(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+
+/* ---- catalogue.c ------------------------------------------------------ */
+
+/* Start the refresher thread: it watches the pool's stats and asks every
+ * instance that became ready for its models (config/queryModels), and
+ * every instance again every `refresh_s` seconds. 0 or LINGMA_ENOMEM /
+ * LINGMA_ERROR. */
+int gw_catalogue_new(gw_catalogue **out, lingma_pool *pool, gw_log *log, unsigned refresh_s);
+/* Stop the thread. The object stays valid: results of calls in flight may
+ * still arrive until the pool is freed. */
+void gw_catalogue_stop(gw_catalogue *c);
+/* Free, after the pool (NULL-safe). */
+void gw_catalogue_free(gw_catalogue *c);
+
+/* Run `fn` with the current catalogue (the union over instances, keys
+ * unique, in first-seen order) under the catalogue's lock. `fn` must not
+ * block or call back into the catalogue. */
+typedef void (*gw_catalogue_fn)(const gw_model_entry *entries, size_t n, void *payload);
+void gw_catalogue_with(gw_catalogue *c, gw_catalogue_fn fn, void *payload);
+
+#endif

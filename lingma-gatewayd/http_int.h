@@ -1,0 +1,179 @@
+/*
+ * http_int: the engine's private structures, shared by http.c (the MHD
+ * side: access handler, content reader, completion, start/quiesce/stop),
+ * http_life.c (lifecycle bookkeeping without MHD calls, watcher callbacks)
+ * and http_req.c (the route side: request getters, answers, stream
+ * writes). Only http.c includes microhttpd.h; here MHD types are
+ * incomplete pointers.
+ *
+ * Locking: one engine mutex `mu` guards every mutable field marked (mu).
+ * One lock is enough: the MHD thread, the watcher thread and the producer
+ * threads each hold it for a few memcpy's at most, and a single lock makes
+ * "append and resume" and "suspend when empty" trivially atomic with each
+ * other. Lock order: mu, then MHD's internal mutexes (suspend/resume); MHD
+ * never calls back into us with its own mutex held.
+ *
+ * Lifetime: a request is reference-counted (mu). References: the MHD
+ * request (first access-handler call until the completion callback), the
+ * route (handler until its finishing call), a stream response (until MHD's
+ * free callback), and short-lived ones around callbacks. The engine itself
+ * is freed by gw_http_free, or by the last request release afterwards.
+ */
+#ifndef GW_HTTP_INT_H
+#define GW_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "stream.h"
+#include "watch.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
+struct MHD_Response;
+
+#define GW_HTTP_BUCKETS 1024u
+
+struct gw_kv {
+    const char *name;
+    const char *value;
+};
+
+struct gw_extra_header {
+    struct gw_extra_header *next;
+    char *name;
+    char *value;
+};
+
+enum gw_req_phase {
+    GW_PH_BODY,    /* headers in, body arriving (MHD thread) */
+    GW_PH_HANDLER, /* the handler is running (MHD thread) */
+    GW_PH_WAITING, /* handler returned, nothing queued; connection suspended */
+    GW_PH_QUEUED,  /* a response was handed to MHD */
+};
+
+struct gw_http_req {
+    gw_http *h;
+    uint64_t id;
+    struct gw_http_req *hnext; /* registry chain (mu) */
+    unsigned refs;             /* (mu) */
+
+    /* Set in the first access-handler call, read-only afterwards. */
+    char *strings; /* one block: method, path, header and argument strings */
+    const char *method;
+    const char *path;
+    struct gw_kv *hdrs;
+    size_t nhdrs;
+    struct gw_kv *args;
+    size_t nargs;
+    int fd;
+
+    /* MHD thread until the handler runs, read-only afterwards. */
+    char *body;
+    size_t body_len;
+    size_t body_alloc;
+    bool too_large;
+    bool body_oom;
+
+    /* (mu) */
+    struct MHD_Connection *conn; /* NULL once completed */
+    enum gw_req_phase phase;
+    struct MHD_Response *resp; /* answer waiting for the MHD thread */
+    unsigned resp_status;
+    bool resp_stream;
+    bool drop;          /* no response could be built: close instead */
+    bool route_owns;    /* the route has yet to finish the request */
+    bool suspended;     /* we suspended it and have not resumed it yet */
+    bool watched;       /* registered with the watcher */
+    bool completed;     /* MHD's completion callback ran */
+    bool gone;          /* the client left (or is treated as gone) */
+    bool gone_notified; /* on_gone was (or is being) called */
+    bool gone_cb_running;
+    bool shutdown_notified;
+    bool stream;        /* gw_http_stream_begin() was called */
+    bool stream_queued; /* the stream response reached MHD */
+    bool ended;         /* gw_stream_end() was called */
+    bool cut;           /* the engine ends the stream with an error */
+    pthread_t gone_cb_thread;
+    struct gw_sbuf buf;
+    uint64_t last_write_ms;
+    struct gw_extra_header *extra;
+    struct gw_extra_header **extra_tail;
+    void *user;
+};
+
+struct gw_http {
+    gw_http_options opts;
+    char *host;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* completions and on_gone returns (mu) */
+
+    /* Owner thread only. */
+    struct MHD_Daemon *daemon;
+    gw_watch *watch;
+    int quiesced_fd;
+    unsigned port;
+    bool started;
+
+    /* (mu) */
+    bool quiesced;
+    bool draining; /* gw_http_stop began: new requests get 503 */
+    bool stopping; /* forced end: nothing may suspend any more */
+    bool stopped;
+    bool freed;
+    uint64_t next_id;
+    size_t live; /* request objects allocated */
+    struct gw_http_req *buckets[GW_HTTP_BUCKETS];
+    gw_http_stats st;
+};
+
+/* http.c: MHD-side helpers the route side needs. */
+
+/* Resume the connection if we suspended it (mu held). */
+void gw_http__resume_locked(gw_http_req *req);
+/* Build a complete response, or NULL on allocation failure. Any thread,
+ * mu not held. `adopt`: body is malloc'd and freed by MHD (else copied). */
+struct MHD_Response *gw_http__buffer_response(gw_http *h, const gw_http_header *headers,
+                                              const void *body, size_t len, bool adopt);
+/* The engine's own error response (413/500/503), or NULL. mu not held. */
+struct MHD_Response *gw_http__error_response(gw_http *h, unsigned status, const char *message);
+/* A stream response reading from req; takes a request reference. */
+struct MHD_Response *gw_http__stream_response(gw_http_req *req, const gw_http_header *headers);
+/* Add the request's extra headers to r (mu held). */
+void gw_http__apply_extra_locked(gw_http_req *req, struct MHD_Response *r);
+void gw_http__destroy_response(struct MHD_Response *r);
+void gw_http__shutdown_socket_locked(gw_http_req *req);
+void gw_http__log(gw_http *h, lingma_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* http_life.c: lifecycle helpers without MHD calls. */
+
+int gw_http__resolve(gw_http *h, struct sockaddr_storage *ss, socklen_t *len);
+/* Wait (mu held) until no request is active or `deadline` (ms) passes. */
+void gw_http__wait_idle_locked(gw_http *h, uint64_t deadline);
+void gw_http__notify_shutdown(gw_http *h);
+/* Watcher callbacks (watcher thread). */
+void gw_http__on_hangup(uint64_t id, void *payload);
+void gw_http__on_tick(void *payload);
+
+/* http_req.c: request bookkeeping used by http.c. */
+
+uint64_t gw_http__now_ms(void);
+gw_http_req *gw_http__req_lookup_locked(gw_http *h, uint64_t id);
+void gw_http__req_register_locked(gw_http_req *req);
+/* Drop one reference; frees the request (and a freed engine) at zero. */
+void gw_http__req_release(gw_http_req *req);
+/* Mark gone (mu held); returns true when the caller must now run on_gone
+ * (a reference and the running flag are taken for it). */
+bool gw_http__req_gone_locked(gw_http_req *req, bool notify);
+/* Call on_gone prepared by gw_http__req_gone_locked (mu not held). */
+void gw_http__req_call_gone(gw_http_req *req);
+void gw_http__req_free(gw_http_req *req);
+/* The watcher tick: heartbeats on idle streams. */
+void gw_http__heartbeat_tick(gw_http *h);
+void gw_http__engine_destroy(gw_http *h);
+
+#endif /* GW_HTTP_INT_H */

@@ -1,0 +1,455 @@
+/*
+ * POST /v1/chat/completions: an OpenAI request in, one liblingma chat, the
+ * answer out as one chat.completion or as an SSE stream of chunks.
+ *
+ * Threads and ownership. A `struct chat` lives from the handler (MHD
+ * thread) to the later of two moments: the request finished (answered or
+ * stream ended) and the chat's terminal event. Both happen on the pool's
+ * service thread once the chat started, so the chat's mutable state needs
+ * no lock; the other threads only touch atomics:
+ *   - the handler holds a reference across lingma_chat_start() (the chat
+ *     may end on the service thread before that call even returns);
+ *   - on_gone (watcher thread) and on_shutdown (main thread) only set a
+ *     flag and post lingma_chat_cancel(); the cancelled chat's terminal
+ *     event then finishes the request on the service thread. They never
+ *     take a lock the finishing thread could hold (the engine makes a
+ *     finishing call wait for a running on_gone).
+ *
+ * Streams send their status line at the STARTED event, not before, so an
+ * admission timeout (429) or an early failure (503, 502) is still a real
+ * HTTP status. After that, a failure is an SSE error event, then [DONE],
+ * and never a finish_reason: a truncated answer must not look complete.
+ *
+ * max_tokens and stop are enforced here: deltas go through the stop
+ * matcher, then the token counter; on a hit the chat is cancelled upstream
+ * and the request finishes at once with "stop" or "length". The cancelled
+ * chat's terminal event arrives later and only releases the state.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "sse.h"
+#include "stop.h"
+#include "tokens.h"
+
+struct chat {
+    gw_app *app;
+    gw_http_req *req;
+    gw_reqinfo ri;
+    bool stream;
+    bool include_usage;
+    uint64_t max_tokens; /* 0: no limit */
+    char id[GW_COMPLETION_ID_SIZE];
+    char *model;
+    gw_completion_meta meta;
+    gw_stop_matcher stop;
+    gw_token_counter tokens;   /* answer text forwarded so far */
+    gw_token_counter thinking; /* reasoning text, for the usage estimate */
+    uint64_t prompt_tokens;    /* estimate */
+    gw_buf content;            /* non-streaming: the answer so far */
+    gw_buf reasoning;          /* non-streaming: the reasoning so far */
+    gw_buf scratch;
+    gw_stream *s;
+    char instance[16];
+    bool finished; /* the request got its answer (service thread) */
+    bool had_delta;
+    atomic_uint refs;
+    _Atomic uint64_t chat_id;
+    atomic_bool gone;
+    atomic_bool shutdown;
+};
+
+static void
+chat_free(struct chat *c)
+{
+    gw_stop_free(&c->stop);
+    gw_buf_free(&c->content);
+    gw_buf_free(&c->reasoning);
+    gw_buf_free(&c->scratch);
+    free(c->model);
+    atomic_fetch_sub(&c->app->chats_live, 1);
+    free(c);
+}
+
+static void
+chat_release(struct chat *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
+        chat_free(c);
+}
+
+static void
+cancel_upstream(struct chat *c)
+{
+    uint64_t id = atomic_load(&c->chat_id);
+    if (id)
+        lingma_chat_cancel(c->app->pool, id);
+}
+
+static void
+usage_of(const struct chat *c, const lingma_usage *reported, gw_usage *u)
+{
+    if (reported && reported->present) {
+        u->prompt_tokens = (int64_t)reported->prompt_tokens;
+        u->completion_tokens = (int64_t)reported->completion_tokens;
+        return;
+    }
+    u->prompt_tokens = (int64_t)c->prompt_tokens;
+    u->completion_tokens =
+        (int64_t)(gw_token_counter_total(&c->tokens) + gw_token_counter_total(&c->thinking));
+}
+
+/* Queue one SSE data event of the formatted chunk in c->scratch. A failed
+ * write means the client is gone (or the buffer overflowed): cancel, end. */
+static void
+stream_send(struct chat *c)
+{
+    if (c->finished)
+        return;
+    if (c->scratch.len && gw_stream_write(c->s, c->scratch.data, c->scratch.len) != 0) {
+        cancel_upstream(c);
+        gw_stream_end(c->s);
+        c->finished = true;
+        gw_request_done(c->app, &c->ri, 499, c->instance);
+    }
+    gw_buf_reset(&c->scratch);
+}
+
+static void
+stream_chunk_json(struct chat *c, int (*fmt)(gw_buf *, const gw_completion_meta *))
+{
+    gw_buf j = GW_BUF_INIT;
+    if (fmt(&j, &c->meta) == 0)
+        gw_sse_data(&c->scratch, j.data, j.len);
+    gw_buf_free(&j);
+    stream_send(c);
+}
+
+static void
+stream_text(struct chat *c, const char *text, size_t len, bool reasoning)
+{
+    gw_buf j = GW_BUF_INIT;
+    int rc = reasoning ? gw_openai_chunk_reasoning(&j, &c->meta, text, len)
+                       : gw_openai_chunk_content(&j, &c->meta, text, len);
+    if (rc == 0)
+        gw_sse_data(&c->scratch, j.data, j.len);
+    gw_buf_free(&j);
+    stream_send(c);
+}
+
+/* The successful end: finish_reason, usage, [DONE] (stream) or the whole
+ * chat.completion. */
+static void
+finish_ok(struct chat *c, const char *reason, const lingma_usage *reported)
+{
+    gw_usage u;
+    usage_of(c, reported, &u);
+    const char *usage_src = reported && reported->present ? "reported" : "estimated";
+    if (c->stream) {
+        gw_buf j = GW_BUF_INIT;
+        if (gw_openai_chunk_finish(&j, &c->meta, reason) == 0)
+            gw_sse_data(&c->scratch, j.data, j.len);
+        gw_buf_reset(&j);
+        if (c->include_usage && gw_openai_chunk_usage(&j, &c->meta, &u) == 0)
+            gw_sse_data(&c->scratch, j.data, j.len);
+        gw_buf_free(&j);
+        gw_sse_done(&c->scratch);
+        stream_send(c);
+        if (c->finished)
+            return; /* the client left during the last write */
+        gw_stream_end(c->s);
+        c->finished = true;
+        gw_request_done(c->app, &c->ri, 200, c->instance);
+        return;
+    }
+    gw_buf body = GW_BUF_INIT;
+    c->finished = true;
+    if (gw_openai_completion(&body, &c->meta, c->content.data ? c->content.data : "",
+                             c->content.len, c->reasoning.len ? c->reasoning.data : NULL,
+                             c->reasoning.len, reason, &u) != 0) {
+        gw_error e;
+        gw_error_internal(&e);
+        gw_respond_error(c->app, c->req, &c->ri, &e, c->instance);
+        return;
+    }
+    gw_http_header h[] = {{"x-lingma-usage", usage_src}, {NULL, NULL}};
+    gw_respond_json(c->app, c->req, &c->ri, 200, h, body.data, body.len, c->instance);
+    gw_buf_free(&body);
+}
+
+/* A failure: a JSON error before the stream began, an SSE error event and
+ * [DONE] after. */
+static void
+finish_error(struct chat *c, const gw_error *e)
+{
+    c->finished = true;
+    if (!c->s) {
+        gw_respond_error(c->app, c->req, &c->ri, e, c->instance);
+        return;
+    }
+    gw_buf_reset(&c->scratch);
+    gw_sse_error(&c->scratch, e);
+    gw_sse_done(&c->scratch);
+    gw_stream_write(c->s, c->scratch.data, c->scratch.len);
+    gw_buf_reset(&c->scratch);
+    gw_stream_end(c->s);
+    gw_request_done(c->app, &c->ri, e->status, c->instance);
+}
+
+/* Forward answer text that passed the stop matcher, within max_tokens.
+ * Returns true when the token limit cut it. */
+static bool
+forward(struct chat *c, const char *text, size_t len)
+{
+    size_t n = len;
+    if (c->max_tokens)
+        n = gw_token_counter_take(&c->tokens, text, len, c->max_tokens);
+    else
+        gw_token_counter_feed(&c->tokens, text, len);
+    if (n) {
+        if (c->stream)
+            stream_text(c, text, n, false);
+        else
+            gw_buf_append(&c->content, text, n);
+    }
+    return n < len;
+}
+
+static void
+on_delta(struct chat *c, const char *text, size_t len)
+{
+    if (!c->had_delta) {
+        c->had_delta = true;
+        gw_metrics_observe_ttft(c->app->metrics, gw_elapsed_s(&c->ri.t0));
+    }
+    gw_buf safe = GW_BUF_INIT;
+    bool hit = false;
+    if (gw_stop_feed(&c->stop, &safe, text, len, &hit) != 0) {
+        gw_buf_free(&safe);
+        return;
+    }
+    bool cut = forward(c, safe.data ? safe.data : "", safe.len);
+    gw_buf_free(&safe);
+    if (c->finished)
+        return;
+    if (cut || hit) {
+        cancel_upstream(c);
+        finish_ok(c, cut ? "length" : "stop", NULL);
+    }
+}
+
+static void
+on_started(struct chat *c, const lingma_chat_event *ev)
+{
+    snprintf(c->instance, sizeof(c->instance), "%s", ev->started.instance);
+    if (!c->stream || c->finished)
+        return;
+    gw_http_header h[] = {{"x-lingma-instance", c->instance}, {NULL, NULL}};
+    int rc = gw_http_stream_begin(&c->s, c->req, 200, h);
+    if (rc == LINGMA_EINVAL) {
+        c->finished = true; /* already answered: nothing is ours any more */
+        return;
+    }
+    if (rc != 0) {
+        cancel_upstream(c);
+        gw_stream_end(c->s);
+        c->finished = true;
+        gw_request_done(c->app, &c->ri, 499, c->instance);
+        return;
+    }
+    stream_chunk_json(c, gw_openai_chunk_role);
+}
+
+static void
+on_event(const lingma_chat_event *ev, void *payload)
+{
+    struct chat *c = payload;
+    switch (ev->type) {
+    case LINGMA_CHAT_STARTED:
+        on_started(c, ev);
+        return;
+    case LINGMA_CHAT_DELTA:
+        if (!c->finished)
+            on_delta(c, ev->delta.text, ev->delta.len);
+        return;
+    case LINGMA_CHAT_REASONING:
+        if (c->finished)
+            return;
+        gw_token_counter_feed(&c->thinking, ev->delta.text, ev->delta.len);
+        if (c->stream)
+            stream_text(c, ev->delta.text, ev->delta.len, true);
+        else
+            gw_buf_append(&c->reasoning, ev->delta.text, ev->delta.len);
+        return;
+    case LINGMA_CHAT_DONE:
+        if (!c->finished) {
+            gw_buf rest = GW_BUF_INIT;
+            gw_stop_flush(&c->stop, &rest);
+            bool cut = rest.len && forward(c, rest.data, rest.len);
+            gw_buf_free(&rest);
+            if (!c->finished)
+                finish_ok(c, cut ? "length" : "stop", &ev->done.usage);
+        }
+        break;
+    case LINGMA_CHAT_ERROR:
+        if (!c->finished) {
+            gw_error e;
+            if (ev->error.code == LINGMA_ECANCELED && atomic_load(&c->shutdown))
+                gw_error_from_lingma(&e, LINGMA_ECLOSED, 0, 0);
+            else
+                gw_error_from_lingma(&e, ev->error.code, ev->error.status_code,
+                                     (int64_t)ev->error.retry_after_ms);
+            if (ev->error.code != LINGMA_ECANCELED) {
+                gw_log_fields f = GW_LOG_FIELDS_INIT;
+                gw_log_kv kv[] = {
+                    {"error", GW_LOG_STR, ev->error.message, 0, 0, false},
+                    {"code", GW_LOG_STR, lingma_strerror(ev->error.code), 0, 0, false}};
+                f.request_id = c->ri.request_id;
+                f.instance = c->instance[0] ? c->instance : NULL;
+                f.extra = kv;
+                f.n_extra = 2;
+                gw_log_write(c->app->log, LINGMA_LOG_WARN, "chat failed", &f);
+            }
+            finish_error(c, &e);
+        }
+        break;
+    }
+    /* The terminal event: the chat holds no more references to us. */
+    chat_release(c);
+}
+
+struct resolve_ctx {
+    const char *requested;
+    const char *default_model;
+    char *key; /* strdup'd */
+    gw_error *err;
+    int rc;
+};
+
+static void
+resolve_cb(const gw_model_entry *entries, size_t n, void *payload)
+{
+    struct resolve_ctx *r = payload;
+    const char *key;
+    const gw_model_entry *entry;
+    r->rc = gw_model_resolve(&key, &entry, r->err, entries, n, r->requested, r->default_model);
+    if (r->rc == 0) {
+        r->key = strdup(key);
+        if (!r->key)
+            r->rc = LINGMA_ENOMEM;
+    }
+}
+
+static gw_http_action
+reject(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_error *e)
+{
+    gw_respond_error(app, req, ri, e, NULL);
+    return GW_HTTP_DONE;
+}
+
+gw_http_action
+gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
+{
+    gw_error e;
+    if (atomic_load(&app->draining)) {
+        gw_error_from_lingma(&e, LINGMA_ECLOSED, 0, 0);
+        return reject(app, req, ri, &e);
+    }
+    size_t blen;
+    const char *body = gw_http_req_body(req, &blen);
+    gw_chat_request *creq = NULL;
+    if (gw_chat_request_parse(&creq, &e, body, blen) != 0)
+        return reject(app, req, ri, &e);
+
+    struct resolve_ctx rs = {creq->model, app->cfg->default_model, NULL, &e, 0};
+    gw_catalogue_with(app->catalogue, resolve_cb, &rs);
+    if (rs.rc != 0) {
+        gw_chat_request_free(creq);
+        if (rs.rc == LINGMA_ENOMEM)
+            gw_error_internal(&e);
+        return reject(app, req, ri, &e);
+    }
+
+    struct chat *c = calloc(1, sizeof(*c));
+    char *prompt = NULL, *affinity = NULL;
+    if (!c || gw_chat_request_prompt(&prompt, creq) != 0 ||
+        gw_chat_request_affinity(&affinity, creq) != 0 ||
+        gw_stop_init(&c->stop, creq->stop, creq->n_stop) != 0) {
+        free(prompt);
+        free(c);
+        free(rs.key);
+        gw_chat_request_free(creq);
+        gw_error_internal(&e);
+        return reject(app, req, ri, &e);
+    }
+    atomic_fetch_add(&app->chats_live, 1);
+    c->app = app;
+    c->req = req;
+    c->ri = *ri;
+    c->stream = creq->stream;
+    c->include_usage = creq->stream && creq->include_usage;
+    c->max_tokens = creq->max_tokens > 0 ? (uint64_t)creq->max_tokens : 0;
+    c->model = rs.key;
+    c->prompt_tokens = gw_token_estimate(prompt, strlen(prompt));
+    uint8_t rnd[GW_COMPLETION_ID_BYTES];
+    if (gw_random_bytes(rnd, sizeof(rnd)) != 0)
+        memset(rnd, 0, sizeof(rnd)); /* ids need not be secret, only distinct */
+    gw_completion_id(c->id, rnd);
+    c->meta.id = c->id;
+    c->meta.created = (int64_t)time(NULL);
+    c->meta.model = c->model;
+    c->meta.include_usage = c->include_usage;
+    atomic_init(&c->refs, 2); /* the handler's and the chat's */
+    gw_chat_request_free(creq);
+    gw_http_req_set_user(req, c);
+
+    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
+    o.prompt = prompt;
+    o.model = c->model;
+    o.affinity_key = affinity;
+    o.on_event = on_event;
+    o.payload = c;
+    lingma_chat_id id = 0;
+    lingma_chat_admission adm = {0, 0};
+    int rc = lingma_chat_start(&id, &adm, app->pool, &o);
+    free(prompt);
+    free(affinity);
+    if (rc != 0) {
+        /* No event will ever fire: both references are ours. */
+        gw_error_from_lingma(&e, rc, 0, (int64_t)adm.retry_after_ms);
+        gw_http_req_set_user(req, NULL);
+        gw_respond_error(app, req, ri, &e, NULL);
+        chat_free(c);
+        return GW_HTTP_DONE;
+    }
+    atomic_store(&c->chat_id, id);
+    /* The client may have left while the chat was being started. */
+    if (atomic_load(&c->gone) || atomic_load(&c->shutdown))
+        lingma_chat_cancel(app->pool, id);
+    chat_release(c);
+    return GW_HTTP_PENDING;
+}
+
+void
+gw_route_chat_gone(gw_app *app, gw_http_req *req)
+{
+    (void)app;
+    struct chat *c = gw_http_req_user(req);
+    if (!c)
+        return;
+    atomic_store(&c->gone, true);
+    cancel_upstream(c);
+}
+
+void
+gw_route_chat_shutdown(gw_app *app, gw_http_req *req)
+{
+    (void)app;
+    struct chat *c = gw_http_req_user(req);
+    if (!c)
+        return;
+    atomic_store(&c->shutdown, true);
+    cancel_upstream(c);
+}

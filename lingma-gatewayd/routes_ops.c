@@ -1,0 +1,122 @@
+/*
+ * Operations endpoints: GET /healthz (public; the load balancer's
+ * readiness), GET /metrics (Prometheus text) and GET /internal/stats. All
+ * read one liblingma stats snapshot, which never waits for the pool's
+ * service thread, so they stay fast while Lingma is busy or hanging.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "gateway.h"
+
+static void
+respond_json_value(gw_app *app, gw_http_req *req, gw_reqinfo *ri, int status, json_t *v)
+{
+    gw_buf b = GW_BUF_INIT;
+    if (!v || gw_buf_append_json(&b, v) != 0) {
+        gw_error e;
+        gw_error_internal(&e);
+        gw_respond_error(app, req, ri, &e, NULL);
+    } else {
+        gw_respond_json(app, req, ri, status, NULL, b.data, b.len, NULL);
+    }
+    json_decref(v);
+    gw_buf_free(&b);
+}
+
+static bool
+snapshot(gw_app *app, gw_http_req *req, gw_reqinfo *ri, lingma_pool_stats **st)
+{
+    if (lingma_pool_stats_get(st, app->pool) == 0)
+        return true;
+    gw_error e;
+    gw_error_internal(&e);
+    gw_respond_error(app, req, ri, &e, NULL);
+    return false;
+}
+
+void
+gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
+{
+    lingma_pool_stats *st;
+    if (!snapshot(app, req, ri, &st))
+        return;
+    bool draining = atomic_load(&app->draining);
+    const char *status = draining ? "draining" : st->ready ? "ok" : "unavailable";
+    json_t *inst = json_array();
+    for (size_t i = 0; i < st->instance_count; i++)
+        json_array_append_new(inst, json_pack("{s:s,s:s}", "name", st->instances[i].name, "state",
+                                              lingma_instance_state_name(st->instances[i].state)));
+    json_t *v = json_pack("{s:s,s:I,s:o}", "status", status, "ready", (json_int_t)st->ready,
+                          "instances", inst);
+    int code = !draining && st->ready ? 200 : 503;
+    lingma_pool_stats_free(st);
+    respond_json_value(app, req, ri, code, v);
+}
+
+void
+gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
+{
+    lingma_pool_stats *st;
+    if (!snapshot(app, req, ri, &st))
+        return;
+    json_t *inst = json_array();
+    for (size_t i = 0; i < st->instance_count; i++) {
+        const lingma_instance_stats *s = &st->instances[i];
+        json_array_append_new(
+            inst,
+            json_pack("{s:s,s:s,s:b,s:I,s:I,s:s,s:I,s:I,s:s}", "name", s->name, "state",
+                      lingma_instance_state_name(s->state), "ready", s->ready, "in_flight",
+                      (json_int_t)s->in_flight, "restarts", (json_int_t)s->restarts, "last_error",
+                      s->last_error ? s->last_error : "", "port", (json_int_t)s->port, "pid",
+                      (json_int_t)s->pid, "username", s->username ? s->username : ""));
+    }
+    json_t *conc =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "in_flight", (json_int_t)st->in_flight, "queued",
+                  (json_int_t)st->queued, "accepted_total", (json_int_t)st->accepted_total,
+                  "rejected_total", (json_int_t)st->rejected_total, "max_in_flight",
+                  (json_int_t)st->max_in_flight, "max_queue", (json_int_t)st->max_queue);
+    json_t *pool = json_pack("{s:I,s:o}", "ready", (json_int_t)st->ready, "instances", inst);
+    lingma_pool_stats_free(st);
+    respond_json_value(app, req, ri, 200,
+                       json_pack("{s:o,s:o}", "concurrency", conc, "pool", pool));
+}
+
+void
+gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
+{
+    lingma_pool_stats *st;
+    if (!snapshot(app, req, ri, &st))
+        return;
+    gw_metrics_instance *mi = calloc(st->instance_count ? st->instance_count : 1, sizeof(*mi));
+    gw_buf b = GW_BUF_INIT;
+    int rc = LINGMA_ENOMEM;
+    if (mi) {
+        for (size_t i = 0; i < st->instance_count; i++) {
+            mi[i].name = st->instances[i].name;
+            mi[i].in_flight = st->instances[i].in_flight;
+            mi[i].ready = st->instances[i].ready != 0;
+            mi[i].restarts = st->instances[i].restarts;
+        }
+        gw_metrics_snapshot snap = {(int64_t)st->in_flight,      (int64_t)st->queued,
+                                    (int64_t)st->accepted_total, (int64_t)st->rejected_total,
+                                    (int64_t)st->max_in_flight,  mi,
+                                    st->instance_count};
+        rc = gw_metrics_format(&b, app->metrics, &snap);
+    }
+    free(mi);
+    lingma_pool_stats_free(st);
+    if (rc != 0) {
+        gw_error e;
+        gw_error_internal(&e);
+        gw_respond_error(app, req, ri, &e, NULL);
+    } else {
+        gw_http_header h[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
+                              {NULL, NULL}};
+        gw_http_respond(req, 200, h, b.data, b.len);
+        gw_request_done(app, ri, 200, NULL);
+    }
+    gw_buf_free(&b);
+}

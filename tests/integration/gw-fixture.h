@@ -1,0 +1,136 @@
+/*
+ * Test fixture for the gateway HTTP engine: a real gw_http on an ephemeral
+ * 127.0.0.1 port, a test route, a worker thread standing in for the pool's
+ * service thread (it answers deferred requests and feeds streams), and
+ * libcurl clients. Nothing of MHD is mocked.
+ *
+ * Route (by path):
+ *   /immediate          200 "hello" from the handler, with X-Test: 1
+ *   /echo               200 echoing method, path, query q/flag, header X-Case, body
+ *   /deferred           the worker answers 200 "later"
+ *   /reject             the worker answers 429 (a route refusing before a stream)
+ *   /stream?n=N         the worker begins a stream and writes N events
+ *                       "data: <i>\n\n", one per turn (streams interleave), then ends
+ *   /stream-sync?n=N    the same, but the handler begins the stream itself
+ *   /stream-idle        a stream that never gets data until gone or shutdown
+ *   /stream-one         one event, then nothing until gone or shutdown
+ *   /flood              one event, then (once fx.flood_go) 16 KiB events until a
+ *                       write fails
+ *   /hang               pending, never answered until gone or shutdown
+ *   /bad                the handler returns DONE without answering (route bug)
+ *   /early              401 from on_headers: the body is never read
+ *   /slow?mode=M        the handler blocks until fx.release_slow, then answers
+ *                       at once (M=respond) or behaves as /hang
+ * on_headers adds "x-request-id: req-<id>" to every response.
+ * on_gone and on_shutdown hand the request to the worker, which finishes it
+ * (on_shutdown: an error event and "data: [DONE]" for streams, 503 else),
+ * unless fx.ignore_shutdown is set.
+ */
+#ifndef GW_FIXTURE_H
+#define GW_FIXTURE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+struct fx_job;
+
+struct fx {
+    gw_http *h;
+    unsigned port;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    /* worker */
+    pthread_t worker;
+    struct fx_job *head, *tail;
+    bool worker_stop;
+    /* counters and results (mu) */
+    int handled;       /* handler calls */
+    int headers_seen;  /* on_headers calls */
+    size_t body_seen;  /* body bytes the handler saw */
+    int gone;          /* on_gone calls */
+    int shutdowns;     /* on_shutdown calls */
+    int first_events;  /* /stream-one streams that wrote their event */
+    int finished;      /* requests the worker finished */
+    int late_canceled; /* finishing or writing calls that reported ECANCELED */
+    int write_errors;  /* stream writes that failed */
+    int unexpected;    /* contract violations seen by the route */
+    bool ignore_shutdown;
+    bool flood_go;     /* (mu) let /flood go on after its first event */
+    bool release_slow; /* (mu) let /slow handlers return */
+};
+
+/* Default engine options for tests (heartbeats off unless set). */
+gw_http_options fx_options(void);
+
+/* Start the engine and worker. Returns 0 or a LINGMA_E* code. */
+int fx_start(struct fx *f, const gw_http_options *opts);
+/* Stop the engine (grace_ms), drain and join the worker, free everything. */
+void fx_stop(struct fx *f, unsigned grace_ms);
+
+/* Bounded wait until *counter >= target (counter read under f->mu). */
+int fx_wait(struct fx *f, const int *counter, int target, unsigned ms);
+int fx_get(struct fx *f, const int *counter);
+/* Bounded poll of the engine's stats until stats.<field> == target. */
+bool fx_wait_stat(struct fx *f, size_t offset, uint64_t target, unsigned ms);
+#define FX_STAT(field) offsetof(gw_http_stats, field)
+
+/* Timeouts scale under valgrind (LINGMA_UNDER_VALGRIND). */
+unsigned fx_ms(unsigned ms);
+double fx_now(void);
+
+/* Client side. */
+struct fx_client_opts {
+    const char *method; /* default GET, or POST when body/chunked */
+    const char *body;
+    size_t body_len;
+    size_t chunked_len;        /* send a chunked body of this many bytes */
+    size_t abort_upload_after; /* with chunked_len: send it with a
+                                * Content-Length instead, but give up after
+                                * this many bytes */
+    const char *header;        /* one extra request header line */
+    long timeout_ms;           /* default 20000 */
+    int abort_after_events;    /* abort once this many "\n\n" arrived (0: never) */
+    int abort_after_pings;
+    bool abort_at_headers; /* abort once the response headers are in */
+    bool pause_at_data;    /* stop reading at the first body byte */
+};
+
+struct fx_xfer {
+    struct fx *f;
+    CURL *e;
+    struct curl_slist *hdrs;
+    struct fx_client_opts o;
+    char url[256];
+    size_t sent;
+    /* results */
+    CURLcode rc;
+    long status;
+    char *body;
+    size_t len, cap;
+    char *head;
+    size_t hlen, hcap;
+    size_t ev_start; /* where the event being received starts */
+    int events;
+    int pings;
+    bool paused;
+    bool done;
+    double t_end;
+};
+
+void fx_xfer_init(struct fx_xfer *x, struct fx *f, const char *path,
+                  const struct fx_client_opts *o);
+void fx_xfer_cleanup(struct fx_xfer *x);
+/* Blocking single transfer. */
+void fx_perform(struct fx_xfer *x);
+/* Run transfers in one curl multi until all finish or `stop` (may be NULL)
+ * returns true; bounded by ms. */
+void fx_multi(struct fx_xfer *xs, size_t n, unsigned ms, bool (*stop)(void *), void *arg);
+/* The response header value (case-insensitive), copied into buf. */
+bool fx_header(const struct fx_xfer *x, const char *name, char *buf, size_t cap);
+
+#endif /* GW_FIXTURE_H */

@@ -1,0 +1,434 @@
+/*
+ * The gateway HTTP engine when clients leave, when it shuts down with
+ * streams in flight, and with many concurrent streams. Real HTTP, libcurl
+ * clients, bounded waits only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "gw-fixture.h"
+
+static void
+start(struct fx *f, const gw_http_options *o)
+{
+    assert_int_equal(fx_start(f, o), LINGMA_OK);
+}
+
+/* The client leaves; on_gone must follow within a second, and the route's
+ * late finishing call must report ECANCELED. */
+static void
+check_gone(struct fx *f, struct fx_xfer *x)
+{
+    assert_int_equal(fx_wait(f, &f->gone, 1, 1000), 1);
+    double latency = fx_now() - x->t_end;
+    print_message("on_gone %.1f ms after the client closed\n", latency * 1000);
+    assert_true(latency < fx_ms(1000) / 1000.0);
+    assert_int_equal(fx_wait(f, &f->finished, 1, 2000), 1);
+    assert_int_equal(fx_get(f, &f->late_canceled), 1);
+    gw_http_stats st;
+    gw_http_get_stats(f->h, &st);
+    assert_int_equal(st.gone_total, 1);
+}
+
+/* Window 1: the request waits for a deferred answer (queued upstream). */
+static void
+test_gone_while_deferred(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    struct fx_xfer x;
+    struct fx_client_opts co = {0};
+    co.timeout_ms = 300;
+    fx_xfer_init(&x, &f, "/hang", &co);
+    fx_perform(&x);
+    assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
+    check_gone(&f, &x);
+    fx_xfer_cleanup(&x);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
+/* Window 2: the stream began (status and headers are out) but no data. */
+static void
+test_gone_after_headers_before_data(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    struct fx_xfer x;
+    struct fx_client_opts co = {0};
+    co.abort_at_headers = true;
+    fx_xfer_init(&x, &f, "/stream-idle", &co);
+    fx_perform(&x);
+    /* The headers arrived although not one byte was ever written: they go
+     * out when the stream begins. */
+    assert_int_equal(x.rc, CURLE_WRITE_ERROR);
+    assert_int_equal(x.status, 200);
+    assert_int_equal(x.len, 0);
+    check_gone(&f, &x);
+    fx_xfer_cleanup(&x);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
+/* Window 3: mid-stream, suspended between events. */
+static void
+test_gone_mid_stream(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    struct fx_xfer x;
+    struct fx_client_opts co = {0};
+    co.abort_after_events = 1;
+    fx_xfer_init(&x, &f, "/stream-one", &co);
+    fx_perform(&x);
+    assert_int_equal(x.rc, CURLE_WRITE_ERROR);
+    assert_int_equal(x.events, 1);
+    check_gone(&f, &x);
+    fx_xfer_cleanup(&x);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
+/* Many clients leaving at once across the three windows: every one is
+ * noticed once, and nothing is confused by the fds being reused. */
+static void
+test_gone_many(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    enum { N = 60 };
+    static struct fx_xfer xs[N];
+    const char *paths[] = {"/hang", "/stream-idle", "/stream-one"};
+    for (int i = 0; i < N; i++) {
+        struct fx_client_opts co = {0};
+        co.timeout_ms = 400;
+        fx_xfer_init(&xs[i], &f, paths[i % 3], &co);
+    }
+    fx_multi(xs, N, 10000, NULL, NULL);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(xs[i].rc, CURLE_OPERATION_TIMEDOUT);
+        fx_xfer_cleanup(&xs[i]);
+    }
+    assert_int_equal(fx_wait(&f, &f.gone, N, 2000), N);
+    assert_int_equal(fx_wait(&f, &f.finished, N, 2000), N);
+    /* The same ports and fds again, right away. */
+    for (int i = 0; i < N; i++)
+        fx_xfer_init(&xs[i], &f, "/deferred", NULL);
+    fx_multi(xs, N, 10000, NULL, NULL);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(xs[i].status, 200);
+        fx_xfer_cleanup(&xs[i]);
+    }
+    fx_stop(&f, 1000);
+    assert_int_equal(f.gone, N);
+    assert_int_equal(f.unexpected, 0);
+}
+
+/* A client leaving while the handler still runs on the MHD thread: the
+ * route hears on_gone only after its handler returned, and a connection
+ * whose route answered into the void is closed, not left suspended. */
+static void
+test_gone_while_handler_runs(void **state)
+{
+    (void)state;
+    const char *paths[] = {"/slow?mode=pending", "/slow?mode=respond"};
+    for (int k = 0; k < 2; k++) {
+        struct fx f;
+        gw_http_options o = fx_options();
+        start(&f, &o);
+        struct fx_xfer x;
+        struct fx_client_opts co = {0};
+        co.timeout_ms = 300;
+        fx_xfer_init(&x, &f, paths[k], &co);
+        fx_perform(&x);
+        assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
+        fx_xfer_cleanup(&x);
+        /* The watcher saw the hang-up; the handler has not returned. */
+        assert_true(fx_wait_stat(&f, FX_STAT(gone_total), 1, 2000));
+        assert_int_equal(fx_get(&f, &f.gone), 0);
+        pthread_mutex_lock(&f.mu);
+        f.release_slow = true;
+        pthread_cond_broadcast(&f.cond);
+        pthread_mutex_unlock(&f.mu);
+        assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 2000));
+        if (k == 0) {
+            /* on_gone from the completion, then the worker finishes late. */
+            assert_int_equal(fx_wait(&f, &f.gone, 1, 2000), 1);
+            assert_int_equal(fx_wait(&f, &f.finished, 1, 2000), 1);
+        } else {
+            /* The handler's own answer was refused; no on_gone after. */
+            assert_int_equal(fx_get(&f, &f.gone), 0);
+        }
+        assert_int_equal(fx_get(&f, &f.late_canceled), 1);
+        gw_http_stats st;
+        gw_http_get_stats(f.h, &st);
+        assert_int_equal(st.suspended, 0);
+        fx_stop(&f, 1000);
+        assert_int_equal(f.unexpected, 0);
+    }
+}
+
+/* A client leaving while its body is still arriving: the handler never
+ * saw the request, so the route hears nothing and owns nothing. */
+static void
+test_gone_during_upload(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    struct fx_xfer x;
+    struct fx_client_opts co = {0};
+    co.chunked_len = 512 * 1024;
+    co.abort_upload_after = 16 * 1024;
+    fx_xfer_init(&x, &f, "/echo", &co);
+    fx_perform(&x);
+    assert_int_equal(x.rc, CURLE_ABORTED_BY_CALLBACK);
+    double t_end = x.t_end;
+    fx_xfer_cleanup(&x);
+    assert_int_equal(fx_get(&f, &f.headers_seen), 1);
+    /* MHD 0.9.75 alone would keep this connection in CLOSE-WAIT until the
+     * idle timeout (60 s): the watcher wakes it. */
+    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 1000));
+    print_message("upload abandoned: request closed %.1f ms later\n", (fx_now() - t_end) * 1000);
+    assert_int_equal(fx_get(&f, &f.handled), 0);
+    assert_int_equal(fx_get(&f, &f.gone), 0);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
+struct flood {
+    struct fx *f;
+    struct fx_xfer *x;
+};
+
+/* Runs in the client loop: once the client stopped reading, let the
+ * producer go; stop the loop when the route has finished. */
+static bool
+flood_step(void *arg)
+{
+    struct flood *fl = arg;
+    if (fl->x->paused) {
+        pthread_mutex_lock(&fl->f->mu);
+        fl->f->flood_go = true;
+        pthread_cond_broadcast(&fl->f->cond);
+        pthread_mutex_unlock(&fl->f->mu);
+    }
+    return fx_get(fl->f, &fl->f->finished) >= 1;
+}
+
+/* A client that stops reading while upstream keeps producing: the stream
+ * buffer fills, the write reports ECANCELED (the route's notice: it ends
+ * the stream at once) and the engine drops the connection although the
+ * client never reads again. */
+static void
+test_overflow_drops_slow_client(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    o.stream_buffer_max = 64 * 1024;
+    start(&f, &o);
+    struct fx_xfer x;
+    struct fx_client_opts co = {0};
+    co.pause_at_data = true;
+    co.timeout_ms = (long)fx_ms(20000);
+    fx_xfer_init(&x, &f, "/flood", &co);
+    struct flood fl = {&f, &x};
+    fx_multi(&x, 1, 20000, flood_step, &fl);
+    assert_int_equal(fx_wait(&f, &f.finished, 1, 5000), 1);
+    assert_true(x.paused);
+    assert_int_equal(fx_get(&f, &f.write_errors), 1);
+    assert_int_equal(fx_get(&f, &f.late_canceled), 2); /* the write, then the end */
+    /* The connection is gone on the server side while the client sleeps. */
+    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 5000));
+    gw_http_stats st;
+    gw_http_get_stats(f.h, &st);
+    assert_int_equal(st.overflow_total, 1);
+    assert_int_equal(st.gone_total, 1);
+    fx_xfer_cleanup(&x);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
+struct clients {
+    struct fx_xfer *xs;
+    size_t n;
+};
+
+static void *
+clients_main(void *arg)
+{
+    struct clients *c = arg;
+    fx_multi(c->xs, c->n, 60000, NULL, NULL);
+    return NULL;
+}
+
+/* 50 streams suspended mid-stream plus 5 pending requests; the route ends
+ * them itself on on_shutdown (error event, [DONE]; 503). */
+static void
+test_shutdown_with_streams_in_flight(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    enum { S = 50, P = 5, N = S + P };
+    static struct fx_xfer xs[N];
+    for (int i = 0; i < N; i++)
+        fx_xfer_init(&xs[i], &f, i < S ? "/stream-one" : "/hang", NULL);
+    struct clients c = {xs, N};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, clients_main, &c), 0);
+    assert_int_equal(fx_wait(&f, &f.first_events, S, 10000), S);
+    assert_true(fx_wait_stat(&f, FX_STAT(suspended), N, 10000));
+
+    gw_http_quiesce(f.h);
+    assert_int_equal(gw_http_drain(f.h, 50), N);
+    double t0 = fx_now();
+    gw_http_stop(f.h, fx_ms(5000));
+    print_message("stop with %d streams + %d pending: %.0f ms\n", S, P, (fx_now() - t0) * 1000);
+    pthread_join(t, NULL);
+    fx_stop(&f, 0);
+
+    assert_int_equal(f.shutdowns, N);
+    assert_int_equal(f.gone, 0);
+    assert_int_equal(f.finished, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(xs[i].rc, CURLE_OK);
+        if (i < S) {
+            assert_int_equal(xs[i].status, 200);
+            assert_int_equal(xs[i].events, 3);
+            const char *tail = xs[i].body + xs[i].len - 14;
+            assert_memory_equal(tail, "data: [DONE]\n\n", 14);
+        } else {
+            assert_int_equal(xs[i].status, 503);
+        }
+        fx_xfer_cleanup(&xs[i]);
+    }
+    assert_int_equal(f.unexpected, 0);
+}
+
+/* The route ignores on_shutdown: after the grace period the engine cuts the
+ * streams, answers the pending requests, resumes everything and stops MHD
+ * without aborting; on_gone then tells the route, which finishes late. */
+static void
+test_shutdown_forced(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    f.ignore_shutdown = true;
+    enum { S = 50, P = 5, N = S + P };
+    static struct fx_xfer xs[N];
+    for (int i = 0; i < N; i++)
+        fx_xfer_init(&xs[i], &f, i < S ? "/stream-one" : "/hang", NULL);
+    struct clients c = {xs, N};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, clients_main, &c), 0);
+    assert_int_equal(fx_wait(&f, &f.first_events, S, 10000), S);
+    assert_true(fx_wait_stat(&f, FX_STAT(suspended), N, 10000));
+
+    gw_http_stop(f.h, 100);
+    pthread_join(t, NULL);
+    fx_stop(&f, 0);
+    assert_int_equal(f.shutdowns, N);
+    assert_int_equal(f.finished, N);
+    for (int i = 0; i < N; i++) {
+        /* Cut streams end without the chunked terminator. */
+        if (i < S)
+            assert_int_not_equal(xs[i].rc, CURLE_OK);
+        assert_true(xs[i].done);
+        fx_xfer_cleanup(&xs[i]);
+    }
+    assert_int_equal(f.unexpected, 0);
+}
+
+/* 500 concurrent streams from one curl multi, interleaved by the worker:
+ * every byte of every stream arrives, in order. When the fd limit allows,
+ * 1100: past FD_SETSIZE (1024), which only epoll mode survives. */
+static void
+test_many_concurrent_streams(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    start(&f, &o);
+    enum { EVENTS = 5 };
+    struct rlimit rl;
+    int N = 500;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 2600)
+        N = 1100;
+    struct fx_xfer *xs = calloc((size_t)N, sizeof(*xs));
+    assert_non_null(xs);
+    char path[32];
+    snprintf(path, sizeof(path), "/stream?n=%d", EVENTS);
+    for (int i = 0; i < N; i++)
+        fx_xfer_init(&xs[i], &f, path, NULL);
+    double t0 = fx_now();
+    fx_multi(xs, N, 60000, NULL, NULL);
+    print_message("%d streams x %d events: %.0f ms\n", N, EVENTS, (fx_now() - t0) * 1000);
+    const char want[] = "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n";
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        if (xs[i].rc == CURLE_OK && xs[i].status == 200 && xs[i].len == sizeof(want) - 1 &&
+            memcmp(xs[i].body, want, sizeof(want) - 1) == 0)
+            ok++;
+        else
+            print_message("stream %d: rc %d status %ld len %zu\n", i, (int)xs[i].rc, xs[i].status,
+                          xs[i].len);
+        fx_xfer_cleanup(&xs[i]);
+    }
+    free(xs);
+    assert_int_equal(ok, N);
+    gw_http_stats st;
+    gw_http_get_stats(f.h, &st);
+    assert_int_equal(st.gone_total, 0);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
+int
+main(void)
+{
+    /* 500 streams need about 1000 fds in this one process. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gone_while_deferred),
+        cmocka_unit_test(test_gone_after_headers_before_data),
+        cmocka_unit_test(test_gone_mid_stream),
+        cmocka_unit_test(test_gone_many),
+        cmocka_unit_test(test_gone_during_upload),
+        cmocka_unit_test(test_gone_while_handler_runs),
+        cmocka_unit_test(test_overflow_drops_slow_client),
+        cmocka_unit_test(test_shutdown_with_streams_in_flight),
+        cmocka_unit_test(test_shutdown_forced),
+        cmocka_unit_test(test_many_concurrent_streams),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
