@@ -302,10 +302,12 @@ http_run(struct http *h, const struct load *load, struct run *r)
         }
         curl_multi_perform(h->m, &running);
         CURLMsg *msg;
-        int left;
+        int left, ended = 0;
         while ((msg = curl_multi_info_read(h->m, &left)))
-            if (msg->msg == CURLMSG_DONE)
+            if (msg->msg == CURLMSG_DONE) {
                 finish(h, msg->easy_handle, msg->data.result);
+                ended++;
+            }
         h->prog.elapsed_s = elapsed;
         if (load->tick && elapsed - last_tick >= 0.05) {
             load->tick(&h->prog, load->tick_arg);
@@ -318,7 +320,10 @@ http_run(struct http *h, const struct load *load, struct run *r)
             rc = -1;
             break;
         }
-        curl_multi_poll(h->m, NULL, 0, wait_ms, NULL);
+        /* A request that just ended is replaced before waiting: with
+         * nothing else in flight the poll would sleep its full timeout. */
+        if (!ended)
+            curl_multi_poll(h->m, NULL, 0, wait_ms, NULL);
     }
     r->elapsed_s = (double)(now_ns() - h->t_start) / 1e9;
     /* A run cut short leaves transfers behind: end them, so the next run
