@@ -50,6 +50,8 @@ struct http {
     struct run *r;
     struct progress prog;
     uint64_t t_start;
+    unsigned long transport_failures;
+    int abort;
 };
 
 static void note_error(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -184,6 +186,8 @@ static int
 may_start(struct http *h, double elapsed)
 {
     const struct load *l = h->load;
+    if (h->abort)
+        return 0;
     if (l->total && h->prog.started >= l->total)
         return 0;
     if (l->duration_s > 0 && elapsed >= l->duration_s)
@@ -227,6 +231,10 @@ finish(struct http *h, CURL *e, CURLcode res)
     curl_multi_remove_handle(h->m, e);
 
     if (res != CURLE_OK) {
+        /* A gateway that is gone fails every replacement at once: stop
+         * the run instead of counting a storm of refused connects. */
+        if (++h->transport_failures >= 100 && !r->ok)
+            h->abort = 1;
         r->failed++;
         note_error(r, "transport: %s (%ld)", curl_easy_strerror(res), (long)res);
     } else if (q->status == 429) {
@@ -287,6 +295,8 @@ http_run(struct http *h, const struct load *load, struct run *r)
     int running = 0, rc = 0;
     h->load = load;
     h->r = r;
+    h->transport_failures = 0;
+    h->abort = 0;
     memset(&h->prog, 0, sizeof(h->prog));
     h->t_start = now_ns();
     double limit = load->duration_s + (double)(load->timeout_ms ? load->timeout_ms : 60000) / 1e3;

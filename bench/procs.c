@@ -249,6 +249,18 @@ gateway_start(struct gateway *g, const char *gw_bin, const char *sim_bin, const 
 void
 gateway_stop(struct gateway *g)
 {
+    int status = 0;
+    if (g->pid > 0 && waitpid(g->pid, &status, WNOHANG) == g->pid) {
+        /* It died under load: say how, and show the end of its log,
+         * which goes away with the temp dir. */
+        fprintf(stderr, "lingma-bench: gatewayd %ld had exited (status 0x%x); its log:\n",
+                (long)g->pid, (unsigned)status);
+        char cmd[4300];
+        snprintf(cmd, sizeof(cmd), "tail -n 40 '%s/gatewayd.log' >&2", g->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "lingma-bench: (no log)\n");
+        g->pid = -1;
+    }
     if (g->pid > 0) {
         kill(g->pid, SIGTERM);
         if (!reap_within(g->pid, 10000)) {
