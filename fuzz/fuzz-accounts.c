@@ -3,7 +3,8 @@
  * promise that matters: an error message never contains a password. On
  * error nobody knows which bytes were meant as the password, so the check
  * is stronger: every word of the message must come from the fixed
- * vocabulary of accounts.c; numbers and punctuation are free.
+ * vocabulary of accounts.c; numbers and punctuation are free. The public
+ * wrapper (lingma_accounts_parse) must agree with the internal parser.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,6 +74,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (rc != LINGMA_EINVAL || !message_is_fixed_text(err)) {
         abort();
     }
+    /* The public wrapper: the same verdict, the same message, the same list. */
+    lingma_account_list *l = NULL;
+    char perr[256] = "";
+    if (lingma_accounts_parse(&l, perr, sizeof(perr), s, NULL, NULL) != rc || strcmp(perr, err))
+        abort();
+    if (rc == 0) {
+        if (!l || l->count != acc.n)
+            abort();
+        for (size_t i = 0; i < acc.n; i++)
+            if (strcmp(l->accounts[i].username, acc.v[i].username) ||
+                strcmp(l->accounts[i].password, acc.v[i].password))
+                abort();
+    } else if (l) {
+        abort();
+    }
+    lingma_account_list_free(l);
     lingma__accounts_free(&acc);
     free(s);
     return 0;

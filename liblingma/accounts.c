@@ -7,6 +7,7 @@
  */
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "accounts.h"
@@ -290,4 +291,70 @@ lingma__instance_count(size_t *out, size_t n_accounts, size_t explicit_count, ch
                               n_accounts);
     *out = explicit_count;
     return 0;
+}
+
+/* ---- public wrappers (pool.h) ---- */
+
+/* The public list is a view of the internal one: the accounts array points
+ * at the internal strings, so there is one copy of each password to wipe. */
+struct account_list {
+    lingma_account_list pub; /* first: the public pointer is this struct's */
+    struct lingma__accounts acc;
+    lingma_account *view;
+};
+
+LINGMA_EXPORT int
+lingma_accounts_parse(lingma_account_list **out, char *errbuf, size_t errlen, const char *accounts,
+                      const char *username, const char *password)
+{
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!out)
+        return lingma__detail(LINGMA_EINVAL, errbuf, errlen, "invalid argument");
+    *out = NULL;
+    struct account_list *l = calloc(1, sizeof(*l));
+    if (!l)
+        return lingma__detail(LINGMA_ENOMEM, errbuf, errlen, "out of memory");
+    int rc = lingma__accounts_parse(&l->acc, accounts, username, password, NULL, errbuf, errlen);
+    if (rc == 0 && l->acc.n) {
+        l->view = calloc(l->acc.n, sizeof(*l->view));
+        if (!l->view)
+            rc = lingma__detail(LINGMA_ENOMEM, errbuf, errlen, "out of memory");
+        for (size_t i = 0; l->view && i < l->acc.n; i++) {
+            l->view[i].username = l->acc.v[i].username;
+            l->view[i].password = l->acc.v[i].password;
+        }
+    }
+    if (rc != 0) {
+        lingma_account_list_free(&l->pub);
+        return rc;
+    }
+    l->pub.count = l->acc.n;
+    l->pub.accounts = l->view;
+    *out = &l->pub;
+    return 0;
+}
+
+LINGMA_EXPORT void
+lingma_account_list_free(lingma_account_list *list)
+{
+    if (!list)
+        return;
+    struct account_list *l = (struct account_list *)list;
+    lingma__accounts_free(&l->acc);
+    free(l->view);
+    free(l);
+}
+
+LINGMA_EXPORT int
+lingma_accounts_instance_count(size_t *out, char *errbuf, size_t errlen, size_t account_count,
+                               size_t explicit_count)
+{
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (out && explicit_count == 0 && account_count > LINGMA__MAX_INSTANCES)
+        return lingma__detail(LINGMA_EINVAL, errbuf, errlen,
+                              "%zu accounts is above the limit of %d", account_count,
+                              LINGMA__MAX_INSTANCES);
+    return lingma__instance_count(out, account_count, explicit_count, errbuf, errlen);
 }

@@ -41,9 +41,10 @@
 #include <stddef.h>
 
 #include "lingma/common.h"
+#include "lingma/pool.h"
 
 /** Upper bound on accounts and instances: a sanity limit against typos. */
-#define LINGMA__MAX_INSTANCES 256
+#define LINGMA__MAX_INSTANCES LINGMA_MAX_INSTANCES
 
 struct lingma__account {
     char *username;

@@ -61,6 +61,7 @@ set_state(struct lingma__inst *in, lingma_instance_state st)
                     in->last_error[0] ? in->last_error : "");
     in->state = st;
     lingma__inst_publish(in);
+    lingma__login_on_inst_state(in);
 }
 
 /* Copy with truncation at a UTF-8 character boundary. */
@@ -95,13 +96,16 @@ lingma__inst_init(struct lingma__inst *in, struct lingma_pool *p, size_t index)
     if (lingma__proc_instance_dir(dir, sizeof(dir), p->work_dir, p->ninst, index) != 0)
         return LINGMA_EINVAL;
     in->work_dir = lingma__strdup(p->alloc, dir);
-    if (index < p->o.account_count && p->o.accounts[index].username)
-        in->username = lingma__strdup(p->alloc, p->o.accounts[index].username);
+    const lingma_account *acc = index < p->o.account_count ? &p->o.accounts[index] : NULL;
+    if (acc && acc->username)
+        in->username = lingma__strdup(p->alloc, acc->username);
+    if (acc && acc->password)
+        in->password = lingma__strdup(p->alloc, acc->password);
     in->nconns = p->o.connections_per_instance;
     in->conns = lingma__calloc(p->alloc, in->nconns, sizeof(*in->conns));
     in->timer = lingma__timer_new(p->tr, inst_timer_cb, in);
-    if (!in->work_dir || !in->conns || !in->timer ||
-        (index < p->o.account_count && p->o.accounts[index].username && !in->username))
+    if (!in->work_dir || !in->conns || !in->timer || (acc && acc->username && !in->username) ||
+        (acc && acc->password && !in->password) || lingma__login_init(in) != 0)
         return LINGMA_ENOMEM;
     for (unsigned i = 0; i < in->nconns; i++) {
         in->conns[i].inst = in;
@@ -206,6 +210,8 @@ on_auth_status(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_err
     lc->inst->logged_in = json_is_integer(st) ? json_integer_value(st) == 2 : -1;
     if (lc->inst->logged_in == 0)
         lingma__log(lc->inst->pool, LINGMA_LOG_WARN, "%s: Lingma is not logged in", lc->inst->name);
+    if (json_is_integer(st))
+        lingma__login_on_auth(lc->inst, (int)json_integer_value(st));
 }
 
 static void
@@ -321,12 +327,17 @@ tc_on_close(struct lingma__conn *tc, int opened, const char *why, void *ud)
     snprintf(msg, sizeof(msg), "connection to Lingma lost (%s)", why);
     if (opened)
         lingma__log(in->pool, LINGMA_LOG_WARN, "%s: conn %u: %s", in->name, lc->index, msg);
+    int lost = !live_conns(in) && in->state == LINGMA_INSTANCE_READY;
+    if (lost) {
+        /* Not ready before its chats fail: whoever reacts to their error
+         * (a callback, a stats reader) sees the outage already. */
+        set_error(in, msg);
+        set_state(in, LINGMA_INSTANCE_RECONNECTING);
+    }
     lconn_drop(lc, LINGMA_EIO, msg);
     if (live_conns(in))
         return;
-    if (in->state == LINGMA_INSTANCE_READY) {
-        set_error(in, msg);
-        set_state(in, LINGMA_INSTANCE_RECONNECTING);
+    if (lost) {
         schedule_reconnect(in);
     } else if (in->state == LINGMA_INSTANCE_STARTING || in->state == LINGMA_INSTANCE_RECONNECTING) {
         /* Dialled too early (or a stale .info): poll again. */
@@ -342,8 +353,18 @@ static int
 conn_on_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *params,
                 void *payload)
 {
+    struct lingma__lconn *lc = payload;
+
     (void)rpc;
-    return lingma__chat_on_request(payload, id, method, params);
+    if (strcmp(method, "auth/report") == 0) {
+        /* Lingma pushes its AuthStatus after a login: no need to wait for
+         * the next poll. The session answers null. */
+        json_t *st = json_object_get(params, "status");
+        if (json_is_integer(st))
+            lingma__login_on_auth(lc->inst, (int)json_integer_value(st));
+        return 0;
+    }
+    return lingma__chat_on_request(lc, id, method, params);
 }
 
 static void
@@ -710,8 +731,8 @@ lingma__inst_tick(struct lingma__inst *in, uint64_t now)
         lingma__wait_status_str(in->proc.child.status, st, sizeof(st));
         snprintf(msg, sizeof(msg), "Lingma exited (%s)", st);
         set_error(in, msg);
-        drop_all(in, LINGMA_EIO, msg);
         set_state(in, LINGMA_INSTANCE_RECONNECTING);
+        drop_all(in, LINGMA_EIO, msg);
         schedule_reconnect(in);
     }
 }
@@ -725,6 +746,7 @@ lingma__inst_shutdown(struct lingma__inst *in)
     /* SIGINT now; lingma_pool_free() waits for the exits after the join. */
     stop_process(in);
     set_state(in, LINGMA_INSTANCE_CLOSED);
+    lingma__login_shutdown(in);
 }
 
 void
@@ -736,10 +758,14 @@ lingma__inst_dispose(struct lingma__inst *in)
         return;
     lingma__timer_free(in->timer);
     in->timer = NULL;
+    lingma__login_dispose(in);
     if (in->spawned)
         lingma__proc_dispose(&in->proc); /* bounded SIGINT -> SIGKILL, reaped */
     in->spawned = 0;
     lingma__free(p->alloc, in->conns);
     lingma__free(p->alloc, in->work_dir);
     lingma__free(p->alloc, in->username);
+    if (in->password)
+        explicit_bzero(in->password, strlen(in->password));
+    lingma__free(p->alloc, in->password);
 }

@@ -20,12 +20,12 @@
 
 #define TICK_MS 100
 
-enum cmd_type { CMD_CANCEL, CMD_CALL };
+enum cmd_type { CMD_CANCEL, CMD_CALL, CMD_LOGIN };
 
 struct lingma__cmd {
     enum cmd_type type;
     struct lingma__cmd *next;
-    lingma_chat_id id;
+    lingma_chat_id id; /* CMD_CANCEL: the chat; CMD_LOGIN: the instance index */
     struct lingma__call *call;
 };
 
@@ -367,6 +367,8 @@ lingma__pool_on_wake(void *ud)
         cmds = cmd->next;
         if (cmd->type == CMD_CANCEL)
             cancel_chat(p, cmd->id);
+        else if (cmd->type == CMD_LOGIN)
+            lingma__login_start(&p->inst[cmd->id]);
         else if (shutdown)
             lingma__call_abort(p, cmd->call, LINGMA_ECLOSED);
         else
@@ -427,6 +429,52 @@ lingma__pool_post_call(struct lingma_pool *p, struct lingma__call *call)
     if (rc != 0)
         lingma__free(p->alloc, cmd);
     return rc;
+}
+
+int
+lingma__pool_post_login(struct lingma_pool *p, size_t instance)
+{
+    struct lingma__cmd *cmd = lingma__calloc(p->alloc, 1, sizeof(*cmd));
+    struct lingma__inst *in = &p->inst[instance];
+
+    if (!cmd)
+        return LINGMA_ENOMEM;
+    cmd->type = CMD_LOGIN;
+    cmd->id = instance;
+    pthread_mutex_lock(&p->mu);
+    if (p->closing) {
+        pthread_mutex_unlock(&p->mu);
+        lingma__free(p->alloc, cmd);
+        return LINGMA_ECLOSED;
+    }
+    /* WAITING as soon as the call returns, so that a caller polling the
+     * stats never sees the state from before its own request. The service
+     * thread publishes the same when it takes the command (or nothing new
+     * when an attempt already runs). */
+    if (in->pub.login_state != LINGMA_LOGIN_WAITING) {
+        in->pub.login_state = LINGMA_LOGIN_WAITING;
+        in->pub.login_reason[0] = '\0';
+        lingma__free(p->alloc, in->pub.login_url);
+        in->pub.login_url = NULL;
+    }
+    if (p->cmd_tail)
+        p->cmd_tail->next = cmd;
+    else
+        p->cmd_head = cmd;
+    p->cmd_tail = cmd;
+    pthread_mutex_unlock(&p->mu);
+    lingma__transport_wake(p->tr);
+    return 0;
+}
+
+LINGMA_EXPORT int
+lingma_instance_login_start(lingma_pool *p, size_t instance)
+{
+    if (!p)
+        return LINGMA_EINVAL;
+    if (instance >= p->ninst)
+        return LINGMA_ENOTFOUND;
+    return lingma__pool_post_login(p, instance);
 }
 
 void
@@ -516,6 +564,9 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
         return LINGMA_EBUSY;
     }
     c->id = ++p->next_id;
+    /* Once the lock is released the service thread may run the chat to its
+     * end and free it: nothing of `c` may be read after the unlock. */
+    lingma_chat_id id = c->id;
     reg_insert(p, c);
     if (p->start_tail)
         p->start_tail->cmd_next = c;
@@ -525,7 +576,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
     pthread_mutex_unlock(&p->mu);
 
     lingma__transport_wake(p->tr);
-    *out = c->id;
+    *out = id;
     if (admit)
         admit->queued = r == LINGMA__ADM_QUEUED;
     return 0;

@@ -109,6 +109,43 @@ struct lingma__inst_pub {
     char last_error[256];
     unsigned port;
     long pid;
+    lingma_login_state login_state;
+    char *login_url; /* NULL: none */
+    char login_reason[256];
+};
+
+struct lingma__hook;
+
+/* Where a login attempt is (login.c). The public state is WAITING in every
+ * phase but NONE. */
+enum lingma__login_phase {
+    LINGMA__LOGIN_NONE = 0,  /* no attempt running */
+    LINGMA__LOGIN_WAIT_INST, /* waiting for the instance to be ready */
+    LINGMA__LOGIN_CHECK,     /* auth/status: maybe logged in already */
+    LINGMA__LOGIN_URL,       /* login/generateUrl */
+    LINGMA__LOGIN_POLL,      /* URL published, hook running or done; auth/status polls */
+};
+
+enum lingma__login_rpc {
+    LINGMA__LOGIN_RPC_NONE = 0,
+    LINGMA__LOGIN_RPC_AUTH,
+    LINGMA__LOGIN_RPC_URL
+};
+
+/* An instance's login management [svc]. */
+struct lingma__login {
+    lingma_login_state state;
+    enum lingma__login_phase phase;
+    enum lingma__login_rpc pending; /* our call in flight (at most one) */
+    int hook_failed; /* the hook ended badly: 1 look again, 2 looking (fail unless logged in) */
+    int hook_killed; /* the hook ran out of time */
+    int url_new;     /* the URL arrived: publish it, start the hook */
+    uint64_t started_ms, deadline_ms, next_poll_ms;
+    struct lingma__hook *hook; /* may outlive its attempt (LOGGED_IN first), bounded */
+    struct lingma__timer *timer;
+    char *url;
+    char reason[256];
+    char hook_outcome[160];
 };
 
 struct lingma__inst {
@@ -116,7 +153,8 @@ struct lingma__inst {
     size_t index;
     char name[16];
     char *work_dir;
-    char *username;
+    char *username; /* NULL: no account */
+    char *password; /* wiped when freed; only ever passed to the login hook */
 
     /* [mu] */
     struct lingma__inst_pub pub;
@@ -139,6 +177,7 @@ struct lingma__inst {
     int logged_in;                           /* from auth/status: -1 unknown */
     int pump_wanted;                         /* waiting chats may fit now: pump from the loop */
     char last_error[256];
+    struct lingma__login login;
 };
 
 struct lingma__cmd;
@@ -147,7 +186,7 @@ struct lingma_pool {
     /* [init] */
     lingma_pool_options o; /* strings point into the copies below */
     const lingma_allocator *alloc;
-    char *binary, *work_dir, *default_model;
+    char *binary, *work_dir, *default_model, *login_hook;
     char **extra_env;
     size_t ninst;
     struct lingma__inst *inst;
@@ -210,6 +249,18 @@ void lingma__inst_tick(struct lingma__inst *in, uint64_t now);
 void lingma__inst_shutdown(struct lingma__inst *in);
 struct lingma__lconn *lingma__inst_ready_conn(struct lingma__inst *in);
 void lingma__lconn_kick(struct lingma__lconn *lc);
+
+/* login.c (service thread unless noted) */
+int lingma__login_init(struct lingma__inst *in);
+void lingma__login_dispose(struct lingma__inst *in); /* after the service thread ended */
+void lingma__login_start(struct lingma__inst *in);
+/* An auth/status result or an auth/report push: status 2 is logged in. */
+void lingma__login_on_auth(struct lingma__inst *in, int status);
+/* The instance changed state: a waiting attempt may proceed or fail. */
+void lingma__login_on_inst_state(struct lingma__inst *in);
+void lingma__login_shutdown(struct lingma__inst *in);
+/* Any thread (pool.c): publish WAITING and post the start command. */
+int lingma__pool_post_login(struct lingma_pool *p, size_t instance);
 
 /* chat.c (service thread) */
 int lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c);

@@ -2,6 +2,7 @@
  * The pool's life: options and their defaults, lingma_pool_new(),
  * lingma_pool_free(), and the thread-safe stats snapshot.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ pool_destroy(struct lingma_pool *p)
     lingma__free(p->alloc, p->binary);
     lingma__free(p->alloc, p->work_dir);
     lingma__free(p->alloc, p->default_model);
+    lingma__free(p->alloc, p->login_hook);
     if (p->extra_env) {
         for (char **e = p->extra_env; *e; e++)
             lingma__free(p->alloc, *e);
@@ -49,13 +51,13 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     struct lingma_pool *p;
     int rc = LINGMA_ENOMEM;
 
-    if (!out || !opts || opts->version != LINGMA_POOL_OPTIONS_VERSION || !opts->binary ||
-        !*opts->binary || (opts->account_count && !opts->accounts) ||
+    if (!out || !opts || (opts->version != LINGMA_POOL_OPTIONS_VERSION && opts->version != 1) ||
+        !opts->binary || !*opts->binary || (opts->account_count && !opts->accounts) ||
         (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
         return LINGMA_EINVAL;
-    size_t ninst =
-        opts->instances ? opts->instances : (opts->account_count ? opts->account_count : 1);
-    if (ninst < opts->account_count || ninst > LINGMA__MAX_INSTANCES)
+    size_t ninst;
+    if (lingma__instance_count(&ninst, opts->account_count, opts->instances, NULL, 0) != 0 ||
+        ninst > LINGMA_MAX_INSTANCES)
         return LINGMA_EINVAL;
 
     p = lingma__calloc(opts->alloc, 1, sizeof(*p));
@@ -63,7 +65,10 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
         return LINGMA_ENOMEM;
     p->alloc = opts->alloc;
     pthread_mutex_init(&p->mu, NULL);
-    p->o = *opts;
+    /* A version 1 struct ends before the login fields: read only its part. */
+    memcpy(&p->o, opts,
+           opts->version == 1 ? offsetof(lingma_pool_options, login_hook) : sizeof(p->o));
+    p->o.version = LINGMA_POOL_OPTIONS_VERSION;
     p->log_fn = opts->log_fn;
     p->log_payload = opts->log_payload;
     p->ninst = ninst;
@@ -86,9 +91,13 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     if (!p->o.connections_per_instance)
         p->o.connections_per_instance = 1;
     p->o.max_chats_per_connection = dflt(opts->max_chats_per_connection, 0);
+    p->o.login_timeout_ms = dflt(p->o.login_timeout_ms, 300000);
+    p->o.login_poll_ms = dflt(p->o.login_poll_ms, 2000);
+    if (!p->o.login_poll_ms)
+        p->o.login_poll_ms = 1; /* LINGMA_ZERO: as fast as the loop goes, never a busy spin */
     if (p->o.ask_mode == LINGMA_ASK_DEFAULT)
         p->o.ask_mode = LINGMA_ASK_CHAT;
-    /* Only the first 0..n accounts are kept by index; strings copied in inst. */
+    /* Borrowed until the instances copied their account, below. */
     p->o.accounts = opts->accounts;
     p->o.account_count = opts->account_count;
 
@@ -97,6 +106,10 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
         lingma__strdup(p->alloc, opts->work_dir && *opts->work_dir ? opts->work_dir : ".");
     p->default_model = lingma__strdup(
         p->alloc, opts->default_model && *opts->default_model ? opts->default_model : "auto");
+    if (p->o.login_hook && *p->o.login_hook &&
+        !(p->login_hook = lingma__strdup(p->alloc, p->o.login_hook)))
+        goto fail;
+    p->o.login_hook = p->login_hook;
     if (!p->binary || !p->work_dir || !p->default_model)
         goto fail;
     p->o.binary = p->binary;
@@ -145,6 +158,8 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
         if ((rc = lingma__inst_init(&p->inst[i], p, i)) != 0)
             goto fail;
     }
+    /* The caller's array is not ours beyond this call. */
+    p->o.accounts = NULL;
     if ((rc = lingma__transport_start(p->tr)) != 0)
         goto fail;
     lingma__log(p, LINGMA_LOG_INFO, "pool: %zu instance(s), binary %s, work dir %s", p->ninst,
@@ -175,6 +190,19 @@ lingma_pool_free(lingma_pool *p)
 
 /* ---- stats ---- */
 
+/* Appends a NUL-terminated copy of `src` at `*str` and returns the copy. */
+static const char *
+put_str(char **str, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    char *at = *str;
+    if (n)
+        memcpy(at, src, n);
+    at[n] = '\0';
+    *str = at + n + 1;
+    return at;
+}
+
 LINGMA_EXPORT int
 lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
 {
@@ -183,20 +211,26 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
     if (!out || !p)
         return LINGMA_EINVAL;
     *out = NULL;
-    /* One block: the struct, the instance array, then the strings. */
+    /* One block: the struct, the instance array, then the strings. The
+     * login URL changes under the lock, so everything is sized and copied
+     * under it (the lock is never held while waiting for anything). */
+    pthread_mutex_lock(&p->mu);
     size_t strings = 0;
-    for (size_t i = 0; i < p->ninst; i++)
-        strings += sizeof(p->inst[i].pub.last_error) +
-                   (p->inst[i].username ? strlen(p->inst[i].username) : 0) + 1;
+    for (size_t i = 0; i < p->ninst; i++) {
+        const struct lingma__inst *in = &p->inst[i];
+        strings += strlen(in->pub.last_error) + 1 + (in->username ? strlen(in->username) : 0) + 1 +
+                   (in->pub.login_url ? strlen(in->pub.login_url) : 0) + 1 +
+                   strlen(in->pub.login_reason) + 1;
+    }
     size_t size = sizeof(lingma_pool_stats) + p->ninst * sizeof(lingma_instance_stats) + strings;
     lingma_pool_stats *s = calloc(1, size);
-    if (!s)
+    if (!s) {
+        pthread_mutex_unlock(&p->mu);
         return LINGMA_ENOMEM;
+    }
     s->instances = (lingma_instance_stats *)(s + 1);
     s->instance_count = p->ninst;
     char *str = (char *)(s->instances + p->ninst);
-
-    pthread_mutex_lock(&p->mu);
     lingma__admission_stats(&p->adm, &as);
     for (size_t i = 0; i < p->ninst; i++) {
         const struct lingma__inst *in = &p->inst[i];
@@ -209,16 +243,11 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
         is->restarts = in->pub.restarts;
         is->port = in->pub.port;
         is->pid = in->pub.pid;
-        size_t n = strlen(in->pub.last_error);
-        memcpy(str, in->pub.last_error, n + 1);
-        is->last_error = str;
-        str += n + 1;
-        n = in->username ? strlen(in->username) : 0;
-        if (n)
-            memcpy(str, in->username, n);
-        str[n] = '\0';
-        is->username = str;
-        str += n + 1;
+        is->last_error = put_str(&str, in->pub.last_error);
+        is->username = put_str(&str, in->username);
+        is->login_state = in->pub.login_state;
+        is->login_url = put_str(&str, in->pub.login_url);
+        is->login_reason = put_str(&str, in->pub.login_reason);
     }
     pthread_mutex_unlock(&p->mu);
     s->in_flight = as.in_flight;

@@ -68,7 +68,8 @@ collect_secrets(const gw_config *cfg, char **store, const char **out, size_t max
 static void
 http_log(lingma_log_level level, const char *msg, void *payload)
 {
-    gw_log_write(payload, level, msg, NULL);
+    gw_app *app = payload; /* gw_http passes its one payload, the app */
+    gw_log_write(app->log, level, msg, NULL);
 }
 
 static void
@@ -84,22 +85,16 @@ log_msg(gw_log *log, lingma_log_level level, const char *msg, const char *key, c
 }
 
 static int
-start_pool(gw_app *app, const gw_config *cfg, const char *bin)
+start_pool(gw_app *app, const gw_config *cfg, const char *bin, const lingma_account_list *acc)
 {
-    lingma_account *acc = cfg->n_accounts ? calloc(cfg->n_accounts, sizeof(*acc)) : NULL;
-    if (cfg->n_accounts && !acc)
-        return LINGMA_ENOMEM;
-    for (size_t i = 0; i < cfg->n_accounts; i++) {
-        acc[i].username = cfg->account_list[i].username;
-        acc[i].password = cfg->account_list[i].password;
-    }
     lingma_pool_options o = LINGMA_POOL_OPTIONS_INIT;
     o.binary = bin;
     o.work_dir = cfg->work_dir;
     o.instances = cfg->instances;
     o.socket_port = cfg->socket_port;
-    o.accounts = acc;
-    o.account_count = cfg->n_accounts;
+    o.accounts = acc ? acc->accounts : NULL;
+    o.account_count = acc ? acc->count : 0;
+    o.login_hook = cfg->login_hook;
     o.startup_timeout_ms = cfg->startup_timeout * 1000u;
     o.rpc_timeout_ms = cfg->rpc_timeout * 1000u;
     o.chat_timeout_ms = cfg->chat_timeout ? cfg->chat_timeout * 1000u : LINGMA_ZERO;
@@ -114,9 +109,7 @@ start_pool(gw_app *app, const gw_config *cfg, const char *bin)
     o.log_fn = gw_log_lingma;
     o.log_payload = app->log;
     o.log_level = cfg->log_level;
-    int rc = lingma_pool_new(&app->pool, &o);
-    free(acc);
-    return rc;
+    return lingma_pool_new(&app->pool, &o);
 }
 
 static int
@@ -247,6 +240,17 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
 
+    /* The accounts through liblingma's own parser: the pool and the gateway
+     * then agree on every form (CSV, JSON, the username/password pair). */
+    lingma_account_list *accounts = NULL;
+    if (lingma_accounts_parse(&accounts, err, sizeof(err), cfg.accounts, cfg.username,
+                              cfg.password) != 0) {
+        fprintf(stderr, "lingma-gatewayd: LINGMA_ACCOUNTS: %s\n", err);
+        free(bin);
+        gw_config_free(&cfg);
+        return EXIT_CONFIG;
+    }
+
     gw_app app;
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
@@ -278,7 +282,7 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((rc = start_pool(&app, &cfg, bin)) != 0) {
+    if ((rc = start_pool(&app, &cfg, bin, accounts)) != 0) {
         log_msg(app.log, LINGMA_LOG_ERROR, "cannot create the Lingma pool", "error",
                 lingma_strerror(rc));
         goto out;
@@ -312,6 +316,7 @@ out:
     gw_auth_free(app.auth);
     gw_log_close(app.log);
     free(secret_store);
+    lingma_account_list_free(accounts);
     free(bin);
     gw_config_free(&cfg);
     return status;

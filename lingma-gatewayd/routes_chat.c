@@ -266,6 +266,9 @@ static void
 on_event(const lingma_chat_event *ev, void *payload)
 {
     struct chat *c = payload;
+    /* The handler stores the id once lingma_chat_start() returns, which may
+     * be after the first events: a limit hit then must still cancel. */
+    atomic_store(&c->chat_id, ev->id);
     switch (ev->type) {
     case LINGMA_CHAT_STARTED:
         on_started(c, ev);

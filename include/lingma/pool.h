@@ -29,11 +29,68 @@ typedef struct lingma_pool lingma_pool;
 /** Pass for a numeric option whose 0 means "default" to request a literal zero. */
 #define LINGMA_ZERO ((unsigned int)-1)
 
+/** Most instances (and accounts) a pool takes: a sanity limit against typos. */
+#define LINGMA_MAX_INSTANCES 256
+
 /** One Lingma account. Strings are copied by lingma_pool_new(). */
 typedef struct lingma_account {
     const char *username;
     const char *password;
 } lingma_account;
+
+/** Accounts parsed by lingma_accounts_parse(). Everything belongs to the list. */
+typedef struct lingma_account_list {
+    size_t count;                   /**< 0 when no account is configured */
+    const lingma_account *accounts; /**< `count` entries in the order given; NULL when 0 */
+} lingma_account_list;
+
+/**
+ * Parse the account configuration of a gateway: `accounts` is the string
+ * form of LINGMA_ACCOUNTS (or --accounts), `username` and `password` are
+ * LINGMA_USERNAME and LINGMA_PASSWORD. Each may be NULL (unset).
+ *
+ * Forms of `accounts` (told apart by the first non-blank character):
+ *   - CSV  "u1:p1,u2:p2": the username ends at the first ':', the password
+ *     may contain ':' but not ','; whitespace around an entry is trimmed.
+ *   - JSON [{"username":"u1","password":"p1"}, ...]: exactly these keys,
+ *     non-empty strings.
+ * Usernames must be unique, non-empty and free of whitespace and control
+ * characters; passwords non-empty. An empty or blank `accounts` is unset:
+ * then `username` + `password` give one account, neither gives none, one
+ * without the other is an error. At most LINGMA_MAX_INSTANCES accounts.
+ *
+ * The result plugs into lingma_pool_options: `o.accounts = l->accounts;
+ * o.account_count = l->count;` (the pool copies them).
+ *
+ * Ownership: `*out` belongs to the caller: lingma_account_list_free(), which
+ *            wipes the passwords. `*out` is NULL on error.
+ * Errors: the message in `errbuf` (may be NULL; always terminated) names
+ *         the position (1-based entry, byte offset) and the problem; it never
+ *         quotes the input, so it never contains a password (nor a username).
+ * Threads: any thread; no shared state.
+ * @return 0; LINGMA_EINVAL (malformed, or `out` NULL); LINGMA_ENOMEM.
+ */
+LINGMA_EXPORT LINGMA_WARN_UNUSED int lingma_accounts_parse(lingma_account_list **out, char *errbuf,
+                                                           size_t errlen, const char *accounts,
+                                                           const char *username,
+                                                           const char *password);
+
+/** Wipe the passwords and free the list. NULL is accepted. Any thread. */
+LINGMA_EXPORT void lingma_account_list_free(lingma_account_list *list);
+
+/**
+ * The instance count rule (LINGMA_INSTANCE_COUNT / --instances): an explicit
+ * count (> 0) when given, else the number of accounts, else 1. An explicit
+ * count below the number of accounts is an error (an account would go
+ * unused); above it is fine (the extra instances have no credentials).
+ * lingma_pool_new() applies the same rule to its `instances` option.
+ *
+ * Threads: any thread. Errors: a message in `errbuf` (may be NULL).
+ * @return 0 (`*out` set); LINGMA_EINVAL (below the accounts, above
+ *         LINGMA_MAX_INSTANCES, or `out` NULL).
+ */
+LINGMA_EXPORT int lingma_accounts_instance_count(size_t *out, char *errbuf, size_t errlen,
+                                                 size_t account_count, size_t explicit_count);
 
 /** How a chat is asked (lingma-protocol.md §6.1). */
 typedef enum lingma_ask_mode {
@@ -55,7 +112,11 @@ typedef enum lingma_child_output {
     LINGMA_CHILD_OUTPUT_NONE = 1, /**< /dev/null */
 } lingma_child_output;
 
-#define LINGMA_POOL_OPTIONS_VERSION 1
+/**
+ * Version 2 added the login fields (login_hook and after). Version 1
+ * structs are still accepted: only their fields are read.
+ */
+#define LINGMA_POOL_OPTIONS_VERSION 2
 
 /**
  * Options of lingma_pool_new(). Strings and arrays are borrowed for the
@@ -102,6 +163,16 @@ typedef struct lingma_pool_options {
     void *log_payload;
     lingma_log_level log_level;    /**< most verbose level passed to log_fn; 0 is ERROR */
     const lingma_allocator *alloc; /**< NULL: malloc(3); must outlive the pool */
+
+    /* ---- version 2 ---- */
+    /**
+     * A shell command (`/bin/sh -c`) run by every login attempt once the
+     * login URL is known, so that browser automation can complete the login.
+     * NULL or "": none (a person opens the URL). See lingma_instance_login_start().
+     */
+    const char *login_hook;
+    unsigned int login_timeout_ms; /**< one login attempt, the hook included; 0: 300000 */
+    unsigned int login_poll_ms;    /**< auth/status period while waiting; 0: 2000 */
 } lingma_pool_options;
 
 #define LINGMA_POOL_OPTIONS_INIT                                                                   \
@@ -117,8 +188,9 @@ typedef struct lingma_pool_options {
  * Ownership: `*out` belongs to the caller and is released with lingma_pool_free().
  * Threads: any thread.
  * @return 0; LINGMA_EINVAL (NULL argument, unknown version, no binary, fewer
- *         instances than accounts); LINGMA_ENOMEM; LINGMA_ERROR (the service
- *         thread or the libwebsockets context could not be created).
+ *         instances than accounts, more than LINGMA_MAX_INSTANCES); LINGMA_ENOMEM;
+ *         LINGMA_ERROR (the service thread or the libwebsockets context could
+ *         not be created).
  */
 LINGMA_EXPORT LINGMA_WARN_UNUSED int lingma_pool_new(lingma_pool **out,
                                                      const lingma_pool_options *opts);
@@ -147,6 +219,17 @@ typedef enum lingma_instance_state {
 /** "stopped", "starting", "ready", "reconnecting", "failed", "closed"; never NULL. */
 LINGMA_EXPORT const char *lingma_instance_state_name(lingma_instance_state state);
 
+/** Login states of an instance, as reported in stats. */
+typedef enum lingma_login_state {
+    LINGMA_LOGIN_IDLE = 0,      /**< no attempt running; not known to be logged in */
+    LINGMA_LOGIN_WAITING = 1,   /**< an attempt runs: waiting for the user or the hook */
+    LINGMA_LOGIN_LOGGED_IN = 2, /**< auth/status reported status 2 */
+    LINGMA_LOGIN_FAILED = 3,    /**< the last attempt failed: see login_reason */
+} lingma_login_state;
+
+/** "idle", "waiting", "logged_in", "failed" (the /internal/auto-login/status names); never NULL. */
+LINGMA_EXPORT const char *lingma_login_state_name(lingma_login_state state);
+
 /** One instance in a stats snapshot. Strings belong to the snapshot. */
 typedef struct lingma_instance_stats {
     char name[16]; /**< "inst-<i>" */
@@ -158,6 +241,9 @@ typedef struct lingma_instance_stats {
     unsigned int port;      /**< WebSocket port, 0 when unknown */
     long pid;               /**< child pid, 0 when none (or pre-warmed) */
     const char *username;   /**< "" when none; the password is never exposed */
+    lingma_login_state login_state;
+    const char *login_url;    /**< the URL of the current or last attempt; "" when none */
+    const char *login_reason; /**< why the last attempt failed; "" otherwise */
 } lingma_instance_stats;
 
 /** A consistent snapshot of the pool. */
@@ -259,6 +345,53 @@ LINGMA_EXPORT int lingma_instance_get_endpoint_sync(char **out, lingma_pool *poo
 LINGMA_EXPORT int lingma_instance_update_endpoint_sync(char **out, lingma_pool *pool,
                                                        size_t instance, const char *endpoint);
 LINGMA_EXPORT int lingma_instance_login_url_sync(char **out, lingma_pool *pool, size_t instance);
+
+/* ------------------------------------------------------------------------
+ * Login management (lingma-protocol.md section 4, doc/pool.md).
+ * ------------------------------------------------------------------------ */
+
+/**
+ * Start a login attempt on an instance and return at once. Its progress is
+ * read from the stats snapshot (login_state, login_url, login_reason); the
+ * state is WAITING as soon as this call returned 0.
+ *
+ * On the service thread the attempt:
+ *   1. waits for the instance to be ready, starting it when it is stopped
+ *      or failed;
+ *   2. asks auth/status: still logged in means LOGGED_IN at once;
+ *   3. asks login/generateUrl and publishes the URL (login_url);
+ *   4. runs login_hook, when configured (contract below);
+ *   5. asks auth/status every login_poll_ms (and at once when Lingma pushes
+ *      auth/report or the hook ends) until status 2: LOGGED_IN.
+ * It becomes FAILED, with login_reason, when login_timeout_ms passes
+ * ("timed out ..."; a hook still running is killed with its process group),
+ * when the hook exits non-zero or dies of a signal while the login is not
+ * complete ("login hook exited with status N"), when the hook cannot be
+ * started, when login/generateUrl fails, or when the instance fails.
+ * A respawn of Lingma during step 5 invalidates the URL; start again then.
+ *
+ * The hook contract: `/bin/sh -c login_hook` in its own process group,
+ * stdin from /dev/null, the library's environment plus LINGMA_LOGIN_URL,
+ * LINGMA_INSTANCE ("inst-<i>"), LINGMA_USERNAME and LINGMA_PASSWORD (the
+ * instance's account; empty strings when it has none). Each line of its
+ * stdout and stderr goes to log_fn at LINGMA_LOG_INFO as "login hook
+ * inst-<i>: <line>", redacted first: the password, values of password=,
+ * token=, secret=... keys, Bearer/Basic credentials and JWTs become "***".
+ * Exit status 0 means "done my part": the attempt keeps polling until the
+ * login shows or the timeout; any other outcome fails the attempt unless the
+ * login completed anyway. The hook is bounded by what is left of
+ * login_timeout_ms.
+ *
+ * Idempotent: while an attempt runs (WAITING) another call returns 0 and
+ * does nothing. After LOGGED_IN or FAILED a call starts a new attempt.
+ * Logged-in detection also runs without this call: every (re)connection asks
+ * auth/status, which sets LOGGED_IN (or IDLE when the login was lost).
+ *
+ * Threads: any thread, including callbacks; never blocks.
+ * @return 0 (posted); LINGMA_EINVAL (NULL pool); LINGMA_ENOTFOUND (no such
+ *         instance); LINGMA_ENOMEM; LINGMA_ECLOSED (the pool is shutting down).
+ */
+LINGMA_EXPORT int lingma_instance_login_start(lingma_pool *pool, size_t instance);
 
 /** Free memory the library handed out (strings of the `_sync` calls). NULL is accepted. */
 LINGMA_EXPORT void lingma_free(void *ptr);

@@ -100,6 +100,68 @@ expect_bad(const char *accounts, const char *user, const char *pass, const char 
         if (strstr(err, secret) || (strlen(half) >= 3 && strstr(err, half)))
             fail_msg("message leaks the password: \"%s\"", err);
     }
+    /* The public wrapper says exactly the same and hands out nothing. */
+    lingma_account_list dummy, *list = &dummy; /* must come back NULL */
+    char perr[512] = "x";
+    assert_int_equal(lingma_accounts_parse(&list, perr, sizeof(perr), accounts, user, pass),
+                     LINGMA_EINVAL);
+    assert_null(list);
+    assert_string_equal(perr, err);
+}
+
+static void
+test_public_api(void **state)
+{
+    (void)state;
+    lingma_account_list *l = NULL;
+    char err[256] = "stale";
+
+    assert_int_equal(
+        lingma_accounts_parse(&l, err, sizeof(err), "alice:s3cr:et, bob:hunter2", NULL, NULL), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(l->count, 2);
+    assert_string_equal(l->accounts[0].username, "alice");
+    assert_string_equal(l->accounts[0].password, "s3cr:et");
+    assert_string_equal(l->accounts[1].username, "bob");
+    assert_string_equal(l->accounts[1].password, "hunter2");
+    lingma_account_list_free(l);
+
+    assert_int_equal(lingma_accounts_parse(&l, NULL, 0,
+                                           "[{\"username\":\"carol\",\"password\":\"a,b\"}]",
+                                           "ignored", "ignored"),
+                     0);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->accounts[0].password, "a,b");
+    lingma_account_list_free(l);
+
+    /* The LINGMA_USERNAME / LINGMA_PASSWORD pair, and nothing at all. */
+    assert_int_equal(lingma_accounts_parse(&l, err, sizeof(err), "  ", "dave", "pw"), 0);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->accounts[0].username, "dave");
+    lingma_account_list_free(l);
+    assert_int_equal(lingma_accounts_parse(&l, err, sizeof(err), NULL, NULL, NULL), 0);
+    assert_int_equal(l->count, 0);
+    assert_null(l->accounts);
+    lingma_account_list_free(l);
+    lingma_account_list_free(NULL);
+
+    assert_int_equal(lingma_accounts_parse(NULL, err, sizeof(err), "a:b", NULL, NULL),
+                     LINGMA_EINVAL);
+
+    size_t n = 0;
+    assert_int_equal(lingma_accounts_instance_count(&n, err, sizeof(err), 0, 0), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(lingma_accounts_instance_count(&n, err, sizeof(err), 2, 0), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(lingma_accounts_instance_count(&n, err, sizeof(err), 2, 3), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(lingma_accounts_instance_count(&n, err, sizeof(err), 2, 1), LINGMA_EINVAL);
+    assert_string_equal(err, "instance count 1 is fewer than the 2 accounts");
+    assert_int_equal(lingma_accounts_instance_count(&n, err, sizeof(err), 300, 0), LINGMA_EINVAL);
+    assert_string_equal(err, "300 accounts is above the limit of 256");
+    assert_int_equal(lingma_accounts_instance_count(&n, NULL, 0, 0, LINGMA_MAX_INSTANCES + 1),
+                     LINGMA_EINVAL);
+    assert_int_equal(lingma_accounts_instance_count(NULL, err, sizeof(err), 1, 1), LINGMA_EINVAL);
 }
 
 static void
@@ -236,6 +298,7 @@ main(void)
         cmocka_unit_test(test_malformed_pair),
         cmocka_unit_test(test_instance_count),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_public_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
