@@ -1,0 +1,383 @@
+/*
+ * lingma-bench: temp dirs, ports, rlimits, the gateway process and /proc.
+ *
+ * Every process the benchmark starts is ended by its pid: the machine is
+ * shared, and a pattern kill could hit someone else's gateway.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include <curl/curl.h>
+
+#include "lingma/lingma.h"
+
+#include "bench.h"
+#include "procs.h"
+
+extern char **environ;
+
+char *
+bench_tempdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof(tmpl), "%s/lingma-bench-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void
+bench_rmtree(char *dir)
+{
+    if (!dir)
+        return;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+unsigned
+bench_free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    unsigned port = 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+long
+bench_raise_nofile(long want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rlim_t target = (rlim_t)want;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+        target = rl.rlim_max;
+    if (target > rl.rlim_cur) {
+        rl.rlim_cur = target;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (long)rl.rlim_cur;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait up to `ms` for the child to exit; 1 when it was reaped. */
+static int
+reap_within(pid_t pid, long ms)
+{
+    for (long waited = 0; waited <= ms; waited += 10) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD))
+            return 1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+static size_t
+discard_body(char *p, size_t sz, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return sz * n;
+}
+
+/* GET url; the status, or 0 on a transport error. */
+static long
+http_get_status(const char *url)
+{
+    CURL *e = curl_easy_init();
+    long status = 0;
+    if (!e)
+        return 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    return status;
+}
+
+/* Read the gateway's stdout until a line names its URL (or the deadline). */
+static int
+read_url(int fd, char *url, size_t urllen, long deadline_ms)
+{
+    char buf[8192];
+    size_t len = 0;
+    uint64_t end = now_ns() + (uint64_t)deadline_ms * 1000000ull;
+    while (now_ns() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *u = strstr(buf, "http://");
+        if (u) {
+            size_t k = strcspn(u, "\" \t\r\n,}");
+            if (u[k] == '\0' && len < sizeof(buf) - 1)
+                continue; /* the line is not complete yet */
+            if (k >= urllen)
+                return -1;
+            memcpy(url, u, k);
+            url[k] = '\0';
+            return 0;
+        }
+        if (len == sizeof(buf) - 1)
+            len = 0;
+    }
+    return -1;
+}
+
+int
+gateway_start(struct gateway *g, const char *gw_bin, const char *sim_bin, const char *const *env,
+              char *err, size_t errlen)
+{
+    int out[2];
+    char port[32], logpath[4200], workdir[4200];
+    memset(g, 0, sizeof(*g));
+    g->pid = -1;
+    g->dir = bench_tempdir("gw");
+    if (!g->dir || pipe2(out, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "temp dir or pipe: %s", strerror(errno));
+        bench_rmtree(g->dir);
+        g->dir = NULL;
+        return -1;
+    }
+    snprintf(logpath, sizeof(logpath), "%s/gatewayd.log", g->dir);
+    snprintf(workdir, sizeof(workdir), "%s/work", g->dir);
+    snprintf(port, sizeof(port), "%u", bench_free_port());
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(out[1], 1);
+        if (logfd >= 0)
+            dup2(logfd, 2);
+        setenv("GATEWAY_HOST", "127.0.0.1", 1);
+        setenv("GATEWAY_PORT", "0", 1);
+        setenv("LINGMA_BIN", sim_bin, 1);
+        setenv("LINGMA_WORK_DIR", workdir, 1);
+        setenv("LINGMA_SOCKET_PORT", port, 1);
+        setenv("LOG_LEVEL", "warn", 1);
+        setenv("GATEWAY_DRAIN_TIMEOUT_SEC", "2", 1);
+        for (size_t i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execl(gw_bin, gw_bin, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", gw_bin, strerror(errno));
+        _exit(127);
+    }
+    close(out[1]);
+    g->pid = pid;
+    int rc = read_url(out[0], g->url, sizeof(g->url), 20000);
+    close(out[0]);
+    if (rc != 0) {
+        snprintf(err, errlen, "lingma-gatewayd printed no URL within 20 s (log: %s)", logpath);
+        gateway_stop(g);
+        return -1;
+    }
+    /* Ready means an instance is up: the first measured request must not
+     * pay for the simulator's start. */
+    char health[256];
+    snprintf(health, sizeof(health), "%s/healthz", g->url);
+    for (int ms = 0; ms < 30000; ms += 50) {
+        if (http_get_status(health) == 200)
+            return 0;
+        if (waitpid(g->pid, NULL, WNOHANG) == g->pid) {
+            g->pid = -1;
+            break;
+        }
+        sleep_ms(50);
+    }
+    snprintf(err, errlen, "lingma-gatewayd at %s not healthy within 30 s (log: %s)", g->url,
+             logpath);
+    gateway_stop(g);
+    return -1;
+}
+
+void
+gateway_stop(struct gateway *g)
+{
+    int status = 0;
+    if (g->pid > 0 && waitpid(g->pid, &status, WNOHANG) == g->pid) {
+        /* It died under load: say how, and show the end of its log,
+         * which goes away with the temp dir. */
+        fprintf(stderr, "lingma-bench: gatewayd %ld had exited (status 0x%x); its log:\n",
+                (long)g->pid, (unsigned)status);
+        char cmd[4300];
+        snprintf(cmd, sizeof(cmd), "tail -n 40 '%s/gatewayd.log' >&2", g->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "lingma-bench: (no log)\n");
+        g->pid = -1;
+    }
+    if (g->pid > 0) {
+        kill(g->pid, SIGTERM);
+        if (!reap_within(g->pid, 10000)) {
+            fprintf(stderr, "lingma-bench: gatewayd %ld ignored SIGTERM; killing it\n",
+                    (long)g->pid);
+            kill(g->pid, SIGKILL);
+            reap_within(g->pid, 5000);
+        }
+    }
+    g->pid = -1;
+    if (getenv("LINGMA_BENCH_KEEP"))
+        fprintf(stderr, "lingma-bench: kept %s\n", g->dir);
+    else
+        bench_rmtree(g->dir);
+    g->dir = NULL;
+}
+
+/* The number after "key:" in a /proc file of "Key: value kB" lines. */
+static long
+file_kb(const char *path, const char *key)
+{
+    char line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
+            v = strtol(line + klen + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static long
+status_kb(pid_t pid, const char *key)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    return file_kb(path, key);
+}
+
+long
+proc_rss_kb(pid_t pid)
+{
+    return status_kb(pid, "VmRSS");
+}
+
+long
+proc_hwm_kb(pid_t pid)
+{
+    return status_kb(pid, "VmHWM");
+}
+
+double
+proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name, which may contain spaces: start after
+     * the last ')'. utime and stime are fields 14 and 15. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void
+cpu_model(char *out, size_t len)
+{
+    char line[512];
+    snprintf(out, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        char *c = strchr(line, ':');
+        if (!strncmp(line, "model name", 10) && c) {
+            snprintf(out, len, "%s", c + 2);
+            out[strcspn(out, "\n")] = '\0';
+            break;
+        }
+    }
+    fclose(f);
+}
+
+json_t *
+machine_facts(void)
+{
+    struct utsname u;
+    char cpu[256], date[64];
+    time_t t = time(NULL);
+    json_t *m = json_object();
+    uname(&u);
+    cpu_model(cpu, sizeof(cpu));
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    json_object_set_new(m, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    json_object_set_new(m, "cpu", json_string(cpu));
+    json_object_set_new(m, "kernel", json_string(u.release));
+    json_object_set_new(m, "machine", json_string(u.machine));
+    json_object_set_new(m, "mem_total_kb", json_integer(file_kb("/proc/meminfo", "MemTotal")));
+    json_object_set_new(m, "build_type", json_string(BENCH_BUILD_TYPE));
+    json_object_set_new(m, "sanitize", json_string(BENCH_SANITIZE));
+    json_object_set_new(m, "compiler", json_string(BENCH_COMPILER));
+    json_object_set_new(m, "liblingma", json_string(lingma_version()));
+    json_object_set_new(m, "libcurl", json_string(curl_version_info(CURLVERSION_NOW)->version));
+    json_object_set_new(m, "date_utc", json_string(date));
+    return m;
+}

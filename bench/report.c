@@ -1,0 +1,372 @@
+/*
+ * lingma-bench: the report. Every scenario records one flat object of
+ * numbers per run; here they become medians with min and max over the
+ * repeats, the goals of issue 7 are checked, and the table is printed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static json_t *
+summarize_runs(json_t *runs)
+{
+    json_t *sum = json_object();
+    size_t n = json_array_size(runs);
+    json_t *first = json_array_get(runs, 0);
+    const char *key;
+    json_t *val;
+    double *v = calloc(n ? n : 1, sizeof(*v));
+    if (!v)
+        return sum;
+    json_object_foreach(first, key, val)
+    {
+        size_t k = 0;
+        if (!json_is_number(val))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            json_t *x = json_object_get(json_array_get(runs, i), key);
+            if (json_is_number(x))
+                v[k++] = json_number_value(x);
+        }
+        if (!k)
+            continue;
+        qsort(v, k, sizeof(*v), cmp_double);
+        double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+        json_object_set_new(sum, key,
+                            json_pack("{s:f,s:f,s:f,s:i}", "median", med, "min", v[0], "max",
+                                      v[k - 1], "n", (int)k));
+    }
+    free(v);
+    return sum;
+}
+
+void
+report_summarize(json_t *root)
+{
+    const char *key;
+    json_t *val;
+    size_t i;
+    if (json_is_array(root)) {
+        json_array_foreach(root, i, val) report_summarize(val);
+        return;
+    }
+    if (!json_is_object(root))
+        return;
+    json_t *runs = json_object_get(root, "runs");
+    if (json_is_array(runs) && json_array_size(runs))
+        json_object_set_new(root, "summary", summarize_runs(runs));
+    json_object_foreach(root, key, val)
+    {
+        if (strcmp(key, "runs") && strcmp(key, "summary"))
+            report_summarize(val);
+    }
+}
+
+/* The cell of `scenario` whose `field` equals `value`, or NULL. */
+static json_t *
+cell(json_t *root, const char *scenario, const char *field, double value)
+{
+    json_t *cells = json_object_get(json_object_get(root, scenario), "cells");
+    json_t *c;
+    size_t i;
+    json_array_foreach(cells, i, c)
+    {
+        if (json_number_value(json_object_get(c, field)) == value)
+            return c;
+    }
+    return NULL;
+}
+
+static json_t *
+stat_of(json_t *obj, const char *part, const char *key)
+{
+    return json_object_get(json_object_get(json_object_get(obj, part), "summary"), key);
+}
+
+static double
+med(json_t *obj, const char *part, const char *key)
+{
+    json_t *s = stat_of(obj, part, key);
+    return s ? json_number_value(json_object_get(s, "median")) : NAN;
+}
+
+static void
+goal(json_t *goals, const char *name, const char *target, double value, const char *unit, int met,
+     const char *note)
+{
+    json_t *g = json_pack("{s:s,s:s,s:s}", "goal", name, "target", target, "unit", unit);
+    if (isnan(value)) {
+        json_object_set_new(g, "value", json_null());
+        json_object_set_new(g, "met", json_null());
+    } else {
+        json_object_set_new(g, "value", json_real(value));
+        json_object_set_new(g, "met", json_boolean(met));
+    }
+    if (note)
+        json_object_set_new(g, "note", json_string(note));
+    json_array_append_new(goals, g);
+}
+
+void
+report_goals(json_t *root)
+{
+    json_t *goals = json_array();
+    json_t *c1 = cell(root, "nonstream", "concurrency", 1);
+    double a50 = med(c1, "compare", "added_lat_p50_us");
+    double a99 = med(c1, "compare", "added_lat_p99_us");
+    goal(goals, "gateway added latency p50, non-streaming, concurrency 1", "<= 150", a50, "us",
+         a50 <= 150, NULL);
+    goal(goals, "gateway added latency p99, non-streaming, concurrency 1", "<= 1000", a99, "us",
+         a99 <= 1000, NULL);
+
+    json_t *s1 = cell(root, "stream", "concurrency", 1);
+    double r99 = med(s1, "gateway", "relay_p99_us");
+    goal(goals, "chunk relay p99, Lingma write to client read, through the gateway", "<= 200", r99,
+         "us", r99 <= 200, NULL);
+
+    json_t *idle = cell(root, "idle", "streams", 10000);
+    double rss = med(idle, "gateway", "rss_open_kb");
+    double bad = med(idle, "gateway", "errors");
+    goal(goals, "10,000 concurrent streams: gatewayd RSS", "<= 150 MB", rss / 1024.0, "MB",
+         rss / 1024.0 <= 150, NULL);
+    goal(goals, "10,000 concurrent streams: errors", "0", bad, "requests", bad == 0, NULL);
+
+    /* The worst of the overload levels decides. */
+    double rej = NAN, s5 = NAN;
+    json_t *cells = json_object_get(json_object_get(root, "overload"), "cells");
+    json_t *c;
+    size_t i;
+    json_array_foreach(cells, i, c)
+    {
+        json_t *rs = stat_of(c, "gateway", "rej_p99_us");
+        json_t *fs = stat_of(c, "gateway", "status_5xx");
+        double r = rs ? json_number_value(json_object_get(rs, "median")) : NAN;
+        double f = fs ? json_number_value(json_object_get(fs, "max")) : NAN;
+        if (!isnan(r) && (isnan(rej) || r > rej))
+            rej = r;
+        if (!isnan(f) && (isnan(s5) || f > s5))
+            s5 = f;
+    }
+    goal(goals, "rejection latency p99 under overload (2x and 10x)", "< 1000", rej, "us",
+         rej < 1000, NULL);
+    goal(goals, "5xx under overload (any run)", "0", s5, "responses", s5 == 0, NULL);
+    json_object_set_new(root, "goals", goals);
+}
+
+/* "median [min-max]" of a summary statistic, in a fixed width. */
+static void
+fmt_stat(char *out, size_t len, json_t *s, double scale, int decimals)
+{
+    if (!s) {
+        snprintf(out, len, "-");
+        return;
+    }
+    double m = json_number_value(json_object_get(s, "median")) * scale;
+    double lo = json_number_value(json_object_get(s, "min")) * scale;
+    double hi = json_number_value(json_object_get(s, "max")) * scale;
+    snprintf(out, len, "%.*f [%.*f-%.*f]", decimals, m, decimals, lo, decimals, hi);
+}
+
+static void
+row(FILE *f, json_t *obj, const char *part, const char *const *keys, const double *scales,
+    const int *decs, int nkeys, int width)
+{
+    char buf[96];
+    for (int k = 0; k < nkeys; k++) {
+        fmt_stat(buf, sizeof(buf), stat_of(obj, part, keys[k]), scales[k], decs[k]);
+        fprintf(f, " %-*s", width, buf);
+    }
+    fputc('\n', f);
+}
+
+static void
+table_nonstream(FILE *f, json_t *root)
+{
+    static const char *const keys[] = {"rps", "lat_p50_us", "lat_p90_us", "lat_p99_us",
+                                       "lat_max_us"};
+    static const double sc[] = {1, 1, 1, 1, 1};
+    static const int dec[] = {0, 0, 0, 0, 0};
+    static const char *const ckeys[] = {"throughput_ratio", "added_lat_p50_us", "added_lat_p90_us",
+                                        "added_lat_p99_us", "added_lat_max_us"};
+    static const int cdec[] = {2, 0, 0, 0, 0};
+    json_t *cells = json_object_get(json_object_get(root, "nonstream"), "cells");
+    json_t *c;
+    size_t i;
+    if (!json_array_size(cells))
+        return;
+    fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us)\n");
+    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path", "req/s (gw: ratio)",
+            "p50", "p90", "p99", "max");
+    json_array_foreach(cells, i, c)
+    {
+        int conc = (int)json_number_value(json_object_get(c, "concurrency"));
+        fprintf(f, "%5d %-8s", conc, "direct");
+        row(f, c, "direct", keys, sc, dec, 5, 22);
+        if (!json_object_get(c, "gateway"))
+            continue;
+        fprintf(f, "%5d %-8s", conc, "gateway");
+        row(f, c, "gateway", keys, sc, dec, 5, 22);
+        fprintf(f, "%5d %-8s", conc, "added");
+        row(f, c, "compare", ckeys, sc, cdec, 5, 22);
+    }
+}
+
+static void
+table_stream(FILE *f, json_t *root)
+{
+    static const char *const keys[] = {"ttfb_p50_us",  "ttft_p50_us",  "ttft_p99_us",
+                                       "relay_p50_us", "relay_p99_us", "relay_max_us"};
+    static const double sc[] = {1, 1, 1, 1, 1, 1};
+    static const int dec[] = {0, 0, 0, 0, 0, 0};
+    static const char *const ckeys[] = {"added_ttfb_p50_us",  "added_ttft_p50_us",
+                                        "added_ttft_p99_us",  "added_relay_p50_us",
+                                        "added_relay_p99_us", "added_relay_max_us"};
+    json_t *cells = json_object_get(json_object_get(root, "stream"), "cells");
+    json_t *c;
+    size_t i;
+    if (!json_array_size(cells))
+        return;
+    fprintf(f, "\n2. Streaming with send stamps (us; relay = Lingma's write to our read)\n");
+    fprintf(f, "%5s %-8s %-20s %-20s %-20s %-20s %-20s %-20s\n", "conc", "path", "ttfb p50",
+            "ttft p50", "ttft p99", "relay p50", "relay p99", "relay max");
+    json_array_foreach(cells, i, c)
+    {
+        int conc = (int)json_number_value(json_object_get(c, "concurrency"));
+        fprintf(f, "%5d %-8s", conc, "direct");
+        row(f, c, "direct", keys, sc, dec, 6, 20);
+        if (!json_object_get(c, "gateway"))
+            continue;
+        fprintf(f, "%5d %-8s", conc, "gateway");
+        row(f, c, "gateway", keys, sc, dec, 6, 20);
+        fprintf(f, "%5d %-8s", conc, "added");
+        row(f, c, "compare", ckeys, sc, dec, 6, 20);
+    }
+}
+
+static void
+table_idle(FILE *f, json_t *root)
+{
+    static const char *const keys[] = {"rss_base_kb",  "rss_open_kb", "rss_per_stream_kb",
+                                       "idle_cpu_pct", "ok",          "errors",
+                                       "ramp_s"};
+    static const double sc[] = {1.0 / 1024, 1.0 / 1024, 1, 1, 1, 1, 1};
+    static const int dec[] = {1, 1, 2, 1, 0, 0, 1};
+    json_t *cells = json_object_get(json_object_get(root, "idle"), "cells");
+    json_t *c;
+    size_t i;
+    if (!json_array_size(cells))
+        return;
+    fprintf(f, "\n3. Idle streams held open (gatewayd process; RSS in MB, per stream in KB)\n");
+    fprintf(f, "%7s %-18s %-18s %-18s %-18s %-18s %-12s %-14s\n", "streams", "RSS before",
+            "RSS all open", "per stream", "idle CPU %", "completed", "errors", "ramp s");
+    json_array_foreach(cells, i, c)
+    {
+        fprintf(f, "%7d", (int)json_number_value(json_object_get(c, "streams")));
+        row(f, c, "gateway", keys, sc, dec, 7, 18);
+    }
+}
+
+static void
+table_overload(FILE *f, json_t *root)
+{
+    static const char *const keys[] = {"offered_rps",   "share_429",   "rej_p50_us",  "rej_p99_us",
+                                       "rej_max_us",    "lat_p50_us",  "lat_p99_us",  "status_5xx",
+                                       "rss_before_kb", "rss_peak_kb", "rss_after_kb"};
+    static const double sc[] = {1, 100, 1, 1, 1, 1e-3, 1e-3, 1, 1.0 / 1024, 1.0 / 1024, 1.0 / 1024};
+    static const int dec[] = {0, 1, 0, 0, 0, 1, 1, 0, 1, 1, 1};
+    json_t *o = json_object_get(root, "overload");
+    json_t *cells = json_object_get(o, "cells");
+    json_t *c;
+    size_t i;
+    if (!json_array_size(cells))
+        return;
+    fprintf(f,
+            "\n4. Overload, open loop (max_in_flight %d, max_queue %d, service time %.0f ms;"
+            " admitted latency in ms, RSS in MB)\n",
+            (int)json_number_value(json_object_get(o, "max_in_flight")),
+            (int)json_number_value(json_object_get(o, "max_queue")),
+            json_number_value(json_object_get(o, "service_ms")));
+    fprintf(f, "%6s %-15s %-15s %-15s %-15s %-15s %-15s %-15s %-9s %-15s %-15s %-15s\n", "factor",
+            "offered/s", "429 %", "reject p50 us", "reject p99 us", "reject max us", "admit p50 ms",
+            "admit p99 ms", "5xx", "RSS before", "RSS peak", "RSS after");
+    json_array_foreach(cells, i, c)
+    {
+        fprintf(f, "%5dx", (int)json_number_value(json_object_get(c, "factor")));
+        row(f, c, "gateway", keys, sc, dec, 11, 15);
+    }
+}
+
+void
+report_table(FILE *f, json_t *root)
+{
+    json_t *m = json_object_get(root, "machine");
+    fprintf(f, "lingma-bench %s: %d cores (%s), kernel %s, %s build (%s), %s\n",
+            json_string_value(json_object_get(root, "mode")),
+            (int)json_integer_value(json_object_get(m, "cores")),
+            json_string_value(json_object_get(m, "cpu")),
+            json_string_value(json_object_get(m, "kernel")),
+            json_string_value(json_object_get(m, "build_type")),
+            json_string_value(json_object_get(m, "compiler")),
+            json_string_value(json_object_get(m, "date_utc")));
+    fprintf(f,
+            "Each value: median over %d runs [min-max]; gateway and direct measured "
+            "alternately in one process.\n",
+            (int)json_integer_value(json_object_get(root, "repeats")));
+    table_nonstream(f, root);
+    table_stream(f, root);
+    table_idle(f, root);
+    table_overload(f, root);
+
+    json_t *goals = json_object_get(root, "goals");
+    json_t *g;
+    size_t i;
+    if (json_array_size(goals))
+        fprintf(f, "\nGoals\n");
+    json_array_foreach(goals, i, g)
+    {
+        json_t *v = json_object_get(g, "value");
+        json_t *met = json_object_get(g, "met");
+        char val[64];
+        if (json_is_number(v))
+            snprintf(val, sizeof(val), "%.1f %s", json_number_value(v),
+                     json_string_value(json_object_get(g, "unit")));
+        else
+            snprintf(val, sizeof(val), "not measured");
+        fprintf(f, "  %-6s %-70s %-12s %s\n",
+                json_is_null(met) ? "n/a" : (json_is_true(met) ? "MET" : "MISSED"),
+                json_string_value(json_object_get(g, "goal")),
+                json_string_value(json_object_get(g, "target")), val);
+    }
+    fprintf(f, "\nUnexpected failures: %d\n",
+            (int)json_integer_value(json_object_get(root, "failures")));
+}
+
+int
+report_write(json_t *root, const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/lingma-bench.json", dir);
+    if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6)) != 0) {
+        fprintf(stderr, "lingma-bench: cannot write %s\n", path);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/lingma-bench.txt", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "lingma-bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    report_table(f, root);
+    fclose(f);
+    return 0;
+}

@@ -1,0 +1,260 @@
+/*
+ * lingma-bench: scenarios 1 and 2, gateway against direct liblingma side by
+ * side, and the helpers all scenarios share. Scenarios 3 and 4 (gateway
+ * only) are in scenarios_gw.c.
+ *
+ * Side by side means: one gatewayd (with its own lingma-sim) and one direct
+ * pool (with its own lingma-sim, same settings) live at the same time, and
+ * every measured cell runs the two paths back to back, alternating which
+ * goes first, so the noise of a shared 2-core machine hits both alike.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "direct.h"
+#include "http.h"
+#include "procs.h"
+#include "scenarios_int.h"
+
+void
+envv_add(struct envv *e, const char *fmt, ...)
+{
+    va_list ap;
+    if (e->n >= ENVV_MAX)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(e->buf[e->n], sizeof(e->buf[e->n]), fmt, ap);
+    va_end(ap);
+    e->p[e->n] = e->buf[e->n];
+    e->n++;
+    e->p[e->n] = NULL;
+}
+
+void
+envv_cat(struct envv *e, const struct envv *from)
+{
+    for (int i = 0; i < from->n; i++)
+        envv_add(e, "%s", from->buf[i]);
+}
+
+void
+progress_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lingma-bench: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+json_t *
+record_run(struct bench *b, struct run *r, json_t *runs, int rejections_ok)
+{
+    unsigned long bad = r->failed + r->status5xx + (rejections_ok ? 0 : r->rejected);
+    json_t *o = run_to_json(r);
+    json_object_set_new(o, "errors", json_real((double)bad));
+    if (bad) {
+        b->failures += (int)bad;
+        progress_note("%lu requests failed: %s", bad, r->first_error);
+    }
+    json_array_append_new(runs, o);
+    return o;
+}
+
+json_t *
+part(json_t *cell, const char *name)
+{
+    json_t *p = json_object_get(cell, name);
+    if (!p) {
+        p = json_pack("{s:[]}", "runs");
+        json_object_set_new(cell, name, p);
+    }
+    return json_object_get(p, "runs");
+}
+
+int
+sides_open(struct sides *s, struct bench *b, const struct envv *sim, const struct envv *gw,
+           unsigned max_in_flight, unsigned max_queue)
+{
+    char err[512];
+    struct direct_config dc = {0};
+    memset(s, 0, sizeof(*s));
+    s->g.pid = -1;
+    s->ddir = bench_tempdir("direct");
+    if (!s->ddir) {
+        progress_note("no temp dir");
+        return -1;
+    }
+    dc.sim_bin = b->sim_bin;
+    dc.work_dir = s->ddir;
+    dc.sim_env = sim->p;
+    dc.max_in_flight = max_in_flight;
+    dc.max_queue = max_queue;
+    dc.socket_port = bench_free_port();
+    if (direct_open(&s->d, &dc, err, sizeof(err)) != 0) {
+        progress_note("direct pool: %s", err);
+        sides_close(s);
+        return -1;
+    }
+    if (!b->gw_bin)
+        return 0;
+    struct envv all = {0};
+    envv_cat(&all, sim);
+    envv_cat(&all, gw);
+    if (gateway_start(&s->g, b->gw_bin, b->sim_bin, all.p, err, sizeof(err)) != 0) {
+        progress_note("gateway: %s", err);
+        sides_close(s);
+        return -1;
+    }
+    if (http_open(&s->h, s->g.url) != 0) {
+        progress_note("curl multi handle");
+        sides_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+void
+sides_close(struct sides *s)
+{
+    http_close(s->h);
+    s->h = NULL;
+    if (s->g.pid > 0 || s->g.dir)
+        gateway_stop(&s->g);
+    direct_close(s->d);
+    s->d = NULL;
+    bench_rmtree(s->ddir);
+    s->ddir = NULL;
+}
+
+/* A short unmeasured run first: connections opened, caches warm. */
+int
+drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm)
+{
+    if (warm) {
+        struct load w = *load;
+        struct run wr = {0};
+        w.duration_s = 0;
+        w.total = load->concurrency * 2 < 20 ? 20 : load->concurrency * 2;
+        w.tick = NULL;
+        if (gateway)
+            http_run(s->h, &w, &wr);
+        else
+            direct_run(s->d, &w, &wr);
+        run_free(&wr);
+    }
+    return gateway ? http_run(s->h, load, r) : direct_run(s->d, load, r);
+}
+
+/* compare = gateway minus direct for each key (and the throughput ratio). */
+static void
+compare(json_t *runs, json_t *dj, json_t *gj, const char *const *keys)
+{
+    json_t *o = json_object();
+    char k[96];
+    for (; *keys; keys++) {
+        json_t *d = json_object_get(dj, *keys), *g = json_object_get(gj, *keys);
+        if (!json_is_number(d) || !json_is_number(g))
+            continue;
+        snprintf(k, sizeof(k), "added_%s", *keys);
+        json_object_set_new(o, k, json_real(json_number_value(g) - json_number_value(d)));
+    }
+    double drps = json_number_value(json_object_get(dj, "rps"));
+    if (drps > 0)
+        json_object_set_new(o, "throughput_ratio",
+                            json_real(json_number_value(json_object_get(gj, "rps")) / drps));
+    json_array_append_new(runs, o);
+}
+
+/* Scenarios 1 and 2: for every concurrency, R repeats of direct and gateway. */
+static int
+side_by_side(struct bench *b, const char *name, const struct envv *sim, const struct envv *gw,
+             const unsigned *concs, int nconc, const struct load *tmpl, const char *const *cmp_keys)
+{
+    struct sides s;
+    json_t *cells = json_array();
+    json_object_set_new(b->root, name, json_pack("{s:o}", "cells", cells));
+    json_t *env = json_array();
+    for (int i = 0; i < sim->n; i++)
+        json_array_append_new(env, json_string(sim->buf[i]));
+    json_object_set_new(json_object_get(b->root, name), "sim", env);
+    for (int i = 0; i < nconc; i++)
+        json_array_append_new(cells, json_pack("{s:i}", "concurrency", (int)concs[i]));
+
+    if (sides_open(&s, b, sim, gw, 1024, 1024) != 0) {
+        b->failures++;
+        return -1;
+    }
+    for (int rep = 0; rep < b->repeats; rep++) {
+        for (int i = 0; i < nconc; i++) {
+            json_t *cell = json_array_get(cells, (size_t)i);
+            json_t *res[2] = {NULL, NULL};
+            struct load l = *tmpl;
+            l.concurrency = concs[i];
+            for (int k = 0; k < 2; k++) {
+                /* Alternate the order: neither path always runs on a
+                 * machine the other one just warmed (or heated). */
+                int gateway = (k + rep) % 2;
+                if (gateway && !s.h)
+                    continue;
+                struct run r = {0};
+                drive(&s, gateway, &l, &r, 1);
+                res[gateway] = record_run(b, &r, part(cell, gateway ? "gateway" : "direct"), 0);
+                run_free(&r);
+            }
+            if (res[0] && res[1])
+                compare(part(cell, "compare"), res[0], res[1], cmp_keys);
+            progress_note("%s: run %d/%d, concurrency %u done", name, rep + 1, b->repeats,
+                          concs[i]);
+        }
+    }
+    sides_close(&s);
+    return 0;
+}
+
+int
+scenario_nonstream(struct bench *b)
+{
+    static const unsigned concs[] = {1, 16, 64, 256};
+    static const char *const keys[] = {"lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_max_us",
+                                       NULL};
+    struct envv sim = {0}, gw = {0};
+    struct load l = {0};
+    envv_add(&sim, "LINGMA_SIM_REPLY=text:Hello from lingma-bench.");
+    envv_add(&sim, "LINGMA_SIM_CHUNKS=4");
+    envv_add(&sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
+    envv_add(&sim, "LINGMA_SIM_CHUNK_MS=0");
+    /* Admission must not be what is measured here: room for every client. */
+    envv_add(&gw, "GATEWAY_MAX_IN_FLIGHT=1024");
+    envv_add(&gw, "GATEWAY_MAX_QUEUE=1024");
+    l.duration_s = b->quick ? 0.4 : 3.0;
+    l.timeout_ms = 30000;
+    return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys);
+}
+
+int
+scenario_stream(struct bench *b)
+{
+    static const unsigned concs[] = {1, 16};
+    static const char *const keys[] = {"ttfb_p50_us",  "ttfb_p99_us",  "ttft_p50_us",
+                                       "ttft_p99_us",  "relay_p50_us", "relay_p99_us",
+                                       "relay_max_us", "lat_p50_us",   NULL};
+    struct envv sim = {0}, gw = {0};
+    struct load l = {0};
+    envv_add(&sim, "LINGMA_SIM_TIMESTAMPS=1");
+    envv_add(&sim, "LINGMA_SIM_REPLY=tokens:64");
+    envv_add(&sim, "LINGMA_SIM_CHUNKS=16");
+    envv_add(&sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
+    /* Spaced chunks: each one crosses an idle path, as tokens of a real
+     * model do, instead of queueing behind the previous one. */
+    envv_add(&sim, "LINGMA_SIM_CHUNK_MS=5");
+    envv_add(&gw, "GATEWAY_MAX_IN_FLIGHT=1024");
+    envv_add(&gw, "GATEWAY_MAX_QUEUE=1024");
+    l.stream = 1;
+    l.duration_s = b->quick ? 0.6 : 4.0;
+    l.timeout_ms = 30000;
+    return side_by_side(b, "stream", &sim, &gw, concs, 2, &l, keys);
+}

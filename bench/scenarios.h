@@ -1,0 +1,22 @@
+/* lingma-bench: the four scenarios of issue 7. */
+#ifndef BENCH_SCENARIOS_H
+#define BENCH_SCENARIOS_H
+
+#include <jansson.h>
+
+struct bench {
+    const char *sim_bin;
+    const char *gw_bin; /* NULL: direct only */
+    int quick;
+    int repeats;
+    unsigned idle_n[4]; /* stream counts of scenario 3, 0-terminated */
+    json_t *root;       /* results */
+    int failures;       /* requests that failed where none may */
+};
+
+int scenario_nonstream(struct bench *b);
+int scenario_stream(struct bench *b);
+int scenario_idle(struct bench *b);
+int scenario_overload(struct bench *b);
+
+#endif

@@ -1,0 +1,43 @@
+/* lingma-bench: helpers shared by the scenario files. */
+#ifndef BENCH_SCENARIOS_INT_H
+#define BENCH_SCENARIOS_INT_H
+
+#include "bench.h"
+#include "procs.h"
+#include "scenarios.h"
+
+struct direct;
+struct http;
+
+/* A NULL-terminated "NAME=value" list with its storage. */
+#define ENVV_MAX 24
+struct envv {
+    char buf[ENVV_MAX][160];
+    const char *p[ENVV_MAX + 1];
+    int n;
+};
+
+void envv_add(struct envv *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void envv_cat(struct envv *e, const struct envv *from);
+
+void progress_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The "runs" array of cell[name], created on first use. */
+json_t *part(json_t *cell, const char *name);
+/* Append the run's JSON to `runs` and count its failures; returns it (borrowed). */
+json_t *record_run(struct bench *b, struct run *r, json_t *runs, int rejections_ok);
+
+/* A direct pool and (unless direct-only) a gateway with an HTTP client. */
+struct sides {
+    struct direct *d;
+    char *ddir;
+    struct gateway g;
+    struct http *h;
+};
+int sides_open(struct sides *s, struct bench *b, const struct envv *sim, const struct envv *gw,
+               unsigned max_in_flight, unsigned max_queue);
+void sides_close(struct sides *s);
+/* Run `load` on one side, after an unmeasured warm-up when `warm`. */
+int drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm);
+
+#endif
