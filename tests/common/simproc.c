@@ -1,9 +1,9 @@
 /* Test helper: lingma-sim processes, see simproc.h. */
 #include "simproc.h"
+#include "tmpdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -96,37 +96,6 @@ spawn(const char *const *argv, const char *const *env, const char *out_path, con
     return pid;
 }
 
-char *
-simproc_read_file(const char *dir, const char *name)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (!r)
-            break;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf = nb;
-            }
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
 bool
 simproc_file_exists(const char *dir, const char *name)
 {
@@ -155,7 +124,7 @@ simproc_wait_file_contains(const char *dir, const char *name, const char *needle
 {
     long long end = simproc_now_ms() + wait_ms;
     do {
-        char *s = simproc_read_file(dir, name);
+        char *s = tmpdir_read(dir, name);
         bool hit = s && strstr(s, needle);
         free(s);
         if (hit)
@@ -168,7 +137,7 @@ simproc_wait_file_contains(const char *dir, const char *name, const char *needle
 static void
 read_http_port(struct simproc *p)
 {
-    char *log = simproc_read_file(p->dir, "logs/lingma.log");
+    char *log = tmpdir_read(p->dir, "logs/lingma.log");
     const char *k = NULL;
     /* the log is appended across respawns: the last ready line counts */
     for (const char *s = log; s && (s = strstr(s, "servers ready - WebSocket: ")); s++)
@@ -183,7 +152,7 @@ simproc_wait_info(struct simproc *p, int wait_ms)
 {
     long long end = simproc_now_ms() + wait_ms;
     for (;;) {
-        char *s = simproc_read_file(p->dir, ".info");
+        char *s = tmpdir_read(p->dir, ".info");
         if (s) {
             int port = 0;
             long pid = 0;
@@ -195,7 +164,7 @@ simproc_wait_info(struct simproc *p, int wait_ms)
             }
             free(s);
         }
-        s = simproc_read_file(p->dir, ".info.json");
+        s = tmpdir_read(p->dir, ".info.json");
         if (s) {
             json_t *j = json_loads(s, 0, NULL);
             free(s);
@@ -227,9 +196,7 @@ simproc_start(struct simproc *p, const char *const *env, const char *const *args
     if (!simproc_bin())
         return -1;
     if (!p->dir[0]) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(p->dir, sizeof(p->dir), "%s/lingma-sim-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(p->dir))
+        if (tmpdir_make(p->dir, sizeof(p->dir), "sim-test") != 0)
             return -1;
         p->own_dir = true;
     }
@@ -299,19 +266,6 @@ simproc_stop(struct simproc *p, int wait_ms, int *status)
     return -1;
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    remove(path);
-    return 0;
-}
-
-void
-simproc_rmtree(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 void
 simproc_cleanup(struct simproc *p)
 {
@@ -320,7 +274,7 @@ simproc_cleanup(struct simproc *p)
         simproc_wait_exit(p, 5000, NULL);
     }
     if (p->own_dir && p->dir[0])
-        simproc_rmtree(p->dir);
+        tmpdir_remove(p->dir);
     p->dir[0] = '\0';
     p->own_dir = false;
 }
@@ -329,11 +283,11 @@ int
 simproc_run(const char *const *args, const char *const *env, char *out, size_t outlen, char *err,
             size_t errlen, int wait_ms)
 {
-    char dir[] = "/tmp/lingma-sim-run-XXXXXX";
+    char dir[PATH_MAX];
     const char *argv[32];
-    char op[PATH_MAX], ep[PATH_MAX];
+    char op[PATH_MAX + 8], ep[PATH_MAX + 8];
     size_t k = 0;
-    if (!simproc_bin() || !mkdtemp(dir))
+    if (!simproc_bin() || tmpdir_make(dir, sizeof(dir), "sim-run") != 0)
         return -1;
     argv[k++] = simproc_bin();
     for (const char *const *a = args; a && *a && k < 31; a++)
@@ -349,15 +303,15 @@ simproc_run(const char *const *args, const char *const *env, char *out, size_t o
         kill(p.pid, SIGKILL);
         simproc_wait_exit(&p, 5000, NULL);
     }
-    char *s = simproc_read_file(dir, "out");
+    char *s = tmpdir_read(dir, "out");
     if (out && outlen) {
         snprintf(out, outlen, "%s", s ? s : "");
     }
     free(s);
-    s = simproc_read_file(dir, "err");
+    s = tmpdir_read(dir, "err");
     if (err && errlen)
         snprintf(err, errlen, "%s", s ? s : "");
     free(s);
-    simproc_rmtree(dir);
+    tmpdir_remove(dir);
     return rc;
 }

@@ -63,15 +63,12 @@ void simproc_cleanup(struct simproc *p);
 int simproc_run(const char *const *args, const char *const *env, char *out, size_t outlen,
                 char *err, size_t errlen, int wait_ms);
 
-/* Read <dir>/<name> into a malloc'd NUL-terminated string, or NULL. */
-char *simproc_read_file(const char *dir, const char *name);
+/* Files in the work dir: tmpdir_read() and tmpdir_remove() (tmpdir.h). */
 bool simproc_file_exists(const char *dir, const char *name);
 /* Write <dir>/<name> atomically. 0 or -1. */
 int simproc_write_file(const char *dir, const char *name, const char *text);
 /* Poll until <dir>/<name> contains `needle` (bounded). 0 or -1. */
 int simproc_wait_file_contains(const char *dir, const char *name, const char *needle, int wait_ms);
-/* rm -rf */
-void simproc_rmtree(const char *dir);
 /* Monotonic milliseconds. */
 long long simproc_now_ms(void);
 

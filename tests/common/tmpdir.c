@@ -21,19 +21,28 @@ tmpdir_make(char *buf, size_t len, const char *tag)
     return mkdtemp(buf) ? 0 : -1;
 }
 
+/* Set by remove_one when an entry could not be removed: the walk goes on,
+ * so that a cleanup removes all it can. */
+static _Thread_local int remove_failed;
+
 static int
 remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
     (void)flag;
     (void)ftw;
-    return remove(path);
+    if (remove(path) != 0)
+        remove_failed = 1;
+    return 0;
 }
 
 int
 tmpdir_remove(const char *path)
 {
-    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    remove_failed = 0;
+    if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return -1;
+    return remove_failed ? -1 : 0;
 }
 
 int

@@ -1,7 +1,6 @@
 /* Helpers of the lingma-gatewayd integration tests; see gwd.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "gwd.h"
+#include "tmpdir.h"
 
 extern char **environ;
 
@@ -69,16 +69,6 @@ free_port(void)
     return ntohs(a.sin_port);
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* Read the first line of the daemon's stdout within the deadline. */
 static bool
 read_url(int fd, char *url, size_t len, int timeout_ms)
@@ -108,10 +98,8 @@ void
 gwd_start(struct gwd *g, const char *const *env, bool wait_ready)
 {
     memset(g, 0, sizeof(*g));
-    const char *base = getenv("TMPDIR");
     char tmpl[4096];
-    snprintf(tmpl, sizeof(tmpl), "%s/lingma-gwd-XXXXXX", base && *base ? base : "/tmp");
-    assert_non_null(mkdtemp(tmpl));
+    assert_int_equal(tmpdir_make(tmpl, sizeof(tmpl), "gwd"), 0);
     g->work = strdup(tmpl);
     g->sock_port = free_port();
     snprintf(g->log, sizeof(g->log), "%s.log", g->work);
@@ -218,7 +206,7 @@ gwd_stop(struct gwd *g)
         rc = gwd_wait_exit(g, 20000);
     }
     if (g->work) {
-        nftw(g->work, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(g->work);
         if (rc == 0)
             unlink(g->log);
         free(g->work);

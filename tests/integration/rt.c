@@ -1,6 +1,5 @@
 /* Helpers of the runtime integration tests; see rt.h. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,26 +15,14 @@
 #include <jansson.h>
 
 #include "rt.h"
+#include "tmpdir.h"
 
 char *
 rt_tempdir(void)
 {
-    const char *base = getenv("TMPDIR");
-    char tmpl[4096];
-    snprintf(tmpl, sizeof(tmpl), "%s/lingma-rt-XXXXXX", base && *base ? base : "/tmp");
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
+    char d[4096];
+    assert_int_equal(tmpdir_make(d, sizeof(d), "rt"), 0);
     return strdup(d);
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
 }
 
 void
@@ -43,7 +30,7 @@ rt_rmdir(char *dir)
 {
     if (!dir)
         return;
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
     free(dir);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "simfx.h"
+#include "tmpdir.h"
 
 extern char **environ;
 
@@ -79,8 +80,8 @@ test_status_fresh_dirs(void **state)
 {
     struct simfx *f = *state;
     char out[4096];
-    char dir[] = "/tmp/lingma-sim-status-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[PATH_MAX];
+    assert_int_equal(tmpdir_make(dir, sizeof(dir), "sim-status"), 0);
     const char *args[] = {"status", "-o", "json", "--workDir", dir, NULL};
     assert_int_equal(simproc_run(args, NULL, out, sizeof(out), NULL, 0, SIMFX_WAIT), 0);
     json_t *j = json_loads(out, 0, NULL);
@@ -102,7 +103,7 @@ test_status_fresh_dirs(void **state)
     const char *text[] = {"status", "--workDir", dir, NULL};
     assert_int_equal(simproc_run(text, NULL, out, sizeof(out), NULL, 0, SIMFX_WAIT), 0);
     assert_non_null(strstr(out, "logged in: yes"));
-    simproc_rmtree(dir);
+    tmpdir_remove(dir);
     (void)f;
 }
 
@@ -124,8 +125,8 @@ expect_bad(const char *const *env, const char *const *extra, const char *needle,
 static void
 test_bad_settings_exit_2(void **state)
 {
-    char dir[] = "/tmp/lingma-sim-bad-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[PATH_MAX];
+    assert_int_equal(tmpdir_make(dir, sizeof(dir), "sim-bad"), 0);
     static const char *cases[][2] = {
         {"LINGMA_SIM_CHUNKS=abc", "LINGMA_SIM_CHUNKS"},
         {"LINGMA_SIM_CHUNKS=0", "LINGMA_SIM_CHUNKS"},
@@ -158,7 +159,7 @@ test_bad_settings_exit_2(void **state)
     assert_int_equal(remove(strcat(strcpy(cfg, dir), "/sim.json")), 0);
     const char *badport[] = {"--httpPort=http", NULL};
     expect_bad(NULL, badport, "--httpPort", dir);
-    simproc_rmtree(dir);
+    tmpdir_remove(dir);
 }
 
 static void
@@ -172,12 +173,12 @@ test_info_2line_files_and_sigterm(void **state)
                           "--endpoint=https://example.invalid/algo",
                           NULL};
     assert_int_equal(simproc_start(&f->p, NULL, args, SIMFX_WAIT), 0);
-    char *info = simproc_read_file(f->p.dir, ".info");
+    char *info = tmpdir_read(f->p.dir, ".info");
     char want[64];
     snprintf(want, sizeof(want), "%d\n%ld\n", f->p.port, (long)f->p.pid);
     assert_string_equal(info, want);
     free(info);
-    char *id = simproc_read_file(f->p.dir, "cache/id");
+    char *id = tmpdir_read(f->p.dir, "cache/id");
     assert_int_equal(strlen(id), 36);
     assert_int_equal(id[14], '4');
     free(id);
@@ -226,7 +227,7 @@ test_info_variants(void **state)
     struct simfx *f = *state;
     const char *env3[] = {"LINGMA_SIM_INFO=3line", NULL};
     simfx_start(f, env3);
-    char *info = simproc_read_file(f->p.dir, ".info");
+    char *info = tmpdir_read(f->p.dir, ".info");
     int port;
     long pid;
     char third[PATH_MAX];
@@ -240,7 +241,7 @@ test_info_variants(void **state)
     const char *envj[] = {"LINGMA_SIM_INFO=json", NULL};
     simfx_start(f, envj);
     assert_false(simproc_file_exists(f->p.dir, ".info"));
-    info = simproc_read_file(f->p.dir, ".info.json");
+    info = tmpdir_read(f->p.dir, ".info.json");
     json_t *j = json_loads(info, 0, NULL);
     free(info);
     assert_int_equal(json_integer_value(json_object_get(j, "websocketPort")), f->p.port);
@@ -319,8 +320,8 @@ test_ports(void **state)
 static void
 test_no_flags_uses_cwd(void **state)
 {
-    char dir[] = "/tmp/lingma-sim-cwd-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[PATH_MAX];
+    assert_int_equal(tmpdir_make(dir, sizeof(dir), "sim-cwd"), 0);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addchdir_np(&fa, dir);

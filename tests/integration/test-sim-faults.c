@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "simfx.h"
+#include "tmpdir.h"
 
 static void
 test_drop_after(void **state)
@@ -189,7 +190,7 @@ test_stale_info(void **state)
     /* first a stale .info naming a pid that cannot exist */
     char *s = NULL;
     long long end = simproc_now_ms() + SIMFX_WAIT;
-    while (!(s = simproc_read_file(f->p.dir, ".info")) && simproc_now_ms() < end)
+    while (!(s = tmpdir_read(f->p.dir, ".info")) && simproc_now_ms() < end)
         poll(NULL, 0, 2); /* bounded poll for the file */
     assert_non_null(s);
     int port = 0;
