@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "gwd.h"
+#include "proc.h" /* lingma__find_free_ports */
 #include "tmpdir.h"
 
 extern char **environ;
@@ -56,17 +57,9 @@ need_env(const char *name)
 static unsigned
 free_port(void)
 {
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    int port = 0;
+    assert_int_equal(lingma__find_free_ports(&port, 1, NULL, 0), 0);
+    return (unsigned)port;
 }
 
 /* Read the first line of the daemon's stdout within the deadline. */

@@ -7,14 +7,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "rt.h"
+#include "proc.h" /* lingma__find_free_ports */
 #include "tmpdir.h"
 
 char *
@@ -55,17 +53,9 @@ quiet_log(lingma_log_level lvl, const char *msg, void *payload)
 static unsigned
 free_port(void)
 {
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    int port = 0;
+    assert_int_equal(lingma__find_free_ports(&port, 1, NULL, 0), 0);
+    return (unsigned)port;
 }
 
 void
