@@ -72,6 +72,9 @@ typedef struct gw_reqinfo {
 void gw_respond_json(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
                      const gw_http_header *extra, const char *body, size_t len,
                      const char *instance);
+/* Answer with `v` serialised (a 500 error when `v` is NULL or cannot be
+ * written), then log and count it. Takes the reference to `v`. */
+void gw_respond_value(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status, json_t *v);
 /* Answer with the OpenAI error envelope of `e` (Retry-After for a 429). */
 void gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
                       const char *instance);

@@ -149,6 +149,21 @@ gw_respond_json(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
 }
 
 void
+gw_respond_value(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status, json_t *v)
+{
+    gw_buf b = GW_BUF_INIT;
+    if (!v || gw_buf_append_json(&b, v) != 0) {
+        gw_error e;
+        gw_error_internal(&e);
+        gw_respond_error(app, req, ri, &e, NULL);
+    } else {
+        gw_respond_json(app, req, ri, status, NULL, b.data, b.len, NULL);
+    }
+    json_decref(v);
+    gw_buf_free(&b);
+}
+
+void
 gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
                  const char *instance)
 {

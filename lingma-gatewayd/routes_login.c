@@ -18,21 +18,6 @@ str_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
-static void
-respond_value(gw_app *app, gw_http_req *req, gw_reqinfo *ri, int status, json_t *v)
-{
-    gw_buf b = GW_BUF_INIT;
-    if (!v || gw_buf_append_json(&b, v) != 0) {
-        gw_error e;
-        gw_error_internal(&e);
-        gw_respond_error(app, req, ri, &e, NULL);
-    } else {
-        gw_respond_json(app, req, ri, status, NULL, b.data, b.len, NULL);
-    }
-    json_decref(v);
-    gw_buf_free(&b);
-}
-
 static json_t *
 instance_json(const lingma_instance_stats *s)
 {
@@ -46,14 +31,14 @@ gw_route_login_status(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
 {
     lingma_pool_stats *st;
     if (lingma_pool_stats_get(&st, app->pool) != 0) {
-        respond_value(app, req, ri, 500, NULL);
+        gw_respond_value(app, req, ri, 500, NULL);
         return;
     }
     json_t *inst = json_array();
     for (size_t i = 0; i < st->instance_count; i++)
         json_array_append_new(inst, instance_json(&st->instances[i]));
     lingma_pool_stats_free(st);
-    respond_value(app, req, ri, 200, json_pack("{s:o}", "instances", inst));
+    gw_respond_value(app, req, ri, 200, json_pack("{s:o}", "instances", inst));
 }
 
 void
@@ -84,10 +69,10 @@ gw_route_login_start(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     }
     lingma_pool_stats *st;
     if (lingma_pool_stats_get(&st, app->pool) != 0) {
-        respond_value(app, req, ri, 500, NULL);
+        gw_respond_value(app, req, ri, 500, NULL);
         return;
     }
     json_t *v = (size_t)idx < st->instance_count ? instance_json(&st->instances[idx]) : NULL;
     lingma_pool_stats_free(st);
-    respond_value(app, req, ri, 202, v);
+    gw_respond_value(app, req, ri, 202, v);
 }

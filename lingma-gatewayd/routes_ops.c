@@ -11,21 +11,6 @@
 
 #include "gateway.h"
 
-static void
-respond_json_value(gw_app *app, gw_http_req *req, gw_reqinfo *ri, int status, json_t *v)
-{
-    gw_buf b = GW_BUF_INIT;
-    if (!v || gw_buf_append_json(&b, v) != 0) {
-        gw_error e;
-        gw_error_internal(&e);
-        gw_respond_error(app, req, ri, &e, NULL);
-    } else {
-        gw_respond_json(app, req, ri, status, NULL, b.data, b.len, NULL);
-    }
-    json_decref(v);
-    gw_buf_free(&b);
-}
-
 static bool
 snapshot(gw_app *app, gw_http_req *req, gw_reqinfo *ri, lingma_pool_stats **st)
 {
@@ -53,7 +38,7 @@ gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
                           "instances", inst);
     int code = !draining && st->ready ? 200 : 503;
     lingma_pool_stats_free(st);
-    respond_json_value(app, req, ri, code, v);
+    gw_respond_value(app, req, ri, code, v);
 }
 
 void
@@ -80,8 +65,7 @@ gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
                   (json_int_t)st->max_in_flight, "max_queue", (json_int_t)st->max_queue);
     json_t *pool = json_pack("{s:I,s:o}", "ready", (json_int_t)st->ready, "instances", inst);
     lingma_pool_stats_free(st);
-    respond_json_value(app, req, ri, 200,
-                       json_pack("{s:o,s:o}", "concurrency", conc, "pool", pool));
+    gw_respond_value(app, req, ri, 200, json_pack("{s:o,s:o}", "concurrency", conc, "pool", pool));
 }
 
 void
