@@ -417,18 +417,28 @@ post_cmd(struct lingma_pool *p, struct lingma__cmd *cmd)
     return 0;
 }
 
-int
-lingma__pool_post_call(struct lingma_pool *p, struct lingma__call *call)
+/* A new command of `type` for the transport thread, posted; freed here
+ * when it cannot be. */
+static int
+post_new_cmd(struct lingma_pool *p, enum cmd_type type, lingma_chat_id id,
+             struct lingma__call *call)
 {
     struct lingma__cmd *cmd = lingma__calloc(p->alloc, 1, sizeof(*cmd));
     if (!cmd)
         return LINGMA_ENOMEM;
-    cmd->type = CMD_CALL;
+    cmd->type = type;
+    cmd->id = id;
     cmd->call = call;
     int rc = post_cmd(p, cmd);
     if (rc != 0)
         lingma__free(p->alloc, cmd);
     return rc;
+}
+
+int
+lingma__pool_post_call(struct lingma_pool *p, struct lingma__call *call)
+{
+    return post_new_cmd(p, CMD_CALL, 0, call);
 }
 
 int
@@ -592,13 +602,5 @@ lingma_chat_cancel(lingma_pool *p, lingma_chat_id id)
     pthread_mutex_unlock(&p->mu);
     if (!live)
         return LINGMA_ENOTFOUND;
-    struct lingma__cmd *cmd = lingma__calloc(p->alloc, 1, sizeof(*cmd));
-    if (!cmd)
-        return LINGMA_ENOMEM;
-    cmd->type = CMD_CANCEL;
-    cmd->id = id;
-    int rc = post_cmd(p, cmd);
-    if (rc != 0)
-        lingma__free(p->alloc, cmd);
-    return rc;
+    return post_new_cmd(p, CMD_CANCEL, id, NULL);
 }
