@@ -274,8 +274,7 @@ rt_sim_status(const char *dir, const char *key)
 int
 rt_pid_alive(long pid)
 {
-    char path[64], buf[512];
-    (void)buf;
+    char path[64];
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)

@@ -62,7 +62,7 @@ int rt_pred_ready(const lingma_instance_stats *s, void *arg);
 /* `lingma-sim status -o json --workDir dir`: integer field `key`, or -1. */
 long rt_sim_status(const char *dir, const char *key);
 
-/* 1 when /proc/<pid> exists and is not a zombie. */
+/* 1 when /proc/<pid> exists, zombies included: "gone" means reaped too. */
 int rt_pid_alive(long pid);
 
 #endif
