@@ -3,6 +3,7 @@
  * libwebsockets.h. See transport.h and library-notes.md section 1 for the
  * traps this file steps around (thread rules, fake wsi in
  * EVENT_WAIT_CANCELLED, in-place masking, one lws_write per WRITEABLE).
+ * Outgoing frames queued together go out as one WebSocket message.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +20,12 @@
 /* Largest WebSocket frame we write at once; bigger messages are fragmented
  * so that control frames (pings, close) are never stuck behind them. */
 #define TX_FRAGMENT ((size_t)65536)
-#define RX_BUFFER   65536
+/* Frames queued together are sent as one message up to about this size
+ * (the last frame pulled may take it beyond). */
+#define TX_BATCH ((size_t)65536)
+/* A send buffer grown past this by one large message is shrunk back. */
+#define TX_KEEP   ((size_t)LWS_PRE + 2 * TX_BATCH)
+#define RX_BUFFER 65536
 
 struct lingma__transport {
     struct lingma__transport_opts o;
@@ -147,6 +153,29 @@ conn_ended(struct lingma__conn *c, const char *why)
     conn_release(c);
 }
 
+/* Append one pulled frame to the message being built, growing the
+ * LWS_PRE-prefixed buffer geometrically. -1 on allocation failure. */
+static int
+tx_append(struct lingma__conn *c, const char *p, size_t n)
+{
+    struct lingma__transport *t = c->t;
+    size_t need = LWS_PRE + c->tx_len + n;
+
+    if (need > c->tx_cap) {
+        size_t cap = c->tx_cap ? c->tx_cap : LWS_PRE + 1024;
+        while (cap < need)
+            cap *= 2;
+        unsigned char *nb = lingma__realloc(t->o.alloc, c->tx, cap);
+        if (!nb)
+            return -1;
+        c->tx = nb;
+        c->tx_cap = cap;
+    }
+    memcpy(c->tx + LWS_PRE + c->tx_len, p, n);
+    c->tx_len += n;
+    return 0;
+}
+
 /* Write (part of) the current message, or start the next one. */
 static int
 conn_write(struct lingma__conn *c)
@@ -154,22 +183,32 @@ conn_write(struct lingma__conn *c)
     struct lingma__transport *t = c->t;
 
     if (c->tx_off >= c->tx_len) {
-        const char *p = NULL;
-        size_t n = c->cbs.pull ? c->cbs.pull(c, &p, c->ud) : 0;
-        if (n == 0)
-            return 0;
-        if (LWS_PRE + n > c->tx_cap) {
-            unsigned char *nb = lingma__realloc(t->o.alloc, c->tx, LWS_PRE + n);
-            if (!nb)
-                return -1; /* the bytes were taken: the stream is broken now */
-            c->tx = nb;
-            c->tx_cap = LWS_PRE + n;
-        }
-        memcpy(c->tx + LWS_PRE, p, n);
-        c->tx_len = n;
+        /* Batch every frame queued right now (the ACKs of a burst of
+         * pushes, typically) into one message, up to TX_BATCH: one
+         * lws_write and one send() instead of one per frame. Peers cut
+         * frames by Content-Length across message boundaries
+         * (lingma-protocol.md section 2), so this is invisible to them. */
+        c->tx_len = 0;
         c->tx_off = 0;
+        while (c->tx_len < TX_BATCH && c->cbs.pull) {
+            const char *p = NULL;
+            size_t n = c->cbs.pull(c, &p, c->ud);
+            if (n == 0)
+                break;
+            if (tx_append(c, p, n) < 0)
+                return -1; /* the bytes were taken: the stream is broken now */
+        }
+        if (c->tx_len == 0)
+            return 0;
+        if (c->tx_cap > TX_KEEP && c->tx_len <= TX_KEEP / 2) {
+            /* A big message grew the buffer once: do not pin it. */
+            unsigned char *nb = lingma__realloc(t->o.alloc, c->tx, TX_KEEP);
+            if (nb) {
+                c->tx = nb;
+                c->tx_cap = TX_KEEP;
+            }
+        }
     }
-
     size_t left = c->tx_len - c->tx_off;
     size_t n = left > TX_FRAGMENT ? TX_FRAGMENT : left;
     int flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->tx_off == 0, n == left);

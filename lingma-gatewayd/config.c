@@ -30,6 +30,7 @@ enum kind {
     K_DURATION,     /* 1 s .. 1 year, with an optional s/m/h unit */
     K_DURATION0,    /* the same, 0 allowed */
     K_BYTES,        /* 1 .. 1 GiB, with an optional K/M/G unit (powers of 1024) */
+    K_CONN_BYTES,   /* like K_BYTES, 8 KiB .. 1 MiB: MHD's per-connection pool */
     K_LOG_LEVEL,    /* error|warn|info|debug */
     K_ASK_MODE,     /* chat|agent */
     K_SESSION_MODE, /* fresh|reuse */
@@ -103,6 +104,10 @@ static const struct setting settings[GW_CFG_COUNT] = {
      "On SIGTERM, how long running chats may finish."},
     {"GATEWAY_MAX_BODY_BYTES", "--max-body", "BYTES", K_BYTES, F(max_body), "8MiB",
      "Largest request body; larger ones get 413."},
+    {"GATEWAY_CONNECTION_MEMORY", "--connection-memory", "BYTES", K_CONN_BYTES,
+     F(connection_memory), "8KiB",
+     "Memory per HTTP connection. It also bounds the request line and headers: a header block "
+     "larger than this minus about 1KiB gets 431."},
     {"GATEWAY_MAX_CONNECTIONS", "--max-connections", "N", K_COUNT, F(max_connections), "10000",
      "Open HTTP connections at most."},
     {"GATEWAY_ALLOW_PUBLIC", "--allow-public", NULL, K_BOOL, F(allow_public), "false",
@@ -195,6 +200,8 @@ accepted_form(enum kind k)
         return "a duration: N, Ns, Nm or Nh (seconds by default)";
     case K_BYTES:
         return "a size of 1 byte to 1GiB: N, NK, NM or NG (KiB, MiB, GiB)";
+    case K_CONN_BYTES:
+        return "a size of 8KiB to 1MiB: N, NK or NM (KiB, MiB)";
     case K_LOG_LEVEL:
         return "error, warn, info or debug";
     case K_ASK_MODE:
@@ -336,6 +343,13 @@ convert(gw_config *cfg, int i, const char *v)
         return 0;
     case K_BYTES:
         if (!parse_scaled(v, byte_units, byte_mult, &u) || u == 0 || u > (1u << 30))
+            return LINGMA_EINVAL;
+        *(uint64_t *)field = u;
+        return 0;
+    case K_CONN_BYTES:
+        /* Below 8 KiB MHD cannot hold a typical request's headers and its
+         * buffers; above 1 MiB it is no longer a per-connection pool. */
+        if (!parse_scaled(v, byte_units, byte_mult, &u) || u < 8192 || u > (1u << 20))
             return LINGMA_EINVAL;
         *(uint64_t *)field = u;
         return 0;
@@ -724,6 +738,7 @@ dump_one(gw_buf *out, const gw_config *cfg, int i)
         v = num;
         break;
     case K_BYTES:
+    case K_CONN_BYTES:
         snprintf(num, sizeof(num), "%llu", (unsigned long long)*(const uint64_t *)field);
         v = num;
         break;

@@ -80,6 +80,7 @@ enum {
     GW_CFG_HEARTBEAT,
     GW_CFG_DRAIN_TIMEOUT,
     GW_CFG_MAX_BODY,
+    GW_CFG_CONNECTION_MEMORY,
     GW_CFG_MAX_CONNECTIONS,
     GW_CFG_ALLOW_PUBLIC,
     GW_CFG_COUNT
@@ -107,13 +108,14 @@ typedef struct gw_config {
     char *default_model; /* never NULL ("auto") */
     gw_ask_mode ask_mode;
     gw_session_mode session_mode;
-    char *login_hook;       /* NULL = none */
-    unsigned max_in_flight; /* >= 1 */
-    unsigned max_queue;     /* 0 = reject at once when full */
-    unsigned queue_timeout; /* seconds */
-    unsigned heartbeat;     /* seconds, 0 = no SSE heartbeat */
-    unsigned drain_timeout; /* seconds */
-    uint64_t max_body;      /* bytes */
+    char *login_hook;           /* NULL = none */
+    unsigned max_in_flight;     /* >= 1 */
+    unsigned max_queue;         /* 0 = reject at once when full */
+    unsigned queue_timeout;     /* seconds */
+    unsigned heartbeat;         /* seconds, 0 = no SSE heartbeat */
+    unsigned drain_timeout;     /* seconds */
+    uint64_t max_body;          /* bytes */
+    uint64_t connection_memory; /* bytes, MHD's per-connection pool */
     unsigned max_connections;
     bool allow_public;
     char *env_file; /* --env-file, NULL = none */

@@ -33,8 +33,11 @@
 
 #include "http_int.h"
 
-/* MHD asks the reader for at most this much per call. */
-#define STREAM_BLOCK 16384
+/* MHD asks the reader for at most this much per call. MHD allocates a
+ * buffer of this size with every callback response, so for SSE (events of
+ * a few hundred bytes) a small block saves memory per open stream; a
+ * bigger backlog just takes more reader calls. */
+#define STREAM_BLOCK 2048
 /* Largest body buffer allocated before the bytes arrive. */
 #define BODY_PREALLOC_MAX (256u * 1024u)
 

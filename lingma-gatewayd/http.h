@@ -44,11 +44,13 @@
  *
  * Limits (defaults in GW_HTTP_OPTIONS_INIT):
  *   - Request headers: MHD keeps the request line and headers inside the
- *     per-connection memory pool (connection_memory, 128 KiB). The whole
- *     header block must fit in it (measured on 0.9.75: the pool size minus
- *     about 420 bytes; 120 KB passes, 140 KB does not); beyond that MHD
- *     itself answers 431. Those 431s are produced before any callback runs,
- *     so they carry no x-request-id and no route headers.
+ *     per-connection memory pool (connection_memory, 8 KiB, which every
+ *     open stream holds for its whole life). The whole header block must
+ *     fit in it: measured on 0.9.75, the pool size minus about 350 bytes
+ *     fits, so the documented limit is connection_memory - 1 KiB; beyond the
+ *     pool MHD itself answers 431. Those 431s are produced before any
+ *     callback runs, so they carry no x-request-id and no route headers.
+ *     Bodies are not bounded by the pool: MHD hands them over in pieces.
  *   - Request body: max_body (8 MiB). A larger Content-Length gets 413 at
  *     once, before any body byte is read (MHD then closes the connection; a
  *     client using "Expect: 100-continue" sends nothing). A chunked body is
@@ -113,7 +115,7 @@ typedef struct gw_http_options {
     unsigned timeout_s;       /* idle connection timeout, 60; 0 = none.
                                * Streams run without it (heartbeats instead);
                                * suspended requests are never timed out. */
-    size_t connection_memory; /* per connection, 128 KiB; sets the header limit */
+    size_t connection_memory; /* per connection, 8 KiB; sets the header limit */
     size_t max_body;          /* 8 MiB */
     size_t stream_buffer_max; /* pending bytes per stream, 1 MiB */
     unsigned heartbeat_ms;    /* ": ping" on an idle stream, 15000; 0 = off */
@@ -149,7 +151,7 @@ typedef struct gw_http_options {
 
 #define GW_HTTP_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        "127.0.0.1", 0, 10000, 60, 128 * 1024, 8 * 1024 * 1024, 1024 * 1024, 15000, 1024, NULL,    \
+        "127.0.0.1", 0, 10000, 60, 8 * 1024, 8 * 1024 * 1024, 1024 * 1024, 15000, 1024, NULL,      \
             NULL, NULL, NULL, NULL, NULL, NULL                                                     \
     }
 

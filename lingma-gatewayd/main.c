@@ -120,6 +120,7 @@ start_http(gw_app *app, const gw_config *cfg)
     o.port = cfg->port;
     o.max_connections = cfg->max_connections;
     o.max_body = (size_t)cfg->max_body;
+    o.connection_memory = (size_t)cfg->connection_memory;
     o.heartbeat_ms = cfg->heartbeat * 1000u;
     o.handler = gw_routes_handler;
     o.on_headers = gw_routes_on_headers;

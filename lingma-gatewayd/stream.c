@@ -7,8 +7,10 @@
 
 #include "lingma/common.h"
 
-/* Smallest allocation: one typical SSE chunk fits without a regrow. */
-#define SBUF_MIN_ALLOC 4096
+/* Smallest allocation: a typical SSE event (a few hundred bytes) fits
+ * without a regrow; bursts grow it geometrically. Small because every open
+ * stream keeps its buffer, and 10,000 idle streams are the target. */
+#define SBUF_MIN_ALLOC 512
 
 int
 gw_sbuf_append(struct gw_sbuf *b, const void *p, size_t n, size_t limit)

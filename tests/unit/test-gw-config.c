@@ -81,6 +81,7 @@ test_defaults(void **state)
     assert_int_equal(c.heartbeat, 15);
     assert_int_equal(c.drain_timeout, 30);
     assert_int_equal(c.max_body, 8 * 1024 * 1024);
+    assert_int_equal(c.connection_memory, 8 * 1024);
     assert_int_equal(c.max_connections, 10000);
     assert_false(c.allow_public);
     assert_null(c.env_file);
@@ -243,6 +244,8 @@ test_validation(void **state)
         {"--max-body=0", "--max-body", "1GiB"},
         {"--max-body=2G", "--max-body", NULL},
         {"--max-body=5T", "--max-body", NULL},
+        {"--connection-memory=4K", "--connection-memory", "8KiB to 1MiB"},
+        {"--connection-memory=2M", "--connection-memory", NULL},
         {"--log-level=verbose", "--log-level", "error, warn, info or debug"},
         {"--ask-mode=edit", "--ask-mode", "chat or agent"},
         {"--session-mode=sticky", "--session-mode", "fresh or reuse"},
@@ -271,6 +274,7 @@ test_validation(void **state)
                   "--queue-timeout=0",
                   "--heartbeat=0s",
                   "--max-body=512K",
+                  "--connection-memory=64K",
                   "--max-queue=0",
                   "--log-level=warning",
                   "--ask-mode=Agent",
@@ -287,6 +291,7 @@ test_validation(void **state)
     assert_int_equal(c.queue_timeout, 0);
     assert_int_equal(c.heartbeat, 0);
     assert_int_equal(c.max_body, 512 * 1024);
+    assert_int_equal(c.connection_memory, 64 * 1024);
     assert_int_equal(c.max_queue, 0);
     assert_int_equal(c.log_level, LINGMA_LOG_WARN);
     assert_int_equal(c.ask_mode, GW_ASK_AGENT);
@@ -575,6 +580,7 @@ test_env_example_is_complete(void **state)
         "GATEWAY_HEARTBEAT_SEC",
         "GATEWAY_DRAIN_TIMEOUT_SEC",
         "GATEWAY_MAX_BODY_BYTES",
+        "GATEWAY_CONNECTION_MEMORY",
         "GATEWAY_MAX_CONNECTIONS",
         "GATEWAY_ALLOW_PUBLIC",
     };
