@@ -154,8 +154,8 @@ struct lingma__inst {
     char name[16];
     char *work_dir;
     char *legacy_home; /* $HOME for the ~/.lingma/.info fallback; single instance only */
-    char *username; /* NULL: no account */
-    char *password; /* wiped when freed; only ever passed to the login hook */
+    char *username;    /* NULL: no account */
+    char *password;    /* wiped when freed; only ever passed to the login hook */
 
     /* [mu] */
     struct lingma__inst_pub pub;

@@ -20,8 +20,8 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
-#define LINGMA_EXPORT     __attribute__((visibility("default")))
-#define LINGMA_WARN_UNUSED __attribute__((warn_unused_result))
+#define LINGMA_EXPORT          __attribute__((visibility("default")))
+#define LINGMA_WARN_UNUSED     __attribute__((warn_unused_result))
 #define LINGMA_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
 #define LINGMA_EXPORT
@@ -35,20 +35,20 @@ extern "C" {
  */
 typedef enum lingma_error {
     LINGMA_OK = 0,
-    LINGMA_ERROR = -1,       /**< unspecified failure */
-    LINGMA_EINVAL = -2,      /**< invalid argument or request */
-    LINGMA_ENOMEM = -3,      /**< out of memory */
-    LINGMA_EPROTO = -4,      /**< the peer broke the protocol (frame, JSON-RPC) */
-    LINGMA_EIO = -5,         /**< transport failure, connection lost */
-    LINGMA_ESPAWN = -6,      /**< Lingma could not be started */
-    LINGMA_ETIMEDOUT = -7,   /**< RPC, first-token or chat timeout */
-    LINGMA_EBUSY = -8,       /**< admission rejected: queue full or queue timeout */
-    LINGMA_EUNAVAIL = -9,    /**< no instance can serve */
-    LINGMA_ECANCELED = -10,  /**< cancelled by the caller */
-    LINGMA_ERPC = -11,       /**< Lingma answered with a JSON-RPC error */
-    LINGMA_EUPSTREAM = -12,  /**< chat/finish carried a non-200 statusCode */
-    LINGMA_ECLOSED = -13,    /**< the object was closed or is shutting down */
-    LINGMA_ENOTFOUND = -14,  /**< no such object (chat id, instance, model) */
+    LINGMA_ERROR = -1,      /**< unspecified failure */
+    LINGMA_EINVAL = -2,     /**< invalid argument or request */
+    LINGMA_ENOMEM = -3,     /**< out of memory */
+    LINGMA_EPROTO = -4,     /**< the peer broke the protocol (frame, JSON-RPC) */
+    LINGMA_EIO = -5,        /**< transport failure, connection lost */
+    LINGMA_ESPAWN = -6,     /**< Lingma could not be started */
+    LINGMA_ETIMEDOUT = -7,  /**< RPC, first-token or chat timeout */
+    LINGMA_EBUSY = -8,      /**< admission rejected: queue full or queue timeout */
+    LINGMA_EUNAVAIL = -9,   /**< no instance can serve */
+    LINGMA_ECANCELED = -10, /**< cancelled by the caller */
+    LINGMA_ERPC = -11,      /**< Lingma answered with a JSON-RPC error */
+    LINGMA_EUPSTREAM = -12, /**< chat/finish carried a non-200 statusCode */
+    LINGMA_ECLOSED = -13,   /**< the object was closed or is shutting down */
+    LINGMA_ENOTFOUND = -14, /**< no such object (chat id, instance, model) */
 } lingma_error;
 
 /** The lowest error code defined by this version of the library. */

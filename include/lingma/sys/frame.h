@@ -94,8 +94,8 @@ LINGMA_EXPORT void lingma_frame_decoder_free(lingma_frame_decoder *dec);
  * without a copy; only a body that straddles the end of a chunk is buffered.
  * lingma_frame_decoder_errmsg() says what went wrong.
  */
-LINGMA_EXPORT int lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data,
-                                            size_t len, lingma_frame_cb cb, void *payload);
+LINGMA_EXPORT int lingma_frame_decoder_feed(lingma_frame_decoder *dec, const void *data, size_t len,
+                                            lingma_frame_cb cb, void *payload);
 
 /**
  * A human-readable description of the last error, or "" when none.

@@ -104,9 +104,9 @@ typedef struct lingma_rpc_stats {
     uint64_t responses_received; /**< responses that matched a pending request */
     uint64_t requests_received;
     uint64_t notifications_received;
-    uint64_t timeouts;           /**< pending requests expired by lingma_rpc_tick() */
-    uint64_t malformed;          /**< bodies that were not valid JSON-RPC 2.0 */
-    uint64_t unknown_responses;  /**< responses whose id matched no pending request */
+    uint64_t timeouts;          /**< pending requests expired by lingma_rpc_tick() */
+    uint64_t malformed;         /**< bodies that were not valid JSON-RPC 2.0 */
+    uint64_t unknown_responses; /**< responses whose id matched no pending request */
 } lingma_rpc_stats;
 
 #define LINGMA_RPC_OPTIONS_VERSION 1
@@ -121,7 +121,10 @@ typedef struct lingma_rpc_options {
     void *payload; /**< passed to on_request, on_notification and log_fn */
 } lingma_rpc_options;
 
-#define LINGMA_RPC_OPTIONS_INIT {LINGMA_RPC_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
+#define LINGMA_RPC_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        LINGMA_RPC_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL, NULL                                \
+    }
 
 /**
  * Create a session.
@@ -165,7 +168,8 @@ LINGMA_EXPORT int lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *
  */
 LINGMA_EXPORT int lingma_rpc_cancel(lingma_rpc *rpc, int64_t id);
 
-/** Send a notification. `params` is stolen. @return 0, LINGMA_EINVAL, LINGMA_ENOMEM or LINGMA_ECLOSED */
+/** Send a notification. `params` is stolen. @return 0, LINGMA_EINVAL, LINGMA_ENOMEM or
+ * LINGMA_ECLOSED */
 LINGMA_EXPORT int lingma_rpc_notify(lingma_rpc *rpc, const char *method, json_t *params);
 
 /**
