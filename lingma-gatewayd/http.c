@@ -509,6 +509,14 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
         pthread_mutex_unlock(&h->mu);
         return MHD_NO;
     }
+    if (h->stopping) {
+        /* A forced gw_http_stop made its resume walk while this handler
+         * ran: nothing would resume a connection suspended now, and
+         * MHD_stop_daemon aborts on it. Answer like resumed() does; the
+         * completion tells a route that still owns the request (on_gone). */
+        pthread_mutex_unlock(&h->mu);
+        return reject(req, c, 503, "server is shutting down");
+    }
     suspend_locked(req);
     bool late_shutdown =
         h->draining && req->route_owns && !req->shutdown_notified && h->opts.on_shutdown;

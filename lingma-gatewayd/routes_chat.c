@@ -34,6 +34,12 @@
 #include "stop.h"
 #include "tokens.h"
 
+/* Bound of a non-streaming answer (text plus reasoning) held until the chat
+ * ends. The largest model outputs (about 128k tokens) are well under 1 MiB;
+ * an upstream that talks past this is broken or hostile, and without a
+ * bound each such request would grow memory until the chat timeout. */
+#define ANSWER_MAX_BYTES (4u * 1024u * 1024u)
+
 struct chat {
     gw_app *app;
     gw_http_req *req;
@@ -198,6 +204,28 @@ finish_error(struct chat *c, const gw_error *e)
     gw_request_done(c->app, &c->ri, e->status, c->instance);
 }
 
+static void finish_error(struct chat *c, const gw_error *e);
+
+/* Keep non-streaming answer text in `b`, within ANSWER_MAX_BYTES over the
+ * text and the reasoning. On failure the chat is stopped and the request
+ * answered with an error: a shortened answer must not look complete. */
+static bool
+hold(struct chat *c, gw_buf *b, const char *text, size_t len)
+{
+    gw_error e;
+    if (c->content.len + c->reasoning.len + len > ANSWER_MAX_BYTES) {
+        gw_error_set(&e, 502, GW_TYPE_SERVER, "answer_too_large", NULL,
+                     "The upstream answer exceeded %u bytes.", ANSWER_MAX_BYTES);
+    } else if (gw_buf_append(b, text, len) != 0) {
+        gw_error_internal(&e);
+    } else {
+        return true;
+    }
+    cancel_upstream(c);
+    finish_error(c, &e);
+    return false;
+}
+
 /* Forward answer text that passed the stop matcher, within max_tokens.
  * Returns true when the token limit cut it. */
 static bool
@@ -212,7 +240,7 @@ forward(struct chat *c, const char *text, size_t len)
         if (c->stream)
             stream_text(c, text, n, false);
         else
-            gw_buf_append(&c->content, text, n);
+            hold(c, &c->content, text, n);
     }
     return n < len;
 }
@@ -284,7 +312,7 @@ on_event(const lingma_chat_event *ev, void *payload)
         if (c->stream)
             stream_text(c, ev->delta.text, ev->delta.len, true);
         else
-            gw_buf_append(&c->reasoning, ev->delta.text, ev->delta.len);
+            hold(c, &c->reasoning, ev->delta.text, ev->delta.len);
         return;
     case LINGMA_CHAT_DONE:
         if (!c->finished) {

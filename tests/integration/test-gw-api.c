@@ -374,6 +374,30 @@ test_stop_sequences(void **state)
     assert_true(gwd_wait_sim(&G, "stops_received", stops0 + 2, 5000));
 }
 
+/* A non-streaming answer is held whole in memory until it ends, so it is
+ * bounded like a stream's buffer: an upstream that talks past the bound
+ * gets the chat stopped and a 502, never an ever-growing buffer nor a
+ * silently shortened 200. tokens:1000000 is about 5 MB of text. */
+static void
+test_answer_too_large(void **state)
+{
+    (void)state;
+    gwd_sim_config(&G, "{\"reply\":\"tokens:1000000\",\"chunks\":64}");
+    long stops = gwd_sim_status(&G, "stops_received");
+    long long t0 = gwd_now_ms();
+    struct gwd_resp r;
+    gwd_req(&r, &G, "POST", "/v1/chat/completions",
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"talk\"}]}", NULL);
+    print_message("answer: status %ld, %zu bytes after %lld ms\n", r.status, r.len,
+                  gwd_now_ms() - t0);
+    assert_int_equal(r.status, 502);
+    json_t *err = json_object_get(r.json, "error");
+    assert_non_null(err);
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "answer_too_large");
+    gwd_resp_free(&r);
+    assert_true(gwd_wait_sim(&G, "stops_received", stops + 1, 10000));
+}
+
 static void
 test_validation(void **state)
 {
@@ -758,6 +782,7 @@ main(void)
         cmocka_unit_test_setup(test_reasoning, reset_sim),
         cmocka_unit_test_setup(test_max_tokens, reset_sim),
         cmocka_unit_test_setup(test_stop_sequences, reset_sim),
+        cmocka_unit_test_setup(test_answer_too_large, reset_sim),
         cmocka_unit_test_setup(test_validation, reset_sim),
         cmocka_unit_test_setup(test_http_errors, reset_sim),
         cmocka_unit_test_setup(test_upstream_faults, reset_sim),

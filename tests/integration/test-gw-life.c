@@ -299,6 +299,79 @@ test_graceful_shutdown(void **state)
     gwd_stop(&g); /* already reaped: only cleans up */
 }
 
+/* Read a whole file into a malloc'd string ("" when it does not exist). */
+static char *
+slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *out = calloc(1, 1);
+    size_t len = 0;
+    char chunk[4096];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        out = realloc(out, len + n + 1);
+        memcpy(out + len, chunk, n);
+        len += n;
+        out[len] = '\0';
+    }
+    if (f)
+        fclose(f);
+    return out;
+}
+
+static bool
+wait_file_has(const char *path, const char *needle, int timeout_ms)
+{
+    long long end = gwd_now_ms() + timeout_ms;
+    for (;;) {
+        char *text = slurp(path);
+        bool found = strstr(text, needle) != NULL;
+        free(text);
+        if (found)
+            return true;
+        if (gwd_now_ms() >= end)
+            return false;
+        usleep(20 * 1000);
+    }
+}
+
+/* Log rotation: with LOG_FILE set, rename the file (as logrotate does),
+ * send SIGHUP; the daemon reopens the path, and the next request's line
+ * lands in the new file, not in the renamed one. */
+static void
+test_sighup_reopens_log(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gw-hup-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64], rotated[64], env_log[80];
+    snprintf(file, sizeof(file), "%s/gw.log", dir);
+    snprintf(rotated, sizeof(rotated), "%s/gw.log.1", dir);
+    snprintf(env_log, sizeof(env_log), "LOG_FILE=%s", file);
+    struct gwd g;
+    gwd_start(&g, (const char *const[]){env_log, NULL}, true);
+    assert_true(wait_file_has(file, "\"msg\":\"listening\"", 5000));
+
+    assert_int_equal(rename(file, rotated), 0);
+    assert_int_equal(kill(g.pid, SIGHUP), 0);
+    assert_true(wait_file_has(file, "\"msg\":\"log reopened\"", 5000));
+
+    struct gwd_resp r;
+    gwd_req(&r, &g, "GET", "/healthz", NULL, (const char *const[]){"x-request-id: hup-1", NULL});
+    assert_int_equal(r.status, 200);
+    gwd_resp_free(&r);
+    assert_true(wait_file_has(file, "\"request_id\":\"hup-1\"", 5000));
+    char *old = slurp(rotated);
+    assert_non_null(strstr(old, "\"msg\":\"listening\""));
+    assert_null(strstr(old, "hup-1"));
+    free(old);
+
+    assert_int_equal(gwd_stop(&g), 0);
+    unlink(file);
+    unlink(rotated);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -310,6 +383,7 @@ main(void)
         cmocka_unit_test_setup(test_lingma_killed_mid_stream, reset),
         cmocka_unit_test_setup(test_exit_after, reset),
         cmocka_unit_test(test_graceful_shutdown),
+        cmocka_unit_test(test_sighup_reopens_log),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
