@@ -50,8 +50,9 @@ struct gw_catalogue {
     size_t n_merged;
 };
 
-/* Rebuild the union after a list changed. (mu) */
-static void
+/* Rebuild the union after a list changed. (mu) Returns false, leaving the
+ * previous union in place, when memory runs out. */
+static bool
 merge_locked(gw_catalogue *c)
 {
     size_t total = 0;
@@ -61,7 +62,7 @@ merge_locked(gw_catalogue *c)
     gw_model_entry *m = total ? calloc(total, sizeof(*m)) : NULL;
     size_t n = 0;
     if (total && !m)
-        return; /* keep the previous union: stale beats empty */
+        return false;
     for (size_t i = 0; i < c->n_slots; i++) {
         const lingma_model_list *l = c->slots[i].list;
         for (size_t j = 0; l && j < l->count; j++) {
@@ -81,6 +82,7 @@ merge_locked(gw_catalogue *c)
     free(c->merged);
     c->merged = m;
     c->n_merged = n;
+    return true;
 }
 
 static void
@@ -141,8 +143,12 @@ on_models(int error, const lingma_model_list *models, void *payload)
     if (i < c->n_slots) {
         lingma_model_list *old = c->slots[i].list;
         c->slots[i].list = copy;
-        copy = NULL;
-        merge_locked(c);
+        if (!merge_locked(c)) {
+            /* The previous union still points into `old`: keep it, stale
+             * beats empty, and drop the new list instead. */
+            c->slots[i].list = old;
+            old = copy;
+        }
         /* Entries of `old` may be referenced by the previous union, which
          * merge_locked just replaced. */
         pthread_mutex_unlock(&c->mu);
@@ -150,7 +156,7 @@ on_models(int error, const lingma_model_list *models, void *payload)
         return;
     }
     pthread_mutex_unlock(&c->mu);
-    free(copy);
+    free_list(copy);
 }
 
 static double
