@@ -179,12 +179,10 @@ static void
 on_chat_timeout(void *ud)
 {
     struct lingma__chat *c = ud;
-    struct lingma_pool *p = c->inst ? c->inst->pool : NULL;
 
-    if (!p)
-        return;
+    /* Not c->inst->pool: a chat between two instances (a retry) has none. */
     lingma__chat_stop_upstream(c);
-    lingma__chat_fail(p, c, LINGMA_ETIMEDOUT, "the chat timed out");
+    lingma__chat_fail(c->pool, c, LINGMA_ETIMEDOUT, "the chat timed out");
 }
 
 /* Route an admitted chat to an instance. */
@@ -552,6 +550,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
         opts->first_token_timeout_ms ? opts->first_token_timeout_ms : p->o.first_token_timeout_ms;
     if (c->first_token_ms == LINGMA_ZERO)
         c->first_token_ms = 0;
+    c->pool = p;
     c->on_event = opts->on_event;
     c->payload = opts->payload;
     c->created_ms = lingma__now_ms();

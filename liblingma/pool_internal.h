@@ -45,6 +45,7 @@ struct lingma__buf {
 
 struct lingma__chat {
     /* [init] */
+    struct lingma_pool *pool;
     lingma_chat_id id;
     char *prompt, *model, *session_in, *affinity;
     lingma_ask_mode mode;

@@ -339,6 +339,50 @@ test_one_chat_per_connection_retry(void **state)
     rt_rmdir(dir);
 }
 
+/* A chat refused with "Another chat is in progress" and retried keeps its
+ * whole-chat deadline: the retry used to cancel the timer without arming it
+ * again, so the chat ran (or hung) for as long as Lingma liked. */
+static void
+test_retried_chat_keeps_its_deadline(void **state)
+{
+    const char *env[] = {"LINGMA_SIM_ONE_CHAT_PER_CONNECTION=1", "LINGMA_SIM_CHUNKS=8",
+                         "LINGMA_SIM_CHUNK_MS=300", NULL};
+    char *dir = rt_tempdir();
+    lingma_pool *pool = rt_pool_new(dir, env);
+    struct rt_chat a, b;
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    lingma_chat_id id = 0;
+    (void)state;
+
+    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
+    rt_chat_init(&a);
+    rt_chat_init(&b);
+    /* A holds the only connection for about 2.4 s. */
+    assert_int_equal(rt_chat_start(&a, pool, "slow one", NULL), 0);
+    assert_int_equal(rt_chat_wait_started(&a, 10000), 0);
+    /* B is refused, retried, and waits for A: its 800 ms run out first. */
+    co.prompt = "impatient";
+    co.timeout_ms = 800;
+    co.on_event = rt_on_event;
+    co.payload = &b;
+    pthread_mutex_lock(&b.mu);
+    assert_int_equal(lingma_chat_start(&id, NULL, pool, &co), 0);
+    b.id = id;
+    pthread_mutex_unlock(&b.mu);
+    double t0 = now_s();
+    assert_int_equal(rt_chat_wait(&b, 10000), 0);
+    double took = now_s() - t0;
+    if (b.error != LINGMA_ETIMEDOUT || took > 1.6)
+        fail_msg("chat B: %s after %.2f s (%s)", b.done ? "done" : lingma_error_name(b.error), took,
+                 b.message);
+    assert_int_equal(rt_chat_wait(&a, 10000), 0);
+    assert_true(a.done);
+    rt_chat_clear(&a);
+    rt_chat_clear(&b);
+    lingma_pool_free(pool);
+    rt_rmdir(dir);
+}
+
 static void
 test_instance_calls(void **state)
 {
@@ -462,6 +506,7 @@ main(void)
         cmocka_unit_test(test_queue_timeout_and_rejection),
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_one_chat_per_connection_retry),
+        cmocka_unit_test(test_retried_chat_keeps_its_deadline),
         cmocka_unit_test(test_instance_calls),
         cmocka_unit_test(test_start_from_callback),
     };
