@@ -25,6 +25,10 @@
 #include "think.h"
 #include "transport.h"
 
+/* Bytes a connection may have waiting to be sent before new chats on it are
+ * refused (one frame of any size is always accepted below it). */
+#define LINGMA__SEND_BACKLOG_MAX ((size_t)32 << 20)
+
 struct lingma_pool;
 struct lingma__inst;
 struct lingma__lconn;
