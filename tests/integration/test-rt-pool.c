@@ -172,6 +172,78 @@ test_cancel_queued_chat(void **state)
     rt_rmdir(dir);
 }
 
+struct late_start {
+    struct rt_chat q, b;
+    lingma_pool *pool;
+};
+
+/* Q's terminal callback posts B (queued), then holds the service thread
+ * past B's queue timeout. */
+static void
+late_start_cb(const lingma_chat_event *ev, void *payload)
+{
+    struct late_start *ls = payload;
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    lingma_chat_id id = 0;
+
+    rt_on_event(ev, &ls->q);
+    if (ev->type != LINGMA_CHAT_ERROR)
+        return;
+    co.prompt = "posted late";
+    co.on_event = rt_on_event;
+    co.payload = &ls->b;
+    pthread_mutex_lock(&ls->b.mu);
+    assert_int_equal(lingma_chat_start(&id, NULL, ls->pool, &co), 0);
+    ls->b.id = id;
+    pthread_mutex_unlock(&ls->b.mu);
+    struct timespec ts = {0, 800 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* A queued chat that expires before the service thread took it from the
+ * start list: the queue timer freed it while it was still listed, and the
+ * next wake-up read the freed chat. It must end once, with LINGMA_EBUSY. */
+static void
+test_queue_timeout_before_the_start_was_seen(void **state)
+{
+    const char *env[] = {"LINGMA_SIM_FAULT=hang", NULL};
+    char *dir = rt_tempdir();
+    lingma_pool_options o;
+    struct rt_chat a;
+    static struct late_start ls;
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    (void)state;
+
+    rt_pool_options(&o, dir, env);
+    o.max_in_flight = 1;
+    o.max_queue = 4;
+    o.queue_timeout_ms = 400;
+    assert_int_equal(lingma_pool_new(&ls.pool, &o), 0);
+    rt_chat_init(&a);
+    rt_chat_init(&ls.q);
+    rt_chat_init(&ls.b);
+    assert_int_equal(rt_chat_start(&a, ls.pool, "occupies the slot", NULL), 0);
+    co.prompt = "queued";
+    co.on_event = late_start_cb;
+    co.payload = &ls;
+    pthread_mutex_lock(&ls.q.mu);
+    assert_int_equal(lingma_chat_start(&ls.q.id, NULL, ls.pool, &co), 0);
+    pthread_mutex_unlock(&ls.q.mu);
+    assert_int_equal(lingma_chat_cancel(ls.pool, ls.q.id), 0);
+    assert_int_equal(rt_chat_wait(&ls.q, 5000), 0);
+    assert_int_equal(rt_chat_wait(&ls.b, 5000), 0);
+    assert_int_equal(ls.b.error, LINGMA_EBUSY);
+    assert_int_equal(lingma_chat_cancel(ls.pool, a.id), 0);
+    assert_int_equal(rt_chat_wait(&a, 5000), 0);
+    lingma_pool_free(ls.pool);
+    assert_int_equal(ls.b.terminals, 1);
+    assert_true(ls.b.order_ok);
+    rt_chat_clear(&a);
+    rt_chat_clear(&ls.q);
+    rt_chat_clear(&ls.b);
+    rt_rmdir(dir);
+}
+
 static void
 test_free_with_chats_in_flight(void **state)
 {
@@ -502,6 +574,7 @@ main(void)
         cmocka_unit_test(test_thousand_concurrent_chats),
         cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_cancel_queued_chat),
+        cmocka_unit_test(test_queue_timeout_before_the_start_was_seen),
         cmocka_unit_test(test_free_with_chats_in_flight),
         cmocka_unit_test(test_queue_timeout_and_rejection),
         cmocka_unit_test(test_two_instances),
