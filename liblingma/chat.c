@@ -461,7 +461,8 @@ lingma__chat_release(struct lingma_pool *p, struct lingma__chat *c)
 {
     struct lingma__lconn *lc = c->conn;
 
-    lingma__timer_cancel(c->timer);
+    /* The whole-chat deadline survives: a chat released for a retry elsewhere
+     * keeps it (lingma__chat_end cancels it at the end). */
     lingma__timer_cancel(c->ft_timer);
     if (lc) {
         if (c->ask_rpc_id && lc->rpc)

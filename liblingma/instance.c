@@ -705,7 +705,18 @@ lingma__inst_pump(struct lingma__inst *in)
         else
             in->waitq_tail = NULL;
         c->next = c->prev = NULL;
-        c->phase = LINGMA__CHAT_ASKING;
+        c->phase = LINGMA__CHAT_ASKING; /* off the wait list: what a failure below expects */
+        /* A Lingma that stopped reading (hung, stopped) leaves everything we
+         * send in the session's queue: past the cap, refuse rather than
+         * grow it by a prompt per chat until the connection is given up. */
+        size_t backlog = lingma_rpc_send_queued(lc->rpc);
+        if (backlog > LINGMA__SEND_BACKLOG_MAX) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "Lingma is not reading its connection (%zu bytes wait to be sent)", backlog);
+            lingma__chat_fail(in->pool, c, LINGMA_EIO, msg);
+            continue;
+        }
         int rc = lingma__chat_send(lc, c);
         if (rc != 0)
             lingma__chat_fail(in->pool, c, rc, "chat/ask could not be sent");

@@ -133,10 +133,33 @@ lingma__pool_schedule(struct lingma_pool *p, struct lingma__chat *c)
     lingma__transport_wake(p->tr);
 }
 
+/* Under pool->mu: take a chat that ends before the service thread saw it
+ * (a queue timeout while the thread was held up) off the start list, which
+ * would otherwise hand the freed chat to the next wake-up. */
+static void
+start_unlink(struct lingma_pool *p, struct lingma__chat *c)
+{
+    struct lingma__chat *prev = NULL;
+
+    for (struct lingma__chat *q = p->start_head; q; prev = q, q = q->cmd_next) {
+        if (q != c)
+            continue;
+        if (prev)
+            prev->cmd_next = c->cmd_next;
+        else
+            p->start_head = c->cmd_next;
+        if (p->start_tail == c)
+            p->start_tail = prev;
+        c->cmd_next = NULL;
+        return;
+    }
+}
+
 void
 lingma__chat_end(struct lingma_pool *p, struct lingma__chat *c, lingma_chat_event *ev)
 {
     struct lingma__adm_entry *next;
+    int unseen = c->phase == LINGMA__CHAT_NEW;
 
     if (c->phase == LINGMA__CHAT_ENDED)
         return;
@@ -152,6 +175,8 @@ lingma__chat_end(struct lingma_pool *p, struct lingma__chat *c, lingma_chat_even
     /* The slot is free before the callback runs: a callback that starts a
      * new chat is admitted. */
     pthread_mutex_lock(&p->mu);
+    if (unseen)
+        start_unlink(p, c);
     reg_remove(p, c);
     next = lingma__admission_finish(&p->adm, &c->adm, (int64_t)lingma__now_ms());
     pthread_mutex_unlock(&p->mu);
@@ -179,12 +204,10 @@ static void
 on_chat_timeout(void *ud)
 {
     struct lingma__chat *c = ud;
-    struct lingma_pool *p = c->inst ? c->inst->pool : NULL;
 
-    if (!p)
-        return;
+    /* Not c->inst->pool: a chat between two instances (a retry) has none. */
     lingma__chat_stop_upstream(c);
-    lingma__chat_fail(p, c, LINGMA_ETIMEDOUT, "the chat timed out");
+    lingma__chat_fail(c->pool, c, LINGMA_ETIMEDOUT, "the chat timed out");
 }
 
 /* Route an admitted chat to an instance. */
@@ -552,6 +575,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
         opts->first_token_timeout_ms ? opts->first_token_timeout_ms : p->o.first_token_timeout_ms;
     if (c->first_token_ms == LINGMA_ZERO)
         c->first_token_ms = 0;
+    c->pool = p;
     c->on_event = opts->on_event;
     c->payload = opts->payload;
     c->created_ms = lingma__now_ms();

@@ -25,6 +25,10 @@
 #include "think.h"
 #include "transport.h"
 
+/* Bytes a connection may have waiting to be sent before new chats on it are
+ * refused (one frame of any size is always accepted below it). */
+#define LINGMA__SEND_BACKLOG_MAX ((size_t)32 << 20)
+
 struct lingma_pool;
 struct lingma__inst;
 struct lingma__lconn;
@@ -45,6 +49,7 @@ struct lingma__buf {
 
 struct lingma__chat {
     /* [init] */
+    struct lingma_pool *pool;
     lingma_chat_id id;
     char *prompt, *model, *session_in, *affinity;
     lingma_ask_mode mode;

@@ -252,6 +252,55 @@ test_logged_out(void **state)
     rt_chat_clear(&c);
 }
 
+#define BIG_PROMPT ((size_t)1 << 20)
+#define BIG_CHATS  64
+
+/* A Lingma that stops reading its socket (here: SIGSTOP) must not make the
+ * send queue grow without bound: 64 MiB of chat/ask went into it before,
+ * every chat waiting for its timeout. Past the cap a chat fails at once. */
+static void
+test_stalled_peer_bounds_the_send_queue(void **state)
+{
+    char *dir = rt_tempdir();
+    lingma_pool *pool = rt_pool_new(dir, NULL);
+    lingma_pool_stats *s = NULL;
+    static struct rt_chat c[BIG_CHATS];
+    char *prompt = malloc(BIG_PROMPT + 1);
+    (void)state;
+
+    assert_non_null(prompt);
+    memset(prompt, 'x', BIG_PROMPT);
+    prompt[BIG_PROMPT] = '\0';
+    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
+    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    pid_t pid = (pid_t)s->instances[0].pid;
+    lingma_pool_stats_free(s);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+
+    for (int i = 0; i < BIG_CHATS; i++) {
+        rt_chat_init(&c[i]);
+        assert_int_equal(rt_chat_start(&c[i], pool, prompt, NULL), 0);
+    }
+    /* The last chats find the queue full: a clear error, long before the
+     * 30 s chat timeout. */
+    int refused =
+        rt_chat_wait(&c[BIG_CHATS - 1], 5000) == 0 && c[BIG_CHATS - 1].error == LINGMA_EIO;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s", c[BIG_CHATS - 1].message);
+    kill(pid, SIGCONT);
+    lingma_pool_free(pool);
+    for (int i = 0; i < BIG_CHATS; i++) {
+        assert_int_equal(c[i].terminals, 1);
+        rt_chat_clear(&c[i]);
+    }
+    free(prompt);
+    rt_rmdir(dir);
+    if (!refused)
+        fail_msg("the last chat was not refused: %s", msg);
+    assert_non_null(strstr(msg, "not reading"));
+}
+
 int
 main(void)
 {
@@ -265,6 +314,7 @@ main(void)
         cmocka_unit_test(test_exit_at_start_then_lazy_retry),
         cmocka_unit_test(test_start_failure_is_reported),
         cmocka_unit_test(test_reconnect_after_sigkill),
+        cmocka_unit_test(test_stalled_peer_bounds_the_send_queue),
         cmocka_unit_test(test_logged_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,6 +172,78 @@ test_cancel_queued_chat(void **state)
     rt_rmdir(dir);
 }
 
+struct late_start {
+    struct rt_chat q, b;
+    lingma_pool *pool;
+};
+
+/* Q's terminal callback posts B (queued), then holds the service thread
+ * past B's queue timeout. */
+static void
+late_start_cb(const lingma_chat_event *ev, void *payload)
+{
+    struct late_start *ls = payload;
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    lingma_chat_id id = 0;
+
+    rt_on_event(ev, &ls->q);
+    if (ev->type != LINGMA_CHAT_ERROR)
+        return;
+    co.prompt = "posted late";
+    co.on_event = rt_on_event;
+    co.payload = &ls->b;
+    pthread_mutex_lock(&ls->b.mu);
+    assert_int_equal(lingma_chat_start(&id, NULL, ls->pool, &co), 0);
+    ls->b.id = id;
+    pthread_mutex_unlock(&ls->b.mu);
+    struct timespec ts = {0, 800 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* A queued chat that expires before the service thread took it from the
+ * start list: the queue timer freed it while it was still listed, and the
+ * next wake-up read the freed chat. It must end once, with LINGMA_EBUSY. */
+static void
+test_queue_timeout_before_the_start_was_seen(void **state)
+{
+    const char *env[] = {"LINGMA_SIM_FAULT=hang", NULL};
+    char *dir = rt_tempdir();
+    lingma_pool_options o;
+    struct rt_chat a;
+    static struct late_start ls;
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    (void)state;
+
+    rt_pool_options(&o, dir, env);
+    o.max_in_flight = 1;
+    o.max_queue = 4;
+    o.queue_timeout_ms = 400;
+    assert_int_equal(lingma_pool_new(&ls.pool, &o), 0);
+    rt_chat_init(&a);
+    rt_chat_init(&ls.q);
+    rt_chat_init(&ls.b);
+    assert_int_equal(rt_chat_start(&a, ls.pool, "occupies the slot", NULL), 0);
+    co.prompt = "queued";
+    co.on_event = late_start_cb;
+    co.payload = &ls;
+    pthread_mutex_lock(&ls.q.mu);
+    assert_int_equal(lingma_chat_start(&ls.q.id, NULL, ls.pool, &co), 0);
+    pthread_mutex_unlock(&ls.q.mu);
+    assert_int_equal(lingma_chat_cancel(ls.pool, ls.q.id), 0);
+    assert_int_equal(rt_chat_wait(&ls.q, 5000), 0);
+    assert_int_equal(rt_chat_wait(&ls.b, 5000), 0);
+    assert_int_equal(ls.b.error, LINGMA_EBUSY);
+    assert_int_equal(lingma_chat_cancel(ls.pool, a.id), 0);
+    assert_int_equal(rt_chat_wait(&a, 5000), 0);
+    lingma_pool_free(ls.pool);
+    assert_int_equal(ls.b.terminals, 1);
+    assert_true(ls.b.order_ok);
+    rt_chat_clear(&a);
+    rt_chat_clear(&ls.q);
+    rt_chat_clear(&ls.b);
+    rt_rmdir(dir);
+}
+
 static void
 test_free_with_chats_in_flight(void **state)
 {
@@ -339,6 +411,50 @@ test_one_chat_per_connection_retry(void **state)
     rt_rmdir(dir);
 }
 
+/* A chat refused with "Another chat is in progress" and retried keeps its
+ * whole-chat deadline: the retry used to cancel the timer without arming it
+ * again, so the chat ran (or hung) for as long as Lingma liked. */
+static void
+test_retried_chat_keeps_its_deadline(void **state)
+{
+    const char *env[] = {"LINGMA_SIM_ONE_CHAT_PER_CONNECTION=1", "LINGMA_SIM_CHUNKS=8",
+                         "LINGMA_SIM_CHUNK_MS=300", NULL};
+    char *dir = rt_tempdir();
+    lingma_pool *pool = rt_pool_new(dir, env);
+    struct rt_chat a, b;
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    lingma_chat_id id = 0;
+    (void)state;
+
+    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
+    rt_chat_init(&a);
+    rt_chat_init(&b);
+    /* A holds the only connection for about 2.4 s. */
+    assert_int_equal(rt_chat_start(&a, pool, "slow one", NULL), 0);
+    assert_int_equal(rt_chat_wait_started(&a, 10000), 0);
+    /* B is refused, retried, and waits for A: its 800 ms run out first. */
+    co.prompt = "impatient";
+    co.timeout_ms = 800;
+    co.on_event = rt_on_event;
+    co.payload = &b;
+    pthread_mutex_lock(&b.mu);
+    assert_int_equal(lingma_chat_start(&id, NULL, pool, &co), 0);
+    b.id = id;
+    pthread_mutex_unlock(&b.mu);
+    double t0 = now_s();
+    assert_int_equal(rt_chat_wait(&b, 10000), 0);
+    double took = now_s() - t0;
+    if (b.error != LINGMA_ETIMEDOUT || took > 1.6)
+        fail_msg("chat B: %s after %.2f s (%s)", b.done ? "done" : lingma_error_name(b.error), took,
+                 b.message);
+    assert_int_equal(rt_chat_wait(&a, 10000), 0);
+    assert_true(a.done);
+    rt_chat_clear(&a);
+    rt_chat_clear(&b);
+    lingma_pool_free(pool);
+    rt_rmdir(dir);
+}
+
 static void
 test_instance_calls(void **state)
 {
@@ -458,10 +574,12 @@ main(void)
         cmocka_unit_test(test_thousand_concurrent_chats),
         cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_cancel_queued_chat),
+        cmocka_unit_test(test_queue_timeout_before_the_start_was_seen),
         cmocka_unit_test(test_free_with_chats_in_flight),
         cmocka_unit_test(test_queue_timeout_and_rejection),
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_one_chat_per_connection_retry),
+        cmocka_unit_test(test_retried_chat_keeps_its_deadline),
         cmocka_unit_test(test_instance_calls),
         cmocka_unit_test(test_start_from_callback),
     };
