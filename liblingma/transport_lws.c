@@ -323,11 +323,17 @@ lingma__transport_new(struct lingma__transport **out, const struct lingma__trans
     return 0;
 }
 
+/* The transport whose service thread this is. Set by the thread itself as
+ * its first act, so callbacks see it even before pthread_create() has
+ * returned to the creator (which is when t->thread gets written). */
+static _Thread_local const struct lingma__transport *current_transport;
+
 static void *
 service_main(void *arg)
 {
     struct lingma__transport *t = arg;
 
+    current_transport = t;
     t->o.on_wake(t->o.ud);
     while (!t->quit) {
         if (lws_service(t->ctx, 0) < 0)
@@ -370,7 +376,7 @@ lingma__transport_join(struct lingma__transport *t)
 int
 lingma__transport_on_service_thread(const struct lingma__transport *t)
 {
-    return t->started && pthread_equal(pthread_self(), t->thread);
+    return current_transport == t;
 }
 
 void
