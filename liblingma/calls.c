@@ -370,14 +370,22 @@ sync_models_cb(int error, const lingma_model_list *l, void *payload)
             free(c);
             error = LINGMA_ENOMEM;
         } else {
-            for (size_t i = 0; i < l->count; i++) {
-                c->models[i] = l->models[i];
-                c->models[i].scene = strdup(l->models[i].scene);
-                c->models[i].key = strdup(l->models[i].key);
-                c->models[i].display_name = strdup(l->models[i].display_name);
+            for (size_t i = 0; i < l->count && !error; i++) {
+                const lingma_model *s = &l->models[i];
+                lingma_model *d = &c->models[i];
+                *d = *s;
+                d->scene = s->scene ? strdup(s->scene) : NULL;
+                d->key = s->key ? strdup(s->key) : NULL;
+                d->display_name = s->display_name ? strdup(s->display_name) : NULL;
                 c->count++;
+                if ((s->scene && !d->scene) || (s->key && !d->key) ||
+                    (s->display_name && !d->display_name))
+                    error = LINGMA_ENOMEM;
             }
-            *out = c;
+            if (error)
+                lingma_model_list_free(c);
+            else
+                *out = c;
         }
     }
     waiter_signal(w, error);
