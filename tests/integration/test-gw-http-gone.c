@@ -24,6 +24,50 @@ start(struct fx *f, const gw_http_options *o)
     assert_int_equal(fx_start(f, o), LINGMA_OK);
 }
 
+/* Start the engine with the default test options. */
+static void
+start_default(struct fx *f)
+{
+    gw_http_options o = fx_options();
+    start(f, &o);
+}
+
+/* Stop the engine; the route must have seen no contract violation. */
+static void
+stop_clean(struct fx *f, unsigned grace_ms)
+{
+    fx_stop(f, grace_ms);
+    assert_int_equal(f->unexpected, 0);
+}
+
+/* Let the /slow handlers return. */
+static void
+release_slow_handlers(struct fx *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->release_slow = true;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static gw_http_stats
+get_stats(struct fx *f)
+{
+    gw_http_stats st;
+    gw_http_get_stats(f->h, &st);
+    return st;
+}
+
+/* Start the engine and run one blocking transfer on `path`. */
+static void
+start_and_perform(struct fx *f, struct fx_xfer *x, const char *path,
+                  const struct fx_client_opts *co)
+{
+    start_default(f);
+    fx_xfer_init(x, f, path, co);
+    fx_perform(x);
+}
+
 /* The client leaves; on_gone must follow within a second, and the route's
  * late finishing call must report ECANCELED. */
 static void
@@ -35,9 +79,16 @@ check_gone(struct fx *f, struct fx_xfer *x)
     assert_true(latency < fx_ms(1000) / 1000.0);
     assert_int_equal(fx_wait(f, &f->finished, 1, 2000), 1);
     assert_int_equal(fx_get(f, &f->late_canceled), 1);
-    gw_http_stats st;
-    gw_http_get_stats(f->h, &st);
-    assert_int_equal(st.gone_total, 1);
+    assert_int_equal(get_stats(f).gone_total, 1);
+}
+
+/* check_gone, then free the transfer and stop the engine cleanly. */
+static void
+check_gone_and_stop(struct fx *f, struct fx_xfer *x)
+{
+    check_gone(f, x);
+    fx_xfer_cleanup(x);
+    stop_clean(f, 1000);
 }
 
 /* Window 1: the request waits for a deferred answer (queued upstream). */
@@ -46,18 +97,12 @@ test_gone_while_deferred(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.timeout_ms = 300;
-    fx_xfer_init(&x, &f, "/hang", &co);
-    fx_perform(&x);
+    start_and_perform(&f, &x, "/hang", &co);
     assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
-    check_gone(&f, &x);
-    fx_xfer_cleanup(&x);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    check_gone_and_stop(&f, &x);
 }
 
 /* Window 2: the stream began (status and headers are out) but no data. */
@@ -66,22 +111,16 @@ test_gone_after_headers_before_data(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.abort_at_headers = true;
-    fx_xfer_init(&x, &f, "/stream-idle", &co);
-    fx_perform(&x);
+    start_and_perform(&f, &x, "/stream-idle", &co);
     /* The headers arrived although not one byte was ever written: they go
      * out when the stream begins. */
     assert_int_equal(x.rc, CURLE_WRITE_ERROR);
     assert_int_equal(x.status, 200);
     assert_int_equal(x.len, 0);
-    check_gone(&f, &x);
-    fx_xfer_cleanup(&x);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    check_gone_and_stop(&f, &x);
 }
 
 /* Window 3: mid-stream, suspended between events. */
@@ -90,19 +129,13 @@ test_gone_mid_stream(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.abort_after_events = 1;
-    fx_xfer_init(&x, &f, "/stream-one", &co);
-    fx_perform(&x);
+    start_and_perform(&f, &x, "/stream-one", &co);
     assert_int_equal(x.rc, CURLE_WRITE_ERROR);
     assert_int_equal(x.events, 1);
-    check_gone(&f, &x);
-    fx_xfer_cleanup(&x);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    check_gone_and_stop(&f, &x);
 }
 
 /* Many clients leaving at once across the three windows: every one is
@@ -112,8 +145,7 @@ test_gone_many(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     enum { N = 60 };
     static struct fx_xfer xs[N];
     const char *paths[] = {"/hang", "/stream-idle", "/stream-one"};
@@ -152,22 +184,16 @@ test_gone_while_handler_runs(void **state)
     const char *paths[] = {"/slow?mode=pending", "/slow?mode=respond"};
     for (int k = 0; k < 2; k++) {
         struct fx f;
-        gw_http_options o = fx_options();
-        start(&f, &o);
         struct fx_xfer x;
         struct fx_client_opts co = {0};
         co.timeout_ms = 300;
-        fx_xfer_init(&x, &f, paths[k], &co);
-        fx_perform(&x);
+        start_and_perform(&f, &x, paths[k], &co);
         assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
         fx_xfer_cleanup(&x);
         /* The watcher saw the hang-up; the handler has not returned. */
         assert_true(fx_wait_stat(&f, FX_STAT(gone_total), 1, 2000));
         assert_int_equal(fx_get(&f, &f.gone), 0);
-        pthread_mutex_lock(&f.mu);
-        f.release_slow = true;
-        pthread_cond_broadcast(&f.cond);
-        pthread_mutex_unlock(&f.mu);
+        release_slow_handlers(&f);
         assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 2000));
         if (k == 0) {
             /* on_gone from the completion, then the worker finishes late. */
@@ -178,11 +204,8 @@ test_gone_while_handler_runs(void **state)
             assert_int_equal(fx_get(&f, &f.gone), 0);
         }
         assert_int_equal(fx_get(&f, &f.late_canceled), 1);
-        gw_http_stats st;
-        gw_http_get_stats(f.h, &st);
-        assert_int_equal(st.suspended, 0);
-        fx_stop(&f, 1000);
-        assert_int_equal(f.unexpected, 0);
+        assert_int_equal(get_stats(&f).suspended, 0);
+        stop_clean(&f, 1000);
     }
 }
 
@@ -193,14 +216,11 @@ test_gone_during_upload(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.chunked_len = 512 * 1024;
     co.abort_upload_after = 16 * 1024;
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    start_and_perform(&f, &x, "/echo", &co);
     assert_int_equal(x.rc, CURLE_ABORTED_BY_CALLBACK);
     double t_end = x.t_end;
     fx_xfer_cleanup(&x);
@@ -211,8 +231,7 @@ test_gone_during_upload(void **state)
     print_message("upload abandoned: request closed %.1f ms later\n", (fx_now() - t_end) * 1000);
     assert_int_equal(fx_get(&f, &f.handled), 0);
     assert_int_equal(fx_get(&f, &f.gone), 0);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    stop_clean(&f, 1000);
 }
 
 struct flood {
@@ -260,13 +279,11 @@ test_overflow_drops_slow_client(void **state)
     assert_int_equal(fx_get(&f, &f.late_canceled), 2); /* the write, then the end */
     /* The connection is gone on the server side while the client sleeps. */
     assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 5000));
-    gw_http_stats st;
-    gw_http_get_stats(f.h, &st);
+    gw_http_stats st = get_stats(&f);
     assert_int_equal(st.overflow_total, 1);
     assert_int_equal(st.gone_total, 1);
     fx_xfer_cleanup(&x);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    stop_clean(&f, 1000);
 }
 
 struct clients {
@@ -282,6 +299,21 @@ clients_main(void *arg)
     return NULL;
 }
 
+/* Run `s` /stream-one streams and `p` /hang requests on a client thread and
+ * wait until the streams wrote their event and all are suspended. */
+static void
+start_in_flight(struct fx *f, struct fx_xfer *xs, int s, int p, struct clients *c, pthread_t *t)
+{
+    int n = s + p;
+    for (int i = 0; i < n; i++)
+        fx_xfer_init(&xs[i], f, i < s ? "/stream-one" : "/hang", NULL);
+    c->xs = xs;
+    c->n = (size_t)n;
+    assert_int_equal(pthread_create(t, NULL, clients_main, c), 0);
+    assert_int_equal(fx_wait(f, &f->first_events, s, 10000), s);
+    assert_true(fx_wait_stat(f, FX_STAT(suspended), (uint64_t)n, 10000));
+}
+
 /* 50 streams suspended mid-stream plus 5 pending requests; the route ends
  * them itself on on_shutdown (error event, [DONE]; 503). */
 static void
@@ -289,17 +321,12 @@ test_shutdown_with_streams_in_flight(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     enum { S = 50, P = 5, N = S + P };
     static struct fx_xfer xs[N];
-    for (int i = 0; i < N; i++)
-        fx_xfer_init(&xs[i], &f, i < S ? "/stream-one" : "/hang", NULL);
-    struct clients c = {xs, N};
+    struct clients c;
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, clients_main, &c), 0);
-    assert_int_equal(fx_wait(&f, &f.first_events, S, 10000), S);
-    assert_true(fx_wait_stat(&f, FX_STAT(suspended), N, 10000));
+    start_in_flight(&f, xs, S, P, &c, &t);
 
     gw_http_quiesce(f.h);
     assert_int_equal(gw_http_drain(f.h, 50), N);
@@ -335,18 +362,13 @@ test_shutdown_forced(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     f.ignore_shutdown = true;
     enum { S = 50, P = 5, N = S + P };
     static struct fx_xfer xs[N];
-    for (int i = 0; i < N; i++)
-        fx_xfer_init(&xs[i], &f, i < S ? "/stream-one" : "/hang", NULL);
-    struct clients c = {xs, N};
+    struct clients c;
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, clients_main, &c), 0);
-    assert_int_equal(fx_wait(&f, &f.first_events, S, 10000), S);
-    assert_true(fx_wait_stat(&f, FX_STAT(suspended), N, 10000));
+    start_in_flight(&f, xs, S, P, &c, &t);
 
     gw_http_stop(f.h, 100);
     pthread_join(t, NULL);
@@ -384,8 +406,7 @@ test_stop_while_handler_runs(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     f.ignore_shutdown = true;
     struct fx_xfer x;
     fx_xfer_init(&x, &f, "/slow?mode=hang", NULL);
@@ -400,10 +421,7 @@ test_stop_while_handler_runs(void **state)
      * within microseconds, then blocks joining the MHD thread, which is
      * held by this handler. Give it ample time to get there. */
     usleep(300 * 1000);
-    pthread_mutex_lock(&f.mu);
-    f.release_slow = true;
-    pthread_cond_broadcast(&f.cond);
-    pthread_mutex_unlock(&f.mu);
+    release_slow_handlers(&f);
     pthread_join(st, NULL);
     pthread_join(t, NULL);
     /* MHD's thread is gone by then, so the 503 may not reach the socket:
@@ -425,8 +443,7 @@ test_many_concurrent_streams(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     enum { EVENTS = 5 };
     struct rlimit rl;
     int N = 500;
@@ -454,11 +471,8 @@ test_many_concurrent_streams(void **state)
     }
     free(xs);
     assert_int_equal(ok, N);
-    gw_http_stats st;
-    gw_http_get_stats(f.h, &st);
-    assert_int_equal(st.gone_total, 0);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    assert_int_equal(get_stats(&f).gone_total, 0);
+    stop_clean(&f, 1000);
 }
 
 int
