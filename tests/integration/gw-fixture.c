@@ -2,11 +2,17 @@
 #include "gw-fixture.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <cmocka.h>
 
 enum rq_kind { K_DEFERRED, K_REJECT, K_STREAM, K_STREAM_SYNC, K_IDLE, K_ONE, K_FLOOD, K_HANG };
 enum job_op { OP_START, OP_STEP, OP_GONE, OP_SHUTDOWN };
@@ -702,4 +708,46 @@ fx_header(const struct fx_xfer *x, const char *name, char *buf, size_t cap)
         p = eol + 2;
     }
     return buf[0] != '\0';
+}
+
+gw_http_stats
+fx_stats(struct fx *f)
+{
+    gw_http_stats st;
+    gw_http_get_stats(f->h, &st);
+    return st;
+}
+
+static void *
+clients_main(void *arg)
+{
+    struct fx_clients *c = arg;
+    fx_multi(c->xs, c->n, 60000, NULL, NULL);
+    return NULL;
+}
+
+void
+fx_clients_run(struct fx_clients *c, struct fx_xfer *xs, size_t n)
+{
+    c->xs = xs;
+    c->n = n;
+    assert_int_equal(pthread_create(&c->thread, NULL, clients_main, c), 0);
+}
+
+void
+fx_clients_join(struct fx_clients *c)
+{
+    pthread_join(c->thread, NULL);
+}
+
+void
+fx_clients_in_flight(struct fx *f, struct fx_clients *c, struct fx_xfer *xs, int streams,
+                     int pending)
+{
+    int n = streams + pending;
+    for (int i = 0; i < n; i++)
+        fx_xfer_init(&xs[i], f, i < streams ? "/stream-one" : "/hang", NULL);
+    fx_clients_run(c, xs, (size_t)n);
+    assert_int_equal(fx_wait(f, &f->first_events, streams, 10000), streams);
+    assert_true(fx_wait_stat(f, FX_STAT(suspended), (uint64_t)n, 10000));
 }

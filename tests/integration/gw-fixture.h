@@ -133,4 +133,23 @@ void fx_multi(struct fx_xfer *xs, size_t n, unsigned ms, bool (*stop)(void *), v
 /* The response header value (case-insensitive), copied into buf. */
 bool fx_header(const struct fx_xfer *x, const char *name, char *buf, size_t cap);
 
+/* The engine's stats now. */
+gw_http_stats fx_stats(struct fx *f);
+
+/* Transfers run by fx_multi on a client thread of their own (60 s bound). */
+struct fx_clients {
+    struct fx_xfer *xs;
+    size_t n;
+    pthread_t thread;
+};
+
+/* Start the client thread on xs[0..n) (asserts it started). */
+void fx_clients_run(struct fx_clients *c, struct fx_xfer *xs, size_t n);
+void fx_clients_join(struct fx_clients *c);
+/* Run `streams` /stream-one streams then `pending` /hang requests on a client
+ * thread; assert that every stream wrote its event and that all of them are
+ * suspended within 10 s. */
+void fx_clients_in_flight(struct fx *f, struct fx_clients *c, struct fx_xfer *xs, int streams,
+                          int pending);
+
 #endif /* GW_FIXTURE_H */

@@ -50,14 +50,6 @@ release_slow_handlers(struct fx *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-static gw_http_stats
-get_stats(struct fx *f)
-{
-    gw_http_stats st;
-    gw_http_get_stats(f->h, &st);
-    return st;
-}
-
 /* Start the engine and run one blocking transfer on `path`. */
 static void
 start_and_perform(struct fx *f, struct fx_xfer *x, const char *path,
@@ -79,7 +71,7 @@ check_gone(struct fx *f, struct fx_xfer *x)
     assert_true(latency < fx_ms(1000) / 1000.0);
     assert_int_equal(fx_wait(f, &f->finished, 1, 2000), 1);
     assert_int_equal(fx_get(f, &f->late_canceled), 1);
-    assert_int_equal(get_stats(f).gone_total, 1);
+    assert_int_equal(fx_stats(f).gone_total, 1);
 }
 
 /* check_gone, then free the transfer and stop the engine cleanly. */
@@ -204,7 +196,7 @@ test_gone_while_handler_runs(void **state)
             assert_int_equal(fx_get(&f, &f.gone), 0);
         }
         assert_int_equal(fx_get(&f, &f.late_canceled), 1);
-        assert_int_equal(get_stats(&f).suspended, 0);
+        assert_int_equal(fx_stats(&f).suspended, 0);
         stop_clean(&f, 1000);
     }
 }
@@ -279,39 +271,11 @@ test_overflow_drops_slow_client(void **state)
     assert_int_equal(fx_get(&f, &f.late_canceled), 2); /* the write, then the end */
     /* The connection is gone on the server side while the client sleeps. */
     assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 5000));
-    gw_http_stats st = get_stats(&f);
+    gw_http_stats st = fx_stats(&f);
     assert_int_equal(st.overflow_total, 1);
     assert_int_equal(st.gone_total, 1);
     fx_xfer_cleanup(&x);
     stop_clean(&f, 1000);
-}
-
-struct clients {
-    struct fx_xfer *xs;
-    size_t n;
-};
-
-static void *
-clients_main(void *arg)
-{
-    struct clients *c = arg;
-    fx_multi(c->xs, c->n, 60000, NULL, NULL);
-    return NULL;
-}
-
-/* Run `s` /stream-one streams and `p` /hang requests on a client thread and
- * wait until the streams wrote their event and all are suspended. */
-static void
-start_in_flight(struct fx *f, struct fx_xfer *xs, int s, int p, struct clients *c, pthread_t *t)
-{
-    int n = s + p;
-    for (int i = 0; i < n; i++)
-        fx_xfer_init(&xs[i], f, i < s ? "/stream-one" : "/hang", NULL);
-    c->xs = xs;
-    c->n = (size_t)n;
-    assert_int_equal(pthread_create(t, NULL, clients_main, c), 0);
-    assert_int_equal(fx_wait(f, &f->first_events, s, 10000), s);
-    assert_true(fx_wait_stat(f, FX_STAT(suspended), (uint64_t)n, 10000));
 }
 
 /* 50 streams suspended mid-stream plus 5 pending requests; the route ends
@@ -324,16 +288,15 @@ test_shutdown_with_streams_in_flight(void **state)
     start_default(&f);
     enum { S = 50, P = 5, N = S + P };
     static struct fx_xfer xs[N];
-    struct clients c;
-    pthread_t t;
-    start_in_flight(&f, xs, S, P, &c, &t);
+    struct fx_clients c;
+    fx_clients_in_flight(&f, &c, xs, S, P);
 
     gw_http_quiesce(f.h);
     assert_int_equal(gw_http_drain(f.h, 50), N);
     double t0 = fx_now();
     gw_http_stop(f.h, fx_ms(5000));
     print_message("stop with %d streams + %d pending: %.0f ms\n", S, P, (fx_now() - t0) * 1000);
-    pthread_join(t, NULL);
+    fx_clients_join(&c);
     fx_stop(&f, 0);
 
     assert_int_equal(f.shutdowns, N);
@@ -366,12 +329,11 @@ test_shutdown_forced(void **state)
     f.ignore_shutdown = true;
     enum { S = 50, P = 5, N = S + P };
     static struct fx_xfer xs[N];
-    struct clients c;
-    pthread_t t;
-    start_in_flight(&f, xs, S, P, &c, &t);
+    struct fx_clients c;
+    fx_clients_in_flight(&f, &c, xs, S, P);
 
     gw_http_stop(f.h, 100);
-    pthread_join(t, NULL);
+    fx_clients_join(&c);
     fx_stop(&f, 0);
     assert_int_equal(f.shutdowns, N);
     assert_int_equal(f.finished, N);
@@ -410,9 +372,9 @@ test_stop_while_handler_runs(void **state)
     f.ignore_shutdown = true;
     struct fx_xfer x;
     fx_xfer_init(&x, &f, "/slow?mode=hang", NULL);
-    struct clients c = {&x, 1};
-    pthread_t t, st;
-    assert_int_equal(pthread_create(&t, NULL, clients_main, &c), 0);
+    struct fx_clients c;
+    pthread_t st;
+    fx_clients_run(&c, &x, 1);
     assert_int_equal(fx_wait(&f, &f.handled, 1, 5000), 1);
 
     struct stopper sp = {f.h};
@@ -423,7 +385,7 @@ test_stop_while_handler_runs(void **state)
     usleep(300 * 1000);
     release_slow_handlers(&f);
     pthread_join(st, NULL);
-    pthread_join(t, NULL);
+    fx_clients_join(&c);
     /* MHD's thread is gone by then, so the 503 may not reach the socket:
      * what matters is that the process survives and the client is let go. */
     assert_true(x.done);
@@ -471,7 +433,7 @@ test_many_concurrent_streams(void **state)
     }
     free(xs);
     assert_int_equal(ok, N);
-    assert_int_equal(get_stats(&f).gone_total, 0);
+    assert_int_equal(fx_stats(&f).gone_total, 0);
     stop_clean(&f, 1000);
 }
 

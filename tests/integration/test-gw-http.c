@@ -24,6 +24,14 @@ start(struct fx *f, const gw_http_options *o)
     assert_true(f->port > 0);
 }
 
+/* Start the engine with the default test options. */
+static void
+start_default(struct fx *f)
+{
+    gw_http_options o = fx_options();
+    start(f, &o);
+}
+
 static void
 stop(struct fx *f)
 {
@@ -31,18 +39,51 @@ stop(struct fx *f)
     assert_int_equal(f->unexpected, 0);
 }
 
+/* One blocking transfer on `path` (co may be NULL). */
+static void
+perform(struct fx_xfer *x, struct fx *f, const char *path, const struct fx_client_opts *co)
+{
+    fx_xfer_init(x, f, path, co);
+    fx_perform(x);
+}
+
+/* A malloc'd buffer of n bytes of c. */
+static char *
+filled_buffer(size_t n, char c)
+{
+    char *b = malloc(n);
+    assert_non_null(b);
+    memset(b, c, n);
+    return b;
+}
+
+/* Not one body byte crossed the wire. */
+static void
+assert_nothing_uploaded(const struct fx_xfer *x)
+{
+    curl_off_t up = -1;
+    curl_easy_getinfo(x->e, CURLINFO_SIZE_UPLOAD_T, &up);
+    assert_int_equal(up, 0);
+}
+
+static void
+assert_body_seen(struct fx *f, size_t n)
+{
+    pthread_mutex_lock(&f->mu);
+    assert_int_equal(f->body_seen, n);
+    pthread_mutex_unlock(&f->mu);
+}
+
 static void
 test_immediate(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
 
     struct fx_xfer x;
     char v[64];
-    fx_xfer_init(&x, &f, "/immediate", NULL);
-    fx_perform(&x);
+    perform(&x, &f, "/immediate", NULL);
     assert_int_equal(x.rc, CURLE_OK);
     assert_int_equal(x.status, 200);
     assert_int_equal(x.len, 5);
@@ -53,8 +94,7 @@ test_immediate(void **state)
     assert_true(strncmp(v, "req-", 4) == 0);
     fx_xfer_cleanup(&x);
 
-    fx_xfer_init(&x, &f, "/nowhere", NULL);
-    fx_perform(&x);
+    perform(&x, &f, "/nowhere", NULL);
     assert_int_equal(x.status, 404);
     fx_xfer_cleanup(&x);
     stop(&f);
@@ -65,16 +105,14 @@ test_request_view(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
 
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.header = "X-CaSe: Abc";
     co.body = "{\"a\":1}";
     co.body_len = 7;
-    fx_xfer_init(&x, &f, "/echo?q=v%20w&flag", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo?q=v%20w&flag", &co);
     assert_int_equal(x.rc, CURLE_OK);
     assert_int_equal(x.status, 200);
     assert_string_equal(x.body, "POST /echo q=v w flag= none=(null) case=Abc len=7:{\"a\":1}");
@@ -82,8 +120,7 @@ test_request_view(void **state)
 
     memset(&co, 0, sizeof(co));
     co.method = "DELETE";
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo", &co);
     assert_int_equal(x.status, 200);
     assert_string_equal(x.body, "DELETE /echo q=(null) flag=(null) none=(null) case=(null) len=0:");
     fx_xfer_cleanup(&x);
@@ -95,12 +132,10 @@ test_handler_without_answer_gets_500(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     struct fx_xfer x;
     char v[64];
-    fx_xfer_init(&x, &f, "/bad", NULL);
-    fx_perform(&x);
+    perform(&x, &f, "/bad", NULL);
     assert_int_equal(x.rc, CURLE_OK);
     assert_int_equal(x.status, 500);
     assert_true(fx_header(&x, "x-request-id", v, sizeof(v)));
@@ -113,8 +148,7 @@ test_deferred_from_another_thread(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
 
     /* One keep-alive connection: the client fd is watched and unwatched
      * once per request and must be reusable each time. */
@@ -135,8 +169,7 @@ test_deferred_from_another_thread(void **state)
     fx_xfer_cleanup(&x);
 
     /* A route may still refuse with a real status after going pending. */
-    fx_xfer_init(&x, &f, "/reject", NULL);
-    fx_perform(&x);
+    perform(&x, &f, "/reject", NULL);
     assert_int_equal(x.status, 429);
     fx_xfer_cleanup(&x);
 
@@ -173,15 +206,13 @@ test_stream_in_order(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     const char *paths[] = {"/stream?n=300", "/stream-sync?n=50"};
     const int counts[] = {300, 50};
     for (int k = 0; k < 2; k++) {
         struct fx_xfer x;
         char v[64];
-        fx_xfer_init(&x, &f, paths[k], NULL);
-        fx_perform(&x);
+        perform(&x, &f, paths[k], NULL);
         assert_int_equal(x.rc, CURLE_OK);
         assert_int_equal(x.status, 200);
         check_stream_body(&x, counts[k]);
@@ -214,44 +245,32 @@ test_413_from_content_length(void **state)
     /* Over 1 MiB so that curl sends "Expect: 100-continue" and waits: the
      * early 413 means not one body byte crosses the wire. */
     size_t n = 2 * 1024 * 1024;
-    char *big = malloc(n);
-    assert_non_null(big);
-    memset(big, 'b', n);
+    char *big = filled_buffer(n, 'b');
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.body = big;
     co.body_len = n;
     char v[64];
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo", &co);
     assert_int_equal(x.status, 413);
     assert_true(fx_header(&x, "x-request-id", v, sizeof(v)));
-    curl_off_t up = -1;
-    curl_easy_getinfo(x.e, CURLINFO_SIZE_UPLOAD_T, &up);
-    assert_int_equal(up, 0);
+    assert_nothing_uploaded(&x);
     fx_xfer_cleanup(&x);
     free(big);
 
     /* At the limit exactly is fine. */
-    char *fit = malloc(o.max_body);
-    assert_non_null(fit);
-    memset(fit, 'f', o.max_body);
+    char *fit = filled_buffer(o.max_body, 'f');
     memset(&co, 0, sizeof(co));
     co.body = fit;
     co.body_len = o.max_body;
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo", &co);
     assert_int_equal(x.status, 200);
     fx_xfer_cleanup(&x);
     free(fit);
 
     assert_int_equal(fx_get(&f, &f.handled), 1);
-    pthread_mutex_lock(&f.mu);
-    assert_int_equal(f.body_seen, o.max_body);
-    pthread_mutex_unlock(&f.mu);
-    gw_http_stats st;
-    gw_http_get_stats(f.h, &st);
-    assert_int_equal(st.rejected_413, 1);
+    assert_body_seen(&f, o.max_body);
+    assert_int_equal(fx_stats(&f).rejected_413, 1);
     stop(&f);
 }
 
@@ -262,26 +281,20 @@ test_answer_from_on_headers(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     size_t n = 2 * 1024 * 1024;
-    char *big = malloc(n);
-    assert_non_null(big);
-    memset(big, 'e', n);
+    char *big = filled_buffer(n, 'e');
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.body = big;
     co.body_len = n;
     char v[64];
-    fx_xfer_init(&x, &f, "/early", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/early", &co);
     assert_int_equal(x.status, 401);
     assert_string_equal(x.body, "no");
     assert_true(fx_header(&x, "www-authenticate", v, sizeof(v)));
     assert_true(fx_header(&x, "x-request-id", v, sizeof(v)));
-    curl_off_t up = -1;
-    curl_easy_getinfo(x.e, CURLINFO_SIZE_UPLOAD_T, &up);
-    assert_int_equal(up, 0);
+    assert_nothing_uploaded(&x);
     fx_xfer_cleanup(&x);
     free(big);
     assert_int_equal(fx_get(&f, &f.handled), 0);
@@ -295,12 +308,10 @@ test_quiesce(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     struct fx_xfer x;
     char v[64];
-    fx_xfer_init(&x, &f, "/immediate", NULL);
-    fx_perform(&x);
+    perform(&x, &f, "/immediate", NULL);
     assert_int_equal(x.status, 200);
     assert_false(fx_header(&x, "connection", v, sizeof(v)));
     gw_http_quiesce(f.h);
@@ -315,8 +326,7 @@ test_quiesce(void **state)
 
     struct fx_client_opts co = {0};
     co.timeout_ms = 5000;
-    fx_xfer_init(&x, &f, "/immediate", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/immediate", &co);
     assert_int_equal(x.rc, CURLE_COULDNT_CONNECT);
     fx_xfer_cleanup(&x);
     stop(&f);
@@ -353,8 +363,7 @@ test_413_chunked(void **state)
     struct fx_client_opts co = {0};
     co.chunked_len = 200 * 1024;
     char v[64];
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo", &co);
     assert_int_equal(x.rc, CURLE_OK);
     assert_int_equal(x.status, 413);
     assert_true(fx_header(&x, "content-type", v, sizeof(v)));
@@ -367,8 +376,7 @@ test_413_chunked(void **state)
     assert_int_equal(fx_get(&f, &f.handled), 0);
 
     co.chunked_len = 10 * 1024;
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo", &co);
     assert_int_equal(x.status, 200);
     assert_non_null(strstr(x.body, "len=10240:"));
     fx_xfer_cleanup(&x);
@@ -401,8 +409,7 @@ check_header_limit(size_t pool)
         struct fx_xfer x;
         struct fx_client_opts co = {0};
         co.header = line;
-        fx_xfer_init(&x, &f, "/immediate", &co);
-        fx_perform(&x);
+        perform(&x, &f, "/immediate", &co);
         if (x.status != want[k])
             fail_msg("pool %zu, header %zu bytes: status %ld, expected %ld", mem, sizes[k],
                      x.status, want[k]);
@@ -427,8 +434,7 @@ test_body_larger_than_pool(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     size_t n = 1024 * 1024 + 7;
     char *big = malloc(n);
     assert_non_null(big);
@@ -438,15 +444,12 @@ test_body_larger_than_pool(void **state)
     struct fx_client_opts co = {0};
     co.body = big;
     co.body_len = n;
-    fx_xfer_init(&x, &f, "/echo", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/echo", &co);
     assert_int_equal(x.status, 200);
     assert_non_null(strstr(x.body, "len=1048583:"));
     fx_xfer_cleanup(&x);
     free(big);
-    pthread_mutex_lock(&f.mu);
-    assert_int_equal(f.body_seen, n);
-    pthread_mutex_unlock(&f.mu);
+    assert_body_seen(&f, n);
     stop(&f);
 }
 
@@ -462,8 +465,7 @@ test_heartbeat(void **state)
     struct fx_client_opts co = {0};
     co.abort_after_pings = 2;
     co.timeout_ms = (long)fx_ms(10000);
-    fx_xfer_init(&x, &f, "/stream-idle", &co);
-    fx_perform(&x);
+    perform(&x, &f, "/stream-idle", &co);
     /* Ended by our own abort after the pings, not by the timeout. */
     assert_int_equal(x.rc, CURLE_WRITE_ERROR);
     assert_int_equal(x.status, 200);
@@ -471,24 +473,8 @@ test_heartbeat(void **state)
     assert_int_equal(x.events, 0);
     fx_xfer_cleanup(&x);
     assert_int_equal(fx_wait(&f, &f.gone, 1, 2000), 1);
-    gw_http_stats st;
-    gw_http_get_stats(f.h, &st);
-    assert_true(st.heartbeats >= 2);
+    assert_true(fx_stats(&f).heartbeats >= 2);
     stop(&f);
-}
-
-struct idle_clients {
-    struct fx *f;
-    struct fx_xfer *xs;
-    size_t n;
-};
-
-static void *
-idle_client_main(void *arg)
-{
-    struct idle_clients *c = arg;
-    fx_multi(c->xs, c->n, 60000, NULL, NULL);
-    return NULL;
 }
 
 static double
@@ -507,26 +493,19 @@ test_idle_streams_do_not_spin(void **state)
 {
     (void)state;
     struct fx f;
-    gw_http_options o = fx_options();
-    start(&f, &o);
+    start_default(&f);
     enum { N = 20 };
     static struct fx_xfer xs[N];
-    for (int i = 0; i < N; i++)
-        fx_xfer_init(&xs[i], &f, "/stream-one", NULL);
-    struct idle_clients c = {&f, xs, N};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, idle_client_main, &c), 0);
-    assert_int_equal(fx_wait(&f, &f.first_events, N, 10000), N);
-    assert_true(fx_wait_stat(&f, FX_STAT(suspended), N, 10000));
+    struct fx_clients c;
+    fx_clients_in_flight(&f, &c, xs, N, 0);
 
-    gw_http_stats before, after;
-    gw_http_get_stats(f.h, &before);
+    gw_http_stats before = fx_stats(&f);
     double cpu0 = cpu_seconds(), wall0 = fx_now();
     /* The measurement window, not a synchronisation. */
     struct timespec ts = {0, 300 * 1000 * 1000};
     nanosleep(&ts, NULL);
     double cpu = cpu_seconds() - cpu0, wall = fx_now() - wall0;
-    gw_http_get_stats(f.h, &after);
+    gw_http_stats after = fx_stats(&f);
     print_message("idle: %d suspended streams, %.1f ms CPU in %.0f ms, %llu reader calls\n", N,
                   cpu * 1000, wall * 1000,
                   (unsigned long long)(after.reader_calls - before.reader_calls));
@@ -535,7 +514,7 @@ test_idle_streams_do_not_spin(void **state)
 
     /* The route ends every stream on shutdown: all complete cleanly. */
     fx_stop(&f, 5000);
-    pthread_join(t, NULL);
+    fx_clients_join(&c);
     for (int i = 0; i < N; i++) {
         assert_int_equal(xs[i].rc, CURLE_OK);
         assert_non_null(strstr(xs[i].body, "data: [DONE]\n\n"));
