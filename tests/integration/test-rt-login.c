@@ -174,6 +174,43 @@ login_view(struct login_view *v, lingma_pool *pool, size_t i)
     lingma_pool_stats_free(s);
 }
 
+/* Start a login on instance 0, wait (15 s) until it settles, and view it. */
+static void
+login_and_settle(struct login_view *v, lingma_pool *pool)
+{
+    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
+    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
+    login_view(v, pool, 0);
+}
+
+static void
+assert_logged_in(const struct login_view *v)
+{
+    if (v->state != LINGMA_LOGIN_LOGGED_IN)
+        fail_msg("login state %s: %s", lingma_login_state_name(v->state), v->reason);
+}
+
+/* Instance 0's auth/status answers `status`. */
+static void
+assert_auth_status(lingma_pool *pool, int status)
+{
+    lingma_auth_info ai;
+    assert_int_equal(lingma_instance_auth_status_sync(&ai, pool, 0), 0);
+    assert_int_equal(ai.status, status);
+    lingma_auth_info_clear(&ai);
+}
+
+/* Free the pool, the log capture, the hook command (may be NULL) and the
+ * work dir. */
+static void
+teardown(lingma_pool *pool, struct logcap *cap, char *hook, char *dir)
+{
+    lingma_pool_free(pool);
+    cap_clear(cap);
+    free(hook);
+    rt_rmdir(dir);
+}
+
 /* No password in any string of a stats snapshot. */
 static void
 assert_stats_clean(lingma_pool *pool, const char *const *secrets)
@@ -272,16 +309,12 @@ test_login_end_to_end(void **state)
     assert_int_equal(lingma_instance_login_start(pool, 0), 0); /* idempotent */
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
     login_view(&v, pool, 0);
-    if (v.state != LINGMA_LOGIN_LOGGED_IN)
-        fail_msg("login state %s: %s", lingma_login_state_name(v.state), v.reason);
+    assert_logged_in(&v);
     assert_string_equal(v.reason, "");
     assert_non_null(strstr(v.url, "state="));
     assert_string_equal(lingma_login_state_name(v.state), "logged_in");
 
-    lingma_auth_info ai;
-    assert_int_equal(lingma_instance_auth_status_sync(&ai, pool, 0), 0);
-    assert_int_equal(ai.status, 2);
-    lingma_auth_info_clear(&ai);
+    assert_auth_status(pool, 2);
     assert_int_equal(chat_once(pool, &sc), 0);
     assert_int_equal(sc, 200);
 
@@ -329,28 +362,18 @@ test_login_hook_fails(void **state)
     login_options(&o, dir, env, &cap);
     o.login_hook = hook;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
-    login_view(&v, pool, 0);
+    login_and_settle(&v, pool);
     assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
     assert_string_equal(v.reason, "login hook exited with status 3");
     assert_non_null(strstr(v.url, "state=")); /* the URL stays visible */
     assert_true(cap_has(&cap, "login hook inst-0: no browser here"));
-    lingma_auth_info ai;
-    assert_int_equal(lingma_instance_auth_status_sync(&ai, pool, 0), 0);
-    assert_int_equal(ai.status, 1);
-    lingma_auth_info_clear(&ai);
+    assert_auth_status(pool, 1);
 
     /* A new attempt after a failure runs again (a new URL). */
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
-    login_view(&v, pool, 0);
+    login_and_settle(&v, pool);
     assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
     assert_int_equal(urls_generated(dir), 2);
-    lingma_pool_free(pool);
-    cap_clear(&cap);
-    free(hook);
-    rt_rmdir(dir);
+    teardown(pool, &cap, hook, dir);
 }
 
 /* 1 while `pid` exists and is not a zombie (a killed grandchild may wait
@@ -429,10 +452,7 @@ test_login_hook_hangs(void **state)
     }
     assert_true(gone);
     assert_true(cap_has(&cap, "login hook inst-0: waiting for a browser that never comes"));
-    lingma_pool_free(pool);
-    cap_clear(&cap);
-    free(hook);
-    rt_rmdir(dir);
+    teardown(pool, &cap, hook, dir);
 }
 
 /* GET http://127.0.0.1:port/path; returns the HTTP status or -1. */
@@ -511,9 +531,7 @@ test_login_by_a_person(void **state)
     assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
 
     /* Nobody opens the URL: the attempt times out. */
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
-    login_view(&v, pool, 0);
+    login_and_settle(&v, pool);
     assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
     assert_non_null(strstr(v.reason, "timed out after 1500 ms waiting for the login"));
 
@@ -532,11 +550,8 @@ test_login_by_a_person(void **state)
      * can make it in time. */
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
     login_view(&v, pool, 0);
-    if (v.state != LINGMA_LOGIN_LOGGED_IN)
-        fail_msg("login state %s: %s", lingma_login_state_name(v.state), v.reason);
-    lingma_pool_free(pool);
-    cap_clear(&cap);
-    rt_rmdir(dir);
+    assert_logged_in(&v);
+    teardown(pool, &cap, NULL, dir);
 }
 
 static void
@@ -559,18 +574,13 @@ test_logged_in_at_boot(void **state)
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_is, &in, 15000), 0);
     /* A start on a logged-in instance checks, finds it logged in, and runs
      * no hook. */
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
-    login_view(&v, pool, 0);
+    login_and_settle(&v, pool);
     assert_int_equal(v.state, LINGMA_LOGIN_LOGGED_IN);
     assert_string_equal(v.url, "");
     assert_int_equal(urls_generated(dir), 0);
     char *ran = read_text(dir, "hook-ran");
     assert_null(ran);
-    lingma_pool_free(pool);
-    cap_clear(&cap);
-    free(hook);
-    rt_rmdir(dir);
+    teardown(pool, &cap, hook, dir);
 }
 
 static void
@@ -590,15 +600,9 @@ test_login_waits_for_a_slow_start(void **state)
     o.login_hook = hook;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
     /* Posted while the instance is still starting: the attempt waits for it. */
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
-    login_view(&v, pool, 0);
-    if (v.state != LINGMA_LOGIN_LOGGED_IN)
-        fail_msg("login state %s: %s", lingma_login_state_name(v.state), v.reason);
-    lingma_pool_free(pool);
-    cap_clear(&cap);
-    free(hook);
-    rt_rmdir(dir);
+    login_and_settle(&v, pool);
+    assert_logged_in(&v);
+    teardown(pool, &cap, hook, dir);
 }
 
 static void
@@ -617,17 +621,13 @@ test_login_instance_cannot_start(void **state)
     o.reconnect_max_attempts = 1;
     o.reconnect_initial_ms = 50;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
-    login_view(&v, pool, 0);
+    login_and_settle(&v, pool);
     assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
     if (strncmp(v.reason, "the instance is failed", 22) != 0)
         fail_msg("reason: %s", v.reason);
     assert_int_equal(lingma_instance_login_start(pool, 1), LINGMA_ENOTFOUND);
     assert_int_equal(lingma_instance_login_start(NULL, 0), LINGMA_EINVAL);
-    lingma_pool_free(pool);
-    cap_clear(&cap);
-    rt_rmdir(dir);
+    teardown(pool, &cap, NULL, dir);
 }
 
 static void
