@@ -208,20 +208,67 @@ rt_chat_wait_started(struct rt_chat *c, int timeout_ms)
 }
 
 int
-rt_chat_start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const char *model)
+rt_chat_start_opts(struct rt_chat *c, lingma_chat_admission *admit, lingma_pool *pool,
+                   const lingma_chat_options *o)
 {
-    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
+    lingma_chat_options oc = *o;
     lingma_chat_id id = 0;
-    o.prompt = prompt;
-    o.model = model;
-    o.on_event = rt_on_event;
-    o.payload = c;
+    oc.on_event = rt_on_event;
+    oc.payload = c;
     /* The id is written before any event can compare it: lock around. */
     pthread_mutex_lock(&c->mu);
-    int rc = lingma_chat_start(&id, NULL, pool, &o);
+    int rc = lingma_chat_start(&id, admit, pool, &oc);
     c->id = id;
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+int
+rt_chat_start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const char *model)
+{
+    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
+    o.prompt = prompt;
+    o.model = model;
+    return rt_chat_start_opts(c, NULL, pool, &o);
+}
+
+void
+rt_chats_start(struct rt_chat *c, int n, lingma_pool *pool, const char *prompt)
+{
+    for (int i = 0; i < n; i++) {
+        rt_chat_init(&c[i]);
+        assert_int_equal(rt_chat_start(&c[i], pool, prompt, NULL), 0);
+    }
+}
+
+void
+rt_assert_done(const struct rt_chat *c, int i)
+{
+    if (!c->done)
+        fail_msg("chat %d: %s %s", i, lingma_error_name(c->error), c->message);
+}
+
+void
+rt_cancel_expect(lingma_pool *pool, struct rt_chat *c, int error)
+{
+    assert_int_equal(lingma_chat_cancel(pool, c->id), 0);
+    assert_int_equal(rt_chat_wait(c, 5000), 0);
+    assert_int_equal(c->error, error);
+}
+
+lingma_pool_stats *
+rt_pool_stats(lingma_pool *pool)
+{
+    lingma_pool_stats *s = NULL;
+    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    return s;
+}
+
+void
+rt_wait_ready(lingma_pool *pool, size_t n, int timeout_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(rt_wait_instance(pool, i, rt_pred_ready, NULL, timeout_ms), 0);
 }
 
 int

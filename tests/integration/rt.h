@@ -54,6 +54,22 @@ int rt_chat_wait_started(struct rt_chat *c, int timeout_ms);
 /* Start a chat on `pool` recording into `c`. Returns lingma_chat_start's code. */
 int rt_chat_start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const char *model);
 
+/* rt_chat_start with the caller's options: on_event and payload are set to
+ * record into `c`; `admit` may be NULL. */
+int rt_chat_start_opts(struct rt_chat *c, lingma_chat_admission *admit, lingma_pool *pool,
+                       const lingma_chat_options *o);
+/* Init c[0..n) and start each with `prompt`; every start must succeed. */
+void rt_chats_start(struct rt_chat *c, int n, lingma_pool *pool, const char *prompt);
+/* Fail the test unless chat `i` (`c`) ended with DONE. */
+void rt_assert_done(const struct rt_chat *c, int i);
+/* Cancel `c`, wait (5 s) for its terminal event, and check its error. */
+void rt_cancel_expect(lingma_pool *pool, struct rt_chat *c, int error);
+
+/* lingma_pool_stats_get, which must succeed; free with lingma_pool_stats_free. */
+lingma_pool_stats *rt_pool_stats(lingma_pool *pool);
+/* Instances 0..n-1 must each become ready within timeout_ms. */
+void rt_wait_ready(lingma_pool *pool, size_t n, int timeout_ms);
+
 /* Poll the stats (bounded) until instance `i` satisfies `pred`; 0 ok, -1 timeout. */
 int rt_wait_instance(lingma_pool *pool, size_t i,
                      int (*pred)(const lingma_instance_stats *, void *), void *arg, int timeout_ms);

@@ -164,8 +164,7 @@ struct login_view {
 static void
 login_view(struct login_view *v, lingma_pool *pool, size_t i)
 {
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     assert_true(i < s->instance_count);
     v->state = s->instances[i].login_state;
     snprintf(v->url, sizeof(v->url), "%s", s->instances[i].login_url);
@@ -215,8 +214,7 @@ teardown(lingma_pool *pool, struct logcap *cap, char *hook, char *dir)
 static void
 assert_stats_clean(lingma_pool *pool, const char *const *secrets)
 {
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     for (size_t i = 0; i < s->instance_count; i++) {
         const lingma_instance_stats *is = &s->instances[i];
         const char *fields[] = {is->name, is->last_error, is->username, is->login_url,

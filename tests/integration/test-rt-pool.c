@@ -53,8 +53,7 @@ test_thousand_concurrent_chats(void **state)
         assert_int_equal(rt_chat_wait(&chats[i], 60000), 0);
         char want[64];
         snprintf(want, sizeof(want), "ECHO: concurrent question %d", i);
-        if (!chats[i].done)
-            fail_msg("chat %d: %s %s", i, lingma_error_name(chats[i].error), chats[i].message);
+        rt_assert_done(&chats[i], i);
         /* Every delta accounted for: the concatenation is the answer. */
         assert_string_equal(chats[i].text, want);
         assert_string_equal(chats[i].done_text, want);
@@ -66,8 +65,7 @@ test_thousand_concurrent_chats(void **state)
     double t1 = now_s();
     fprintf(stderr, "# %d concurrent chats on one instance: %.3f s, %d deltas\n", MANY, t1 - t0,
             deltas);
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     assert_int_equal(s->in_flight, 0);
     assert_int_equal(s->accepted_total, MANY);
     assert_int_equal(s->instances[0].in_flight, 0);
@@ -153,19 +151,11 @@ test_cancel_queued_chat(void **state)
     rt_chat_init(&b);
     assert_int_equal(rt_chat_start(&a, pool, "occupies the slot", NULL), 0);
     co.prompt = "queued";
-    co.on_event = rt_on_event;
-    co.payload = &b;
-    pthread_mutex_lock(&b.mu);
-    assert_int_equal(lingma_chat_start(&b.id, &adm, pool, &co), 0);
-    pthread_mutex_unlock(&b.mu);
+    assert_int_equal(rt_chat_start_opts(&b, &adm, pool, &co), 0);
     assert_true(adm.queued);
-    assert_int_equal(lingma_chat_cancel(pool, b.id), 0);
-    assert_int_equal(rt_chat_wait(&b, 5000), 0);
-    assert_int_equal(b.error, LINGMA_ECANCELED);
+    rt_cancel_expect(pool, &b, LINGMA_ECANCELED);
     assert_int_equal(b.started, 0); /* it never reached Lingma */
-    assert_int_equal(lingma_chat_cancel(pool, a.id), 0);
-    assert_int_equal(rt_chat_wait(&a, 5000), 0);
-    assert_int_equal(a.error, LINGMA_ECANCELED);
+    rt_cancel_expect(pool, &a, LINGMA_ECANCELED);
     lingma_pool_free(pool);
     rt_chat_clear(&a);
     rt_chat_clear(&b);
@@ -184,18 +174,12 @@ late_start_cb(const lingma_chat_event *ev, void *payload)
 {
     struct late_start *ls = payload;
     lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
-    lingma_chat_id id = 0;
 
     rt_on_event(ev, &ls->q);
     if (ev->type != LINGMA_CHAT_ERROR)
         return;
     co.prompt = "posted late";
-    co.on_event = rt_on_event;
-    co.payload = &ls->b;
-    pthread_mutex_lock(&ls->b.mu);
-    assert_int_equal(lingma_chat_start(&id, NULL, ls->pool, &co), 0);
-    ls->b.id = id;
-    pthread_mutex_unlock(&ls->b.mu);
+    assert_int_equal(rt_chat_start_opts(&ls->b, NULL, ls->pool, &co), 0);
     struct timespec ts = {0, 800 * 1000 * 1000};
     nanosleep(&ts, NULL);
 }
@@ -257,13 +241,9 @@ test_free_with_chats_in_flight(void **state)
     rt_pool_options(&o, dir, env);
     o.max_in_flight = 10; /* ten run, ten wait in the queue */
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    for (int i = 0; i < 20; i++) {
-        rt_chat_init(&c[i]);
-        assert_int_equal(rt_chat_start(&c[i], pool, "slow", NULL), 0);
-    }
+    rt_chats_start(c, 20, pool, "slow");
     assert_int_equal(rt_chat_wait_started(&c[0], 10000), 0);
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     long pid = s->instances[0].pid;
     lingma_pool_stats_free(s);
     assert_true(pid > 0);
@@ -311,8 +291,7 @@ test_queue_timeout_and_rejection(void **state)
     assert_int_equal(rt_chat_wait(&b, 5000), 0);
     assert_int_equal(b.error, LINGMA_EBUSY);
     assert_true(b.retry_after_ms > 0);
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     assert_int_equal(s->rejected_total, 2);
     assert_int_equal(s->in_flight, 1);
     assert_int_equal(s->max_in_flight, 1);
@@ -341,13 +320,9 @@ test_two_instances(void **state)
     assert_int_equal(lingma_pool_instance_count(pool), 2);
     assert_int_equal(lingma_pool_find_instance(pool, "inst-1"), 1);
     assert_int_equal(lingma_pool_find_instance(pool, "inst-2"), LINGMA_ENOTFOUND);
-    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
-    assert_int_equal(rt_wait_instance(pool, 1, rt_pred_ready, NULL, 15000), 0);
+    rt_wait_ready(pool, 2, 15000);
     int on[2] = {0, 0};
-    for (int i = 0; i < 16; i++) {
-        rt_chat_init(&c[i]);
-        assert_int_equal(rt_chat_start(&c[i], pool, "spread", NULL), 0);
-    }
+    rt_chats_start(c, 16, pool, "spread");
     for (int i = 0; i < 16; i++) {
         assert_int_equal(rt_chat_wait(&c[i], 20000), 0);
         assert_true(c[i].done);
@@ -370,8 +345,7 @@ test_two_instances(void **state)
         lingma_chat_result_free(r);
     }
 
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     assert_int_equal(s->ready, 2);
     assert_string_equal(s->instances[0].name, "inst-0");
     assert_string_equal(s->instances[1].username, "bob");
@@ -395,15 +369,11 @@ test_one_chat_per_connection_retry(void **state)
     rt_pool_options(&o, dir, env);
     o.connections_per_instance = 2;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    for (int i = 0; i < 6; i++) {
-        rt_chat_init(&c[i]);
-        assert_int_equal(rt_chat_start(&c[i], pool, "one at a time", NULL), 0);
-    }
+    rt_chats_start(c, 6, pool, "one at a time");
     for (int i = 0; i < 6; i++) {
         assert_int_equal(rt_chat_wait(&c[i], 30000), 0);
         /* The -32602 refusals were retried, never shown. */
-        if (!c[i].done)
-            fail_msg("chat %d: %s %s", i, lingma_error_name(c[i].error), c[i].message);
+        rt_assert_done(&c[i], i);
         assert_string_equal(c[i].text, "ECHO: one at a time");
         rt_chat_clear(&c[i]);
     }
@@ -423,7 +393,6 @@ test_retried_chat_keeps_its_deadline(void **state)
     lingma_pool *pool = rt_pool_new(dir, env);
     struct rt_chat a, b;
     lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
-    lingma_chat_id id = 0;
     (void)state;
 
     assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
@@ -435,12 +404,7 @@ test_retried_chat_keeps_its_deadline(void **state)
     /* B is refused, retried, and waits for A: its 800 ms run out first. */
     co.prompt = "impatient";
     co.timeout_ms = 800;
-    co.on_event = rt_on_event;
-    co.payload = &b;
-    pthread_mutex_lock(&b.mu);
-    assert_int_equal(lingma_chat_start(&id, NULL, pool, &co), 0);
-    b.id = id;
-    pthread_mutex_unlock(&b.mu);
+    assert_int_equal(rt_chat_start_opts(&b, NULL, pool, &co), 0);
     double t0 = now_s();
     assert_int_equal(rt_chat_wait(&b, 10000), 0);
     double took = now_s() - t0;
