@@ -44,17 +44,17 @@ start_chat(struct rt_chat *c, lingma_chat_admission *admit, lingma_pool *pool, c
            const char *affinity, unsigned timeout_ms)
 {
     lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
-    lingma_chat_id id = 0;
     o.prompt = prompt;
     o.affinity_key = affinity;
     o.timeout_ms = timeout_ms;
-    o.on_event = rt_on_event;
-    o.payload = c;
-    pthread_mutex_lock(&c->mu);
-    int rc = lingma_chat_start(&id, admit, pool, &o);
-    c->id = id;
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    return rt_chat_start_opts(c, admit, pool, &o);
+}
+
+static void
+clear_chats(struct rt_chat *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        rt_chat_clear(&c[i]);
 }
 
 /* Stats have no notifications: a bounded poll until nothing is admitted,
@@ -63,8 +63,7 @@ static int
 wait_idle(lingma_pool *pool, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
-        lingma_pool_stats *s = NULL;
-        assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+        lingma_pool_stats *s = rt_pool_stats(pool);
         int idle = s->in_flight == 0 && s->queued == 0;
         for (size_t i = 0; i < s->instance_count; i++)
             idle = idle && s->instances[i].in_flight == 0;
@@ -80,8 +79,7 @@ static void
 stats_counts(lingma_pool *pool, unsigned *in_flight, unsigned *queued, uint64_t *accepted,
              uint64_t *rejected)
 {
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     *in_flight = s->in_flight;
     *queued = s->queued;
     *accepted = s->accepted_total;
@@ -92,8 +90,7 @@ stats_counts(lingma_pool *pool, unsigned *in_flight, unsigned *queued, uint64_t 
 static long
 instance_pid(lingma_pool *pool, size_t i, unsigned *restarts)
 {
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     long pid = s->instances[i].pid;
     if (restarts)
         *restarts = s->instances[i].restarts;
@@ -127,8 +124,7 @@ test_affinity_sticky(void **state)
     rt_pool_options(&o, dir, env);
     o.instances = 3;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    for (size_t i = 0; i < 3; i++)
-        assert_int_equal(rt_wait_instance(pool, i, rt_pred_ready, NULL, 15000), 0);
+    rt_wait_ready(pool, 3, 15000);
     /* All at once: without affinity, least-in-flight would spread each key
      * over every instance. */
     for (int i = 0; i < STICKY_CHATS; i++) {
@@ -141,8 +137,7 @@ test_affinity_sticky(void **state)
     for (int i = 0; i < STICKY_CHATS; i++) {
         int k = i % STICKY_KEYS;
         assert_int_equal(rt_chat_wait(&c[i], 30000), 0);
-        if (!c[i].done)
-            fail_msg("chat %d: %s %s", i, lingma_error_name(c[i].error), c[i].message);
+        rt_assert_done(&c[i], i);
         if (!where[k][0]) {
             snprintf(where[k], sizeof(where[k]), "%s", c[i].instance);
             used[c[i].instance[5] - '0']++;
@@ -182,12 +177,8 @@ test_failover_sigkill(void **state)
     o.reconnect_initial_ms = 1000;
     o.reconnect_max_ms = 1000;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
-    assert_int_equal(rt_wait_instance(pool, 1, rt_pred_ready, NULL, 15000), 0);
-    for (int i = 0; i < LOAD; i++) {
-        rt_chat_init(&c[i]);
-        assert_int_equal(start_chat(&c[i], NULL, pool, "under load", NULL, 0), 0);
-    }
+    rt_wait_ready(pool, 2, 15000);
+    rt_chats_start(c, LOAD, pool, "under load");
     for (int i = 0; i < LOAD; i++) {
         assert_int_equal(rt_chat_wait_started(&c[i], 15000), 0);
         assert_true(c[i].started);
@@ -219,14 +210,10 @@ test_failover_sigkill(void **state)
     assert_true(worst < 2.0);
 
     /* While inst-0 is down, new chats go to inst-1. */
-    lingma_pool_stats *s = NULL;
-    assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
+    lingma_pool_stats *s = rt_pool_stats(pool);
     assert_false(s->instances[0].ready);
     lingma_pool_stats_free(s);
-    for (int i = 0; i < 6; i++) {
-        rt_chat_init(&after[i]);
-        assert_int_equal(start_chat(&after[i], NULL, pool, "rerouted", NULL, 0), 0);
-    }
+    rt_chats_start(after, 6, pool, "rerouted");
     for (int i = 0; i < 6; i++) {
         assert_int_equal(rt_chat_wait_started(&after[i], 5000), 0);
         assert_string_equal(after[i].instance, "inst-1");
@@ -249,14 +236,10 @@ test_failover_sigkill(void **state)
     assert_int_equal(restarts_now, restarts0 + 1);
     assert_int_equal(instance_pid(pool, 1, NULL), pid1); /* the survivor was left alone */
     int back = 0;
-    for (int i = 0; i < 10; i++) {
-        rt_chat_init(&again[i]);
-        assert_int_equal(start_chat(&again[i], NULL, pool, "back again", NULL, 0), 0);
-    }
+    rt_chats_start(again, 10, pool, "back again");
     for (int i = 0; i < 10; i++) {
         assert_int_equal(rt_chat_wait(&again[i], 15000), 0);
-        if (!again[i].done)
-            fail_msg("chat %d: %s %s", i, lingma_error_name(again[i].error), again[i].message);
+        rt_assert_done(&again[i], i);
         back += strcmp(again[i].instance, "inst-0") == 0;
     }
     assert_true(back > 0);
@@ -266,12 +249,9 @@ test_failover_sigkill(void **state)
     }
     assert_int_equal(wait_idle(pool, 5000), 0);
     lingma_pool_free(pool);
-    for (int i = 0; i < LOAD; i++)
-        rt_chat_clear(&c[i]);
-    for (int i = 0; i < 6; i++)
-        rt_chat_clear(&after[i]);
-    for (int i = 0; i < 10; i++)
-        rt_chat_clear(&again[i]);
+    clear_chats(c, LOAD);
+    clear_chats(after, 6);
+    clear_chats(again, 10);
     rt_rmdir(dir);
 }
 
@@ -338,8 +318,7 @@ test_admission_overload(void **state)
         if (b.rc[i] != 0)
             continue;
         assert_int_equal(rt_chat_wait(&b.c[i], 20000), 0);
-        if (!b.c[i].done)
-            fail_msg("chat %d: %s %s", i, lingma_error_name(b.c[i].error), b.c[i].message);
+        rt_assert_done(&b.c[i], i);
         assert_int_equal(b.c[i].terminals, 1);
     }
     assert_int_equal(wait_idle(pool, 5000), 0);
@@ -401,8 +380,7 @@ test_admission_queue_timeout(void **state)
             assert_int_equal(lingma_chat_cancel(pool, b.c[i].id), 0);
     assert_int_equal(wait_idle(pool, 5000), 0);
     lingma_pool_free(pool);
-    for (int i = 0; i < BURST; i++)
-        rt_chat_clear(&b.c[i]);
+    clear_chats(b.c, BURST);
     rt_rmdir(dir);
 }
 
@@ -433,6 +411,14 @@ one_chat(lingma_pool *pool, struct rt_chat *c, unsigned timeout_ms)
 {
     rt_chat_init(c);
     assert_int_equal(start_chat(c, NULL, pool, "slot", NULL, timeout_ms), 0);
+}
+
+/* Free an ended chat's record; its slot must be released (the pool idles). */
+static void
+clear_and_wait_idle(lingma_pool *pool, struct rt_chat *c)
+{
+    rt_chat_clear(c);
+    assert_int_equal(wait_idle(pool, 5000), 0);
 }
 
 struct counting_alloc {
@@ -495,8 +481,7 @@ test_slot_release_every_path(void **state)
     one_chat(pool, &a, 0);
     assert_int_equal(rt_chat_wait(&a, 10000), 0);
     assert_true(a.done);
-    rt_chat_clear(&a);
-    assert_int_equal(wait_idle(pool, 5000), 0);
+    clear_and_wait_idle(pool, &a);
 
     /* upstream error (chat/finish with status 500) */
     sim_json(dir, "{\"fault\":\"finish:500\"}");
@@ -504,8 +489,7 @@ test_slot_release_every_path(void **state)
     assert_int_equal(rt_chat_wait(&a, 10000), 0);
     assert_int_equal(a.error, LINGMA_EUPSTREAM);
     assert_int_equal(a.status_code, 500);
-    rt_chat_clear(&a);
-    assert_int_equal(wait_idle(pool, 5000), 0);
+    clear_and_wait_idle(pool, &a);
 
     /* From here on, chats are accepted and then never answered. */
     sim_json(dir, "{\"first_token_ms\":60000}");
@@ -513,26 +497,20 @@ test_slot_release_every_path(void **state)
     /* cancel, running */
     one_chat(pool, &a, 0);
     assert_int_equal(rt_chat_wait_started(&a, 10000), 0);
-    assert_int_equal(lingma_chat_cancel(pool, a.id), 0);
-    assert_int_equal(rt_chat_wait(&a, 5000), 0);
-    assert_int_equal(a.error, LINGMA_ECANCELED);
-    rt_chat_clear(&a);
-    assert_int_equal(wait_idle(pool, 5000), 0);
+    rt_cancel_expect(pool, &a, LINGMA_ECANCELED);
+    clear_and_wait_idle(pool, &a);
 
     /* chat timeout */
     one_chat(pool, &a, 300);
     assert_int_equal(rt_chat_wait(&a, 5000), 0);
     assert_int_equal(a.error, LINGMA_ETIMEDOUT);
-    rt_chat_clear(&a);
-    assert_int_equal(wait_idle(pool, 5000), 0);
+    clear_and_wait_idle(pool, &a);
 
     /* queued: cancelled, then timed out */
     one_chat(pool, &a, 0);
     one_chat(pool, &b, 0);
     one_chat(pool, &q, 0); /* the third waits: max_in_flight is 2 */
-    assert_int_equal(lingma_chat_cancel(pool, q.id), 0);
-    assert_int_equal(rt_chat_wait(&q, 5000), 0);
-    assert_int_equal(q.error, LINGMA_ECANCELED);
+    rt_cancel_expect(pool, &q, LINGMA_ECANCELED);
     assert_int_equal(q.started, 0);
     rt_chat_clear(&q);
     one_chat(pool, &q, 0);
