@@ -649,11 +649,11 @@ on_frame(const char *body, size_t len, void *payload)
     return handle_body(rpc, body, len);
 }
 
-LINGMA_EXPORT int
-lingma_rpc_recv(lingma_rpc *rpc, const void *data, size_t len)
+/* The guard shared by both receive entry points: refuse re-entry from a
+ * callback and a closed session, then mark the session busy. */
+static int
+recv_enter(lingma_rpc *rpc, const void *data, size_t len)
 {
-    int rc;
-
     if (!rpc || (!data && len))
         return LINGMA_EINVAL;
     if (rpc->busy)
@@ -661,35 +661,41 @@ lingma_rpc_recv(lingma_rpc *rpc, const void *data, size_t len)
     if (rpc->closed)
         return LINGMA_ECLOSED;
     rpc->busy++;
-    rc = lingma_frame_decoder_feed(rpc->dec, data, len, on_frame, rpc);
-    if (rc == LINGMA_EPROTO || rc == LINGMA_EINVAL)
-        rpc_log(rpc, LINGMA_LOG_ERROR, "rpc: broken framing: %s",
-                lingma_frame_decoder_errmsg(rpc->dec));
-    if (finish_busy(rpc))
-        return LINGMA_ECLOSED;
-    if (rpc->closed)
+    return 0;
+}
+
+/* Run what callbacks deferred (close, free); the session may be gone when
+ * finish_busy() says so, so nothing is read after it. */
+static int
+recv_leave(lingma_rpc *rpc, int rc)
+{
+    if (finish_busy(rpc) || rpc->closed)
         return LINGMA_ECLOSED;
     return rc;
 }
 
 LINGMA_EXPORT int
+lingma_rpc_recv(lingma_rpc *rpc, const void *data, size_t len)
+{
+    int rc = recv_enter(rpc, data, len);
+
+    if (rc != 0)
+        return rc;
+    rc = lingma_frame_decoder_feed(rpc->dec, data, len, on_frame, rpc);
+    if (rc == LINGMA_EPROTO || rc == LINGMA_EINVAL)
+        rpc_log(rpc, LINGMA_LOG_ERROR, "rpc: broken framing: %s",
+                lingma_frame_decoder_errmsg(rpc->dec));
+    return recv_leave(rpc, rc);
+}
+
+LINGMA_EXPORT int
 lingma_rpc_recv_message(lingma_rpc *rpc, const char *body, size_t len)
 {
-    int rc;
+    int rc = recv_enter(rpc, body, len);
 
-    if (!rpc || (!body && len))
-        return LINGMA_EINVAL;
-    if (rpc->busy)
-        return LINGMA_EINVAL;
-    if (rpc->closed)
-        return LINGMA_ECLOSED;
-    rpc->busy++;
-    rc = handle_body(rpc, body ? body : "", len);
-    if (finish_busy(rpc))
-        return LINGMA_ECLOSED;
-    if (rpc->closed)
-        return LINGMA_ECLOSED;
-    return rc;
+    if (rc != 0)
+        return rc;
+    return recv_leave(rpc, handle_body(rpc, body ? body : "", len));
 }
 
 /* ---- time ---- */
