@@ -422,6 +422,18 @@ lingma__pool_on_wake(void *ud)
         arm_queue_timer(p);
 }
 
+/* Append to the command queue. (mu) The caller unlocks, then wakes the
+ * service thread with lingma__transport_wake(). */
+static void
+enqueue_locked(struct lingma_pool *p, struct lingma__cmd *cmd)
+{
+    if (p->cmd_tail)
+        p->cmd_tail->next = cmd;
+    else
+        p->cmd_head = cmd;
+    p->cmd_tail = cmd;
+}
+
 static int
 post_cmd(struct lingma_pool *p, struct lingma__cmd *cmd)
 {
@@ -430,11 +442,7 @@ post_cmd(struct lingma_pool *p, struct lingma__cmd *cmd)
         pthread_mutex_unlock(&p->mu);
         return LINGMA_ECLOSED;
     }
-    if (p->cmd_tail)
-        p->cmd_tail->next = cmd;
-    else
-        p->cmd_head = cmd;
-    p->cmd_tail = cmd;
+    enqueue_locked(p, cmd);
     pthread_mutex_unlock(&p->mu);
     lingma__transport_wake(p->tr);
     return 0;
@@ -490,11 +498,7 @@ lingma__pool_post_login(struct lingma_pool *p, size_t instance)
         lingma__free(p->alloc, in->pub.login_url);
         in->pub.login_url = NULL;
     }
-    if (p->cmd_tail)
-        p->cmd_tail->next = cmd;
-    else
-        p->cmd_head = cmd;
-    p->cmd_tail = cmd;
+    enqueue_locked(p, cmd);
     pthread_mutex_unlock(&p->mu);
     lingma__transport_wake(p->tr);
     return 0;
