@@ -17,6 +17,7 @@
 #include "lingma/version.h"
 
 #include "config.h"
+#include "cors.h"
 
 enum kind {
     K_STRING,       /* any text; "" = none */
@@ -106,12 +107,15 @@ static const struct setting settings[GW_CFG_COUNT] = {
      "Largest request body; larger ones get 413."},
     {"GATEWAY_CONNECTION_MEMORY", "--connection-memory", "BYTES", K_CONN_BYTES,
      F(connection_memory), "8KiB",
-     "Memory per HTTP connection. It also bounds the request line and headers: a header block "
-     "larger than this minus about 1KiB gets 431."},
+     "Memory per HTTP connection. It also bounds the request head: the header block plus 64 "
+     "bytes per header field and query argument may use this minus 1KiB; beyond that, 431."},
     {"GATEWAY_MAX_CONNECTIONS", "--max-connections", "N", K_COUNT, F(max_connections), "10000",
      "Open HTTP connections at most."},
     {"GATEWAY_ALLOW_PUBLIC", "--allow-public", NULL, K_BOOL, F(allow_public), "false",
      "Allow a non-loopback GATEWAY_HOST without API_KEYS."},
+    {"GATEWAY_CORS_ORIGINS", "--cors-origins", "ORIGINS", K_STRING, F(cors_origins), "",
+     "Browser origins allowed to call /v1 (comma list of scheme://host[:port], or *). "
+     "Default: none (CORS off)."},
 };
 
 /* Values before conversion, and where they came from. */
@@ -558,6 +562,11 @@ check_consistency(gw_config *cfg, char *err, size_t errlen)
                  cfg->host);
         return LINGMA_EINVAL;
     }
+    gw_cors *cors = NULL;
+    int crc = gw_cors_new(&cors, cfg->cors_origins, err, errlen);
+    gw_cors_free(cors);
+    if (crc != 0)
+        return crc;
     return 0;
 }
 

@@ -23,12 +23,14 @@
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "cors.h"
 #include "errors.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "openai.h"
 #include "reqid.h"
+#include "route_table.h"
 
 typedef struct gw_catalogue gw_catalogue;
 
@@ -40,31 +42,48 @@ typedef struct gw_app {
     lingma_pool *pool;
     gw_catalogue *catalogue;
     gw_http *http;
+    gw_cors *cors;          /* NULL: CORS off */
     int64_t started_unix;   /* boot time, the `created` of models */
     atomic_bool draining;   /* SIGTERM seen: /healthz says so, new chats get 503 */
     atomic_uint chats_live; /* chat contexts not yet freed (tests, shutdown) */
 } gw_app;
 
-/* ---- routes.c --------------------------------------------------------- */
+/* ---- routes.c: the dispatcher ------------------------------------------ */
 
 /* Draw the boot-time random prefix of request ids. 0 or LINGMA_EIO. */
 int gw_routes_init(void);
 
 /* The gw_http callbacks; payload is the gw_app. */
-gw_http_action gw_routes_handler(gw_http_req *req, void *payload);
+void gw_routes_on_request(gw_http_req *req, void *payload);
 void gw_routes_on_headers(gw_http_req *req, void *payload);
+gw_http_action gw_routes_handler(gw_http_req *req, void *payload);
 void gw_routes_on_gone(gw_http_req *req, void *payload);
 void gw_routes_on_shutdown(gw_http_req *req, void *payload);
-char *gw_routes_error_body(int status, const char *message, size_t *len, const char **ctype,
-                           void *payload);
+char *gw_routes_error_body(gw_http_req *req, int status, const char *code, const char *message,
+                           size_t *len, const char **ctype, void *payload);
 
-/* Per-request facts the dispatcher records in on_headers (owned by the
- * request through gw_http_req_set_user until a chat takes it over). */
+/* Per-request facts for logs and metrics. */
 typedef struct gw_reqinfo {
     char request_id[GW_REQID_SIZE];
     const char *route; /* metrics label: a route template, static */
     struct timespec t0;
 } gw_reqinfo;
+
+/* The dispatcher's record of one request: made in on_request, the route
+ * decided in on_headers, freed with the request (the engine's user
+ * pointer). `state` is the route's own per-request object (the chat):
+ * written by the handler on the MHD thread, read by on_gone/on_shutdown,
+ * which the engine only calls after the handler returned. */
+typedef struct gw_route_ctx {
+    gw_reqinfo ri;
+    gw_route_match m;
+    void *state;
+} gw_route_ctx;
+
+/* The record of `req` (NULL only if it could not be allocated). */
+gw_route_ctx *gw_route_ctx_of(gw_http_req *req);
+
+/* ---- respond.c: answering, logging and counting -------------------------- */
 
 /* Answer `req` with a JSON body (Content-Type: application/json) plus
  * optional extra headers, then log and count it. `body` may be NULL for an
@@ -78,6 +97,9 @@ void gw_respond_value(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int s
 /* Answer with the OpenAI error envelope of `e` (Retry-After for a 429). */
 void gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
                       const char *instance);
+/* The same with extra headers (NULL-terminated, at most 4). */
+void gw_respond_error_with(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
+                           const gw_http_header *more, const char *instance);
 /* Log and count a finished request (what gw_respond_* do after answering). */
 void gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance);
 

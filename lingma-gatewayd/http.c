@@ -27,6 +27,8 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -131,13 +133,14 @@ gw_http__buffer_response(gw_http *h, const gw_http_header *headers, const void *
 }
 
 struct MHD_Response *
-gw_http__error_response(gw_http *h, unsigned status, const char *message)
+gw_http__error_response(gw_http *h, gw_http_req *req, unsigned status, const char *code,
+                        const char *message)
 {
     const char *ctype = NULL;
     size_t len = 0;
     char *body = NULL;
     if (h->opts.error_body)
-        body = h->opts.error_body((int)status, message, &len, &ctype, h->opts.payload);
+        body = h->opts.error_body(req, (int)status, code, message, &len, &ctype, h->opts.payload);
     if (!body || !ctype) {
         free(body);
         ctype = "text/plain; charset=utf-8";
@@ -214,86 +217,236 @@ gw_http__stream_response(gw_http_req *req, const gw_http_header *headers)
     return r;
 }
 
-/* Request copy ------------------------------------------------------------ */
+/* Request intake ------------------------------------------------------------ */
 
-struct kv_copy {
-    struct gw_kv *items;
-    char *mem;
-    size_t n;
-    size_t bytes;
-};
+/* Connection memory a request head may use, counted the way libmicrohttpd
+ * 0.9.75 spends its per-connection pool: the header block itself (parsed
+ * in place), one list entry per header field, query argument and cookie
+ * (a 56-byte struct rounded to the pool's 16-byte alignment), and a copy
+ * of the Cookie value. What is left must hold the status line and headers
+ * of the answer, which libmicrohttpd builds in the same pool and, when
+ * they do not fit, replaces by closing the connection without a word. */
+#define MHD_ENTRY_BYTES 64u
+#define ANSWER_RESERVE  1024u
 
-static enum MHD_Result
-kv_count(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static size_t
+head_limit(const gw_http *h)
 {
-    struct kv_copy *c = cls;
-    (void)kind;
-    c->n++;
-    c->bytes += strlen(key) + 1 + (value ? strlen(value) : 0) + 1;
-    return MHD_YES;
+    return h->opts.connection_memory - ANSWER_RESERVE;
 }
 
-static char *
-put_string(struct kv_copy *c, const char *s)
+/* MHD_OPTION_URI_LOG_CALLBACK: the first sight of a request, before
+ * libmicrohttpd decodes the target in place. The request object starts
+ * here so that the target's raw bytes survive; the first access-handler
+ * call completes it. Whatever libmicrohttpd does next, the completion
+ * callback receives this object and frees it. */
+static void *
+uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    size_t n = strlen(s) + 1;
-    char *p = c->mem + c->bytes;
-    memcpy(p, s, n);
-    c->bytes += n;
-    return p;
-}
-
-static enum MHD_Result
-kv_store(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    struct kv_copy *c = cls;
-    (void)kind;
-    c->items[c->n].name = put_string(c, key);
-    c->items[c->n].value = put_string(c, value ? value : "");
-    c->n++;
-    return MHD_YES;
-}
-
-static gw_http_req *
-req_new(gw_http *h, struct MHD_Connection *conn, const char *url, const char *method)
-{
+    gw_http *h = cls;
+    (void)c;
     gw_http_req *req = calloc(1, sizeof(*req));
-    if (!req)
-        return NULL;
-    struct kv_copy hc = {0}, ac = {0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, kv_count, &hc);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, kv_count, &ac);
-    size_t bytes = hc.bytes + ac.bytes + strlen(url) + 1 + strlen(method) + 1;
-    req->strings = malloc(bytes);
-    req->hdrs = calloc(hc.n + ac.n + 1, sizeof(struct gw_kv));
-    if (!req->strings || !req->hdrs) {
-        free(req->strings);
-        free(req->hdrs);
+    size_t n = strlen(uri);
+    char *raw = req ? malloc(n + 1) : NULL;
+    if (!raw) {
         free(req);
-        return NULL;
+        return NULL; /* the access handler then drops the connection */
     }
-    struct kv_copy c = {req->hdrs, req->strings, 0, 0};
-    req->method = put_string(&c, method);
-    req->path = put_string(&c, url);
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, kv_store, &c);
-    req->nhdrs = c.n;
-    req->args = req->hdrs + c.n;
-    c.items = req->args;
-    c.n = 0;
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, kv_store, &c);
-    req->nargs = c.n;
-
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    req->fd = ci ? ci->connect_fd : -1;
+    memcpy(raw, uri, n + 1);
     req->h = h;
-    req->conn = conn;
-    req->refs = 1; /* the MHD request's */
+    req->raw_target = raw;
+    req->raw_target_len = n;
+    req->raw_target_at = uri;
+    req->refs = 1; /* the MHD request's, until the completion callback */
+    req->fd = -1;
     req->extra_tail = &req->extra;
+    req->phase = GW_PH_NEW;
+    pthread_mutex_lock(&h->mu);
+    h->live++;
+    pthread_mutex_unlock(&h->mu);
     return req;
 }
 
-/* Access handler ---------------------------------------------------------- */
+struct field_list {
+    gw_head_field *items; /* MHD's own pointers, for the in-place walk */
+    size_t n;
+    size_t cap;
+    size_t bytes;   /* total name and value bytes */
+    size_t entries; /* MHD list entries of every kind */
+    size_t cookie_bytes;
+    bool oom;
+};
+
+static enum MHD_Result
+collect_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+              const char *value, size_t value_size)
+{
+    struct field_list *l = cls;
+    l->entries++;
+    if (kind != MHD_HEADER_KIND)
+        return MHD_YES;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        gw_head_field *items = realloc(l->items, cap * sizeof(*items));
+        if (!items) {
+            l->oom = true;
+            return MHD_NO;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = (gw_head_field){key, key_size, value ? value : "", value ? value_size : 0};
+    l->bytes += key_size + (value ? value_size : 0) + 2;
+    if (key_size == 6 && strncasecmp(key, "cookie", 6) == 0)
+        l->cookie_bytes += value_size + 1;
+    return MHD_YES;
+}
+
+static bool
+in_block(const char *p, const char *block, size_t size)
+{
+    uintptr_t x = (uintptr_t)p, b = (uintptr_t)block;
+    return x >= b && x <= b + size;
+}
+
+/* Only NUL bytes in [p, q), at least `min` and at most `max` of them. */
+static bool
+nul_gap(const char *p, const char *q, size_t min, size_t max)
+{
+    if ((uintptr_t)q < (uintptr_t)p || (size_t)(q - p) < min || (size_t)(q - p) > max)
+        return false;
+    for (; p < q; p++)
+        if (*p)
+            return false;
+    return true;
+}
+
+/*
+ * Did libmicrohttpd skip bytes of the head? 0.9.75 parses the head in place
+ * in its read buffer: the block starts at the method, the request line,
+ * each field name and each value are C strings inside it, and their
+ * terminators replaced the SP, ':' and CR LF bytes (a value's leading
+ * whitespace is skipped, and its length is strlen()'s). So between the end
+ * of one string and the start of the next only those replacements may lie.
+ * Anything else is data the parser did not hand over: a NUL that cut a
+ * name or value short ("key\0junk"), or a field that obs-fold moved out of
+ * the block. The walk needs the version string (the last of the request
+ * line) and the fields in arrival order; header_size is MHD's own count.
+ */
+static bool
+head_hides_bytes(const char *block, size_t size, const char *version, const gw_head_field *f,
+                 size_t n)
+{
+    const char *end = block + size;
+    if (!version || !in_block(version, block, size))
+        return true;
+    const char *p = version + strlen(version);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = f[i].name, *value = f[i].value;
+        if (!in_block(name, block, size) || !in_block(value, block, size))
+            return true;
+        if (!nul_gap(p, name, 1, 2)) /* CR LF or a bare LF */
+            return true;
+        p = name + f[i].name_len;
+        if (p >= end || *p) /* the colon */
+            return true;
+        for (p++; p < value && (*p == ' ' || *p == '\t'); p++) {
+        }
+        if (p != value)
+            return true;
+        p = value + f[i].value_len;
+    }
+    /* The last line's terminator and the blank line's. */
+    return !nul_gap(p, end, 2, 4);
+}
+
+/* Copy what the routes may read from any thread, and judge the head. */
+static int
+req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const char *version)
+{
+    gw_http *h = req->h;
+    struct field_list l = {0};
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND,
+                                collect_field, &l);
+    if (l.oom) {
+        free(l.items);
+        return LINGMA_ENOMEM;
+    }
+
+    size_t mlen = strlen(method), vlen = version ? strlen(version) : 0;
+    req->strings = malloc(l.bytes + mlen + vlen + 2);
+    req->hdrs = calloc(l.n ? l.n : 1, sizeof(*req->hdrs));
+    if (!req->strings || !req->hdrs) {
+        free(l.items);
+        return LINGMA_ENOMEM;
+    }
+    char *w = req->strings;
+    req->method = memcpy(w, method, mlen + 1);
+    w += mlen + 1;
+    req->version = memcpy(w, version ? version : "", vlen + 1);
+    w += vlen + 1;
+    for (size_t i = 0; i < l.n; i++) {
+        gw_head_field *d = &req->hdrs[i];
+        d->name = memcpy(w, l.items[i].name, l.items[i].name_len);
+        w[l.items[i].name_len] = '\0';
+        w += l.items[i].name_len + 1;
+        d->name_len = l.items[i].name_len;
+        d->value = memcpy(w, l.items[i].value, l.items[i].value_len);
+        w[l.items[i].value_len] = '\0';
+        w += l.items[i].value_len + 1;
+        d->value_len = l.items[i].value_len;
+    }
+    req->nhdrs = l.n;
+
+    /* The block's size and layout, from MHD itself. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t block = ci ? ci->header_size : 0;
+    bool hidden = !ci || head_hides_bytes(method, block, version, l.items, l.n);
+
+    /* A NUL inside the target cut the copy made in uri_seen short: the
+     * target really ends where the version's separator lies. */
+    if (version && in_block(version, method, block) &&
+        in_block(req->raw_target_at, method, block) && version > req->raw_target_at &&
+        (size_t)(version - 1 - req->raw_target_at) != req->raw_target_len) {
+        char *t = realloc(req->raw_target, req->raw_target_len + 2);
+        if (!t) {
+            free(l.items);
+            return LINGMA_ENOMEM;
+        }
+        t[req->raw_target_len++] = '\0'; /* keep the evidence for the check */
+        t[req->raw_target_len] = '\0';
+        req->raw_target = t;
+    }
+
+    gw_head head = {
+        .method = req->method,
+        .version = req->version,
+        .version_len = strlen(req->version),
+        .target = req->raw_target,
+        .target_len = req->raw_target_len,
+        .fields = req->hdrs,
+        .nfields = req->nhdrs,
+        .block_size = block + l.entries * MHD_ENTRY_BYTES + (l.cookie_bytes + 15) / 16 * 16,
+        .hidden_bytes = hidden,
+    };
+    free(l.items);
+    req->verdict = gw_head_check(&head, head_limit(h));
+    if (req->verdict == GW_HEAD_OK) {
+        int rc = gw_target_parse(&req->target, req->raw_target, req->raw_target_len);
+        if (rc == LINGMA_EINVAL)
+            req->verdict = GW_HEAD_BAD_TARGET; /* not reached: the check covers it */
+        else if (rc != LINGMA_OK)
+            return rc;
+    }
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    req->fd = fdi ? fdi->connect_fd : -1;
+    req->conn = c;
+    return LINGMA_OK;
+}
+
+/* Answering --------------------------------------------------------------- */
 
 /* Queue `r` on the MHD thread; `r` is consumed. */
 static enum MHD_Result
@@ -321,48 +474,123 @@ queue(gw_http_req *req, struct MHD_Connection *c, struct MHD_Response *r, unsign
     return ok;
 }
 
-/* Answer with the engine's own error; takes over the route's reference if
- * the route still has one (the handler is then never called). */
+/* Take the route's reference back from a request the handler will never
+ * see (mu not held). */
+static void
+unroute(gw_http_req *req)
+{
+    bool drop = false;
+    pthread_mutex_lock(&req->h->mu);
+    if (req->route_owns && req->phase == GW_PH_BODY) {
+        req->route_owns = false;
+        drop = true;
+    }
+    pthread_mutex_unlock(&req->h->mu);
+    if (drop)
+        gw_http__req_release(req);
+}
+
+/* The request's fate is sealed: no handler will run for it. */
+static void
+seal_refused(gw_http_req *req)
+{
+    pthread_mutex_lock(&req->h->mu);
+    req->fate = GW_FATE_REFUSED;
+    pthread_mutex_unlock(&req->h->mu);
+}
+
+/* Answer with the engine's own error (the route never sees the request).
+ * `close`: the connection must not carry another request. */
 static enum MHD_Result
-reject(gw_http_req *req, struct MHD_Connection *c, unsigned status, const char *message)
+refuse(gw_http_req *req, struct MHD_Connection *c, unsigned status, const char *code,
+       const char *message, bool close)
 {
     gw_http *h = req->h;
-    struct MHD_Response *r = gw_http__error_response(h, status, message);
-    bool drop_route = false;
+    seal_refused(req);
+    unroute(req);
+    struct MHD_Response *r = gw_http__error_response(h, req, status, code, message);
+    if (!r)
+        return MHD_NO;
     pthread_mutex_lock(&h->mu);
     if (status == 413)
         h->st.rejected_413++;
-    if (req->route_owns && req->phase == GW_PH_BODY) {
-        req->route_owns = false;
-        drop_route = true;
-    }
-    if (r)
-        gw_http__apply_extra_locked(req, r);
+    h->st.refused_total++;
+    gw_http__apply_extra_locked(req, r);
     pthread_mutex_unlock(&h->mu);
-    if (drop_route)
-        gw_http__req_release(req);
-    if (!r)
-        return MHD_NO;
+    if (close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     return queue(req, c, r, status, false);
 }
 
-static bool
-content_length_over(struct MHD_Connection *c, size_t max, size_t *cl_out)
+/* The 431 goes straight to the socket: the head filled the connection's
+ * memory pool, so libmicrohttpd could not build the answer's headers there
+ * and would close without a word. Nothing else has been written on this
+ * connection since the previous answer was handed to the kernel (MHD reads
+ * the next request only then), so a short, complete response fits the
+ * socket buffer; the write side is shut after it, and MHD then closes. */
+static enum MHD_Result
+refuse_direct(gw_http_req *req, unsigned status, const char *code, const char *message)
 {
-    const char *s = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    gw_http *h = req->h;
+    seal_refused(req);
+    unroute(req);
+    size_t blen = 0;
+    const char *ctype = NULL;
+    char *body = h->opts.error_body ? h->opts.error_body(req, (int)status, code, message, &blen,
+                                                         &ctype, h->opts.payload)
+                                    : NULL;
+    if (!body || !ctype) {
+        free(body);
+        body = NULL;
+        blen = 0;
+        ctype = "text/plain; charset=utf-8";
+    }
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+
+    char head[1024];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %u %s\r\nDate: %s\r\nConnection: close\r\n"
+                     "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                     status, MHD_get_reason_phrase_for(status), date, ctype, blen);
+    pthread_mutex_lock(&h->mu);
+    h->st.refused_total++;
+    for (struct gw_extra_header *e = req->extra; e && n > 0 && (size_t)n < sizeof(head);
+         e = e->next)
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "%s: %s\r\n", e->name, e->value);
+    pthread_mutex_unlock(&h->mu);
+    if (n > 0 && (size_t)n + 2 < sizeof(head)) {
+        memcpy(head + n, "\r\n", 2);
+        n += 2;
+        struct iovec iov[2] = {{head, (size_t)n}, {body, blen}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = body ? 2 : 1};
+        if (req->fd >= 0 && sendmsg(req->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            gw_http__log(h, LINGMA_LOG_INFO, "request %llu: %u not sent: %s",
+                         (unsigned long long)req->id, status, strerror(errno));
+    }
+    free(body);
+    if (req->fd >= 0)
+        shutdown(req->fd, SHUT_WR);
+    return MHD_NO;
+}
+
+static bool
+content_length_over(const gw_http_req *req, size_t max, size_t *cl_out)
+{
+    /* The head check made sure there is at most one, and that it is
+     * 1*DIGIT within int64_t. */
     *cl_out = 0;
-    if (!s)
-        return false;
-    unsigned long long v = 0;
-    for (; *s == ' ' || *s == '\t'; s++) {
+    for (size_t i = 0; i < req->nhdrs; i++) {
+        if (strcasecmp(req->hdrs[i].name, "content-length") != 0)
+            continue;
+        uint64_t v = strtoull(req->hdrs[i].value, NULL, 10);
+        *cl_out = v <= max ? (size_t)v : 0;
+        return v > max;
     }
-    for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (ULLONG_MAX - 9) / 10)
-            return true;
-        v = v * 10 + (unsigned long long)(*s - '0');
-    }
-    *cl_out = v <= max ? (size_t)v : 0;
-    return v > max;
+    return false;
 }
 
 static void
@@ -378,48 +606,88 @@ watch_locked(gw_http_req *req)
                      (unsigned long long)req->id, req->fd, strerror(errno));
 }
 
+/*
+ * The first access-handler call: the head is complete, the body not read.
+ * This is the one place where a request's fate is decided, in this order:
+ * the engine's own checks (size, header syntax, framing, target: see
+ * http_head.h), shutdown, the route's on_headers (which may answer: 401,
+ * 404, 405...), the body limit. A request refused here never reaches the
+ * handler, whatever its client does with the socket afterwards: the
+ * decision is recorded (fate) before any answer is queued, and an answer
+ * decided here is sent even to a client that already half-closed.
+ */
 static enum MHD_Result
-first_call(gw_http *h, struct MHD_Connection *c, const char *url, const char *method,
-           void **con_cls)
+first_call(gw_http *h, gw_http_req *req, struct MHD_Connection *c, const char *method,
+           const char *version)
 {
-    gw_http_req *req = req_new(h, c, url, method);
-    if (!req)
-        return MHD_NO; /* out of memory: drop the connection */
-    *con_cls = req;
+    req->conn = c;
+    int rc = req_fill(req, c, method, version);
 
     pthread_mutex_lock(&h->mu);
     req->id = ++h->next_id;
-    h->live++;
+    req->phase = GW_PH_BODY;
     h->st.requests_total++;
     h->st.requests_active++;
     gw_http__req_register_locked(req);
     /* Watched from the start, not only while suspended: MHD 0.9.75 can also
      * miss a FIN that arrives together with the last body bytes, leaving the
      * connection in CLOSE-WAIT until the idle timeout. */
-    watch_locked(req);
+    if (rc == LINGMA_OK)
+        watch_locked(req);
     bool draining = h->draining;
+    pthread_mutex_unlock(&h->mu);
+    if (rc != LINGMA_OK) {
+        gw_http__log(h, LINGMA_LOG_ERROR, "request %llu: out of memory reading its head",
+                     (unsigned long long)req->id);
+        seal_refused(req);
+        return MHD_NO;
+    }
+
+    if (h->opts.on_request)
+        h->opts.on_request(req, h->opts.payload);
+
+    if (req->verdict != GW_HEAD_OK) {
+        unsigned status = (unsigned)gw_head_verdict_status(req->verdict);
+        const char *code = gw_head_verdict_code(req->verdict);
+        const char *msg = gw_head_verdict_message(req->verdict);
+        if (req->verdict == GW_HEAD_TOO_LARGE)
+            return refuse_direct(req, status, code, msg);
+        return refuse(req, c, status, code, msg, true);
+    }
+    if (draining)
+        return refuse(req, c, 503, "shutting_down", "server is shutting down", true);
+
+    pthread_mutex_lock(&h->mu);
     req->route_owns = true; /* lent to on_headers, then to the handler */
     req->refs++;
     pthread_mutex_unlock(&h->mu);
 
-    if (h->opts.on_headers && !draining)
+    if (h->opts.on_headers)
         h->opts.on_headers(req, h->opts.payload);
 
     pthread_mutex_lock(&h->mu);
+    bool answered = !req->route_owns; /* on_headers finished the request */
     struct MHD_Response *r = req->resp;
     unsigned status = req->resp_status;
     req->resp = NULL;
+    if (answered)
+        req->fate = GW_FATE_REFUSED;
     pthread_mutex_unlock(&h->mu);
-    if (r)
-        return queue(req, c, r, status, false);
-    if (draining)
-        return reject(req, c, 503, "server is shutting down");
+    if (answered) {
+        if (r)
+            return queue(req, c, r, status, false);
+        return MHD_NO; /* no answer could be built: close */
+    }
 
     size_t cl;
-    if (content_length_over(c, h->opts.max_body, &cl)) {
+    if (content_length_over(req, h->opts.max_body, &cl)) {
         req->too_large = true;
-        return reject(req, c, 413, "request body too large");
+        return refuse(req, c, 413, "request_too_large", "request body too large", true);
     }
+    pthread_mutex_lock(&h->mu);
+    req->fate = GW_FATE_ROUTED;
+    req->body_expected = gw_http_req_header(req, "transfer-encoding") ? -1 : (int64_t)cl;
+    pthread_mutex_unlock(&h->mu);
     if (cl > 0) {
         /* Size the buffer from Content-Length, but only up to a point: a
          * header alone must not pin max_body bytes per connection. */
@@ -464,13 +732,19 @@ body_append(gw_http_req *req, const char *data, size_t n)
     req->body[req->body_len] = '\0';
 }
 
+/* The last access-handler call of a routed request: the body is in. */
 static enum MHD_Result
 dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
 {
+    if (req->fate != GW_FATE_ROUTED) {
+        /* MHD does not call again after a queued answer; an unanswered
+         * refusal (out of memory) has nothing more to say. */
+        return MHD_NO;
+    }
     if (req->too_large)
-        return reject(req, c, 413, "request body too large");
+        return refuse(req, c, 413, "request_too_large", "request body too large", true);
     if (req->body_oom)
-        return reject(req, c, 500, "out of memory");
+        return refuse(req, c, 500, "internal_error", "out of memory", true);
 
     pthread_mutex_lock(&h->mu);
     req->phase = GW_PH_HANDLER;
@@ -484,15 +758,25 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
         unsigned status = req->resp_status;
         bool stream = req->resp_stream;
         req->resp = NULL;
+        if (stream && req->gone) {
+            /* A stream for a client that left while the handler ran: the
+             * route still owns it and learns of it from the completion. */
+            req->phase = GW_PH_WAITING;
+            pthread_mutex_unlock(&h->mu);
+            MHD_destroy_response(r);
+            return MHD_NO;
+        }
         pthread_mutex_unlock(&h->mu);
+        /* A synchronous answer goes out even to a client that half-closed:
+         * it asked, and reading the answer is still possible. */
         return queue(req, c, r, status, stream);
     }
     if (act == GW_HTTP_DONE && req->route_owns) {
         req->route_owns = false;
         pthread_mutex_unlock(&h->mu);
         gw_http__log(h, LINGMA_LOG_ERROR, "%s %s: handler returned without an answer", req->method,
-                     req->path);
-        r = gw_http__error_response(h, 500, "internal error");
+                     gw_http_req_path(req));
+        r = gw_http__error_response(h, req, 500, "internal_error", "internal error");
         gw_http__req_release(req);
         if (!r)
             return MHD_NO;
@@ -515,7 +799,14 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
          * MHD_stop_daemon aborts on it. Answer like resumed() does; the
          * completion tells a route that still owns the request (on_gone). */
         pthread_mutex_unlock(&h->mu);
-        return reject(req, c, 503, "server is shutting down");
+        struct MHD_Response *e =
+            gw_http__error_response(h, req, 503, "shutting_down", "server is shutting down");
+        if (!e)
+            return MHD_NO;
+        pthread_mutex_lock(&h->mu);
+        gw_http__apply_extra_locked(req, e);
+        pthread_mutex_unlock(&h->mu);
+        return queue(req, c, e, 503, false);
     }
     suspend_locked(req);
     bool late_shutdown =
@@ -558,7 +849,14 @@ resumed(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
     }
     if (h->stopping) {
         pthread_mutex_unlock(&h->mu);
-        return reject(req, c, 503, "server is shutting down");
+        struct MHD_Response *e =
+            gw_http__error_response(h, req, 503, "shutting_down", "server is shutting down");
+        if (!e)
+            return MHD_NO;
+        pthread_mutex_lock(&h->mu);
+        gw_http__apply_extra_locked(req, e);
+        pthread_mutex_unlock(&h->mu);
+        return queue(req, c, e, 503, false);
     }
     suspend_locked(req); /* woken with nothing to do */
     pthread_mutex_unlock(&h->mu);
@@ -571,13 +869,19 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
 {
     gw_http *h = cls;
     gw_http_req *req = *con_cls;
-    (void)version;
+    (void)url; /* MHD's decoded copy; the engine decodes the raw target itself */
 
     if (!req)
-        return first_call(h, c, url, method, con_cls);
+        return MHD_NO; /* uri_seen ran out of memory */
+    if (req->phase == GW_PH_NEW)
+        return first_call(h, req, c, method, version);
     if (*upload_size > 0) {
-        if (req->phase == GW_PH_BODY)
+        if (req->phase == GW_PH_BODY && req->fate == GW_FATE_ROUTED) {
             body_append(req, upload_data, *upload_size);
+            pthread_mutex_lock(&h->mu);
+            req->body_arrived += *upload_size;
+            pthread_mutex_unlock(&h->mu);
+        }
         *upload_size = 0;
         return MHD_YES;
     }
@@ -598,6 +902,14 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 
     pthread_mutex_lock(&h->mu);
+    if (req->phase == GW_PH_NEW) {
+        /* libmicrohttpd answered (or dropped) it before the head was
+         * complete: an answer of its own, which the engine cannot see. */
+        h->st.engine_answered++;
+        pthread_mutex_unlock(&h->mu);
+        gw_http__req_release(req);
+        return;
+    }
     if (req->watched) {
         gw_watch_del(h->watch, req->fd);
         req->watched = false;
@@ -672,14 +984,14 @@ gw_http_start(gw_http *h)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first: MHD logs option errors while parsing the rest. */
-    h->daemon = MHD_start_daemon(flags, (uint16_t)h->opts.port, NULL, NULL, access_handler, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)h->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                 (size_t)h->opts.connection_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                                 (unsigned)h->opts.listen_backlog, MHD_OPTION_NOTIFY_COMPLETED,
-                                 request_completed, h, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)h->opts.port, NULL, NULL, access_handler, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)h->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)h->opts.connection_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)h->opts.listen_backlog, MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, h, MHD_OPTION_END);
     if (!h->daemon) {
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot listen on %s:%u", h->host, h->opts.port);
         gw_watch_free(h->watch);

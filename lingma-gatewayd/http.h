@@ -99,12 +99,19 @@ typedef gw_http_action (*gw_http_handler_fn)(gw_http_req *req, void *payload);
  * read yet), on_gone and on_shutdown (see gw_http_options). */
 typedef void (*gw_http_req_fn)(gw_http_req *req, void *payload);
 
-/* Formats the body of an error the engine produces itself (413, 500 for a
- * handler bug, 503 while stopping). Returns a malloc'd body and sets *len
- * and *content_type (a static string), or NULL for the engine's plain-text
- * default. Any thread; must not call into the engine. */
-typedef char *(*gw_http_error_fn)(int status, const char *message, size_t *len,
-                                  const char **content_type, void *payload);
+/* Formats the body of an answer the engine makes itself: 400 (a head that
+ * fails the checks of http_head.h; `code` is "bad_header", "bad_framing"
+ * or "bad_request_target"), 413, 431, 500 for a handler bug, 503 while
+ * stopping. `code` is a short machine-readable name, `message` a
+ * client-facing sentence (neither echoes request bytes). Returns a malloc'd
+ * body and sets *len and *content_type (a static string), or NULL for the
+ * engine's plain-text default. Called once per such answer, so it is also
+ * the place to log and count it; the request's getters work (its path may
+ * be "" when the target was refused). Any thread; must not call into the
+ * engine except the request getters. */
+typedef char *(*gw_http_error_fn)(gw_http_req *req, int status, const char *code,
+                                  const char *message, size_t *len, const char **content_type,
+                                  void *payload);
 
 typedef void (*gw_http_log_fn)(lingma_log_level level, const char *msg, void *payload);
 
@@ -123,13 +130,17 @@ typedef struct gw_http_options {
 
     /* Required. Called on the MHD thread for every complete request. */
     gw_http_handler_fn handler;
-    /* Optional, MHD thread, before the body is read: the place to add
-     * per-request response headers (x-request-id) with
-     * gw_http_req_add_header() so that every response, the engine's 413
-     * included, carries them. It may also answer at once with
-     * gw_http_respond() (401, 404, 405...): then the body is not read and
-     * the handler is not called. It must not keep the request nor begin a
-     * stream. */
+    /* Optional, MHD thread, first for every request whose head is complete,
+     * before any decision: the place to add per-request response headers
+     * (x-request-id) with gw_http_req_add_header() so that every answer,
+     * the engine's own included, carries them. It must not answer. */
+    gw_http_req_fn on_request;
+    /* Optional, MHD thread, before the body is read, only for heads that
+     * passed the engine's checks: the route's decision. It may answer at
+     * once with gw_http_respond() (401, 404, 405...): then the request is
+     * refused for good (the handler is never called, the body is not read)
+     * and the answer is sent even to a client that already half-closed. It
+     * must not keep the request nor begin a stream. */
     gw_http_req_fn on_headers;
     /* Optional, watcher or MHD thread: the request is over without the
      * route's answer (the client left, or a forced gw_http_stop answered or
@@ -152,7 +163,7 @@ typedef struct gw_http_options {
 #define GW_HTTP_OPTIONS_INIT                                                                       \
     {                                                                                              \
         "127.0.0.1", 0, 10000, 60, 8 * 1024, 8 * 1024 * 1024, 1024 * 1024, 15000, 1024, NULL,      \
-            NULL, NULL, NULL, NULL, NULL, NULL                                                     \
+            NULL, NULL, NULL, NULL, NULL, NULL, NULL                                               \
     }
 
 /* Counters for tests, /internal/stats and debugging. */
@@ -167,6 +178,8 @@ typedef struct gw_http_stats {
     uint64_t gone_total;     /* requests whose client left before the end */
     uint64_t overflow_total; /* streams dropped because the buffer filled */
     uint64_t rejected_413;
+    uint64_t refused_total;   /* answered by the engine itself (400/413/431/503) */
+    uint64_t engine_answered; /* answered or dropped by MHD before the head was complete */
 } gw_http_stats;
 
 /*
@@ -218,11 +231,18 @@ void gw_http_get_stats(gw_http *h, gw_http_stats *out);
  */
 
 const char *gw_http_req_method(const gw_http_req *req);
-/* The path without the query string, as sent (percent-escapes kept). */
+/* The path without the query string, percent-decoded by the engine (a
+ * target with "%00", a control byte or a broken escape never reaches a
+ * route); "" for a request refused before its target was parsed. */
 const char *gw_http_req_path(const gw_http_req *req);
-/* First header named `name` (case-insensitive), NULL if absent. */
+/* First header named `name` (case-insensitive), NULL if absent. Values are
+ * exact: a head whose bytes the parser could not all see is refused before
+ * any route runs, so no value was cut short by a NUL. */
 const char *gw_http_req_header(const gw_http_req *req, const char *name);
-/* Query argument (case-sensitive, decoded); "" for "?flag", NULL if absent. */
+/* How many headers are named `name` (case-insensitive). */
+size_t gw_http_req_header_count(const gw_http_req *req, const char *name);
+/* Query argument (case-sensitive, decoded, '+' is a space); "" for
+ * "?flag", NULL if absent. */
 const char *gw_http_req_query(const gw_http_req *req, const char *name);
 /* The body (NUL-terminated for convenience, the NUL not counted); empty
  * in on_headers. */
@@ -231,8 +251,12 @@ const void *gw_http_req_body(const gw_http_req *req, size_t *len);
 int gw_http_req_fd(const gw_http_req *req);
 /* Engine id, unique for the engine's life, for logs. */
 uint64_t gw_http_req_id(const gw_http_req *req);
-/* A per-request pointer for the route (any thread, atomic). */
-void gw_http_req_set_user(gw_http_req *req, void *user);
+/* A per-request pointer for the route (any thread, atomic). `user_free`,
+ * when not NULL, runs on `user` when the request object is freed (after
+ * its completion and the route's finishing call): the route's per-request
+ * state then needs no bookkeeping of its own. Setting another pointer does
+ * not free the previous one. */
+void gw_http_req_set_user(gw_http_req *req, void *user, void (*user_free)(void *user));
 void *gw_http_req_user(const gw_http_req *req);
 /* Add a header to whatever response this request gets, the engine's own
  * 413/500/503 included. Any thread before the response is queued. Returns

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "http.h"
+#include "http_head.h"
 #include "stream.h"
 #include "watch.h"
 
@@ -37,11 +38,6 @@ struct MHD_Response;
 
 #define GW_HTTP_BUCKETS 1024u
 
-struct gw_kv {
-    const char *name;
-    const char *value;
-};
-
 struct gw_extra_header {
     struct gw_extra_header *next;
     char *name;
@@ -49,10 +45,19 @@ struct gw_extra_header {
 };
 
 enum gw_req_phase {
+    GW_PH_NEW,     /* request line seen, headers not complete (MHD thread) */
     GW_PH_BODY,    /* headers in, body arriving (MHD thread) */
     GW_PH_HANDLER, /* the handler is running (MHD thread) */
     GW_PH_WAITING, /* handler returned, nothing queued; connection suspended */
     GW_PH_QUEUED,  /* a response was handed to MHD */
+};
+
+/* What became of a request, decided once in the first access-handler call
+ * before any route code runs, and never changed afterwards. */
+enum gw_req_fate {
+    GW_FATE_OPEN,    /* not decided yet */
+    GW_FATE_REFUSED, /* answered by the engine or by on_headers: no handler */
+    GW_FATE_ROUTED,  /* the handler gets it once the body is in */
 };
 
 struct gw_http_req {
@@ -60,16 +65,30 @@ struct gw_http_req {
     uint64_t id;
     struct gw_http_req *hnext; /* registry chain (mu) */
     unsigned refs;             /* (mu) */
+    bool registered;           /* (mu) in the registry */
+
+    /* The raw request target, copied when MHD first shows it (before it
+     * decodes it in place). MHD thread, read-only after the first call. */
+    char *raw_target;
+    size_t raw_target_len;
+    const char *raw_target_at; /* where it lay in MHD's buffer */
 
     /* Set in the first access-handler call, read-only afterwards. */
-    char *strings; /* one block: method, path, header and argument strings */
+    char *strings; /* one block: method, version, header names and values */
     const char *method;
-    const char *path;
-    struct gw_kv *hdrs;
+    const char *version;
+    gw_head_field *hdrs; /* NUL-terminated copies, lengths exact */
     size_t nhdrs;
-    struct gw_kv *args;
-    size_t nargs;
+    gw_target target; /* path and query, decoded by gw_target_parse */
+    gw_head_verdict verdict;
+    enum gw_req_fate fate;
     int fd;
+
+    /* (mu) How much body the request promised (Content-Length; -1 for a
+     * chunked body) and how much arrived, for the watcher: a client that
+     * leaves before its body is complete can never be answered. */
+    int64_t body_expected;
+    uint64_t body_arrived;
 
     /* MHD thread until the handler runs, read-only afterwards. */
     char *body;
@@ -103,6 +122,7 @@ struct gw_http_req {
     struct gw_extra_header *extra;
     struct gw_extra_header **extra_tail;
     void *user;
+    void (*user_free)(void *user); /* runs when the request is freed */
 };
 
 struct gw_http {
@@ -138,8 +158,10 @@ void gw_http__resume_locked(gw_http_req *req);
  * mu not held. `adopt`: body is malloc'd and freed by MHD (else copied). */
 struct MHD_Response *gw_http__buffer_response(gw_http *h, const gw_http_header *headers,
                                               const void *body, size_t len, bool adopt);
-/* The engine's own error response (413/500/503), or NULL. mu not held. */
-struct MHD_Response *gw_http__error_response(gw_http *h, unsigned status, const char *message);
+/* The engine's own error response (400/413/431/500/503) for `req`, or
+ * NULL. mu not held. */
+struct MHD_Response *gw_http__error_response(gw_http *h, gw_http_req *req, unsigned status,
+                                             const char *code, const char *message);
 /* A stream response reading from req; takes a request reference. */
 struct MHD_Response *gw_http__stream_response(gw_http_req *req, const gw_http_header *headers);
 /* Add the request's extra headers to r (mu held). */

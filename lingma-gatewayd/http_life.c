@@ -196,16 +196,24 @@ gw_http__on_hangup(uint64_t id, void *payload)
     pthread_mutex_lock(&h->mu);
     gw_http_req *req = gw_http__req_lookup_locked(h, id);
     bool notify = false;
-    if (req && !req->completed) {
+    if (req && !req->completed && req->phase != GW_PH_NEW) {
         /* The route hears about it only once its handler has returned;
-         * before that the completion callback decides. */
+         * before that the MHD thread holds the request and decides. */
         notify = gw_http__req_gone_locked(req, req->phase >= GW_PH_WAITING);
+        bool body_missing =
+            req->phase == GW_PH_BODY && req->fate == GW_FATE_ROUTED &&
+            (req->body_expected < 0 || req->body_arrived < (uint64_t)req->body_expected);
         if (req->suspended) {
             /* MHD tears the connection down once it runs it again. */
             gw_http__resume_locked(req);
-        } else {
-            /* MHD polls it but may have missed the FIN (see first_call):
-             * shutting the socket down is a fresh event it cannot miss. */
+        } else if (req->stream_queued || body_missing) {
+            /* MHD 0.9.75 misses this FIN in two places: a stream it polls
+             * only for writing, and a body it still waits for (it keeps
+             * the connection in CLOSE-WAIT until the idle timeout).
+             * Shutting the socket down is a fresh event it cannot miss.
+             * Anything else is left alone: MHD is about to run the handler
+             * on a complete request, or sends an answer already decided,
+             * which a client that only half-closed still receives. */
             gw_http__shutdown_socket_locked(req);
         }
     }

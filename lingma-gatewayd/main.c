@@ -123,6 +123,7 @@ start_http(gw_app *app, const gw_config *cfg)
     o.connection_memory = (size_t)cfg->connection_memory;
     o.heartbeat_ms = cfg->heartbeat * 1000u;
     o.handler = gw_routes_handler;
+    o.on_request = gw_routes_on_request;
     o.on_headers = gw_routes_on_headers;
     o.on_gone = gw_routes_on_gone;
     o.on_shutdown = gw_routes_on_shutdown;
@@ -271,6 +272,11 @@ main(int argc, char **argv)
         status = EXIT_CONFIG;
         goto out;
     }
+    if (gw_cors_new(&app.cors, cfg.cors_origins, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lingma-gatewayd: %s\n", err);
+        status = EXIT_CONFIG;
+        goto out;
+    }
     if (gw_metrics_new(&app.metrics) != 0 || gw_routes_init() != 0)
         goto out;
 
@@ -315,6 +321,7 @@ out:
         log_msg(app.log, LINGMA_LOG_INFO, "stopped", NULL, NULL);
     gw_metrics_free(app.metrics);
     gw_auth_free(app.auth);
+    gw_cors_free(app.cors);
     gw_log_close(app.log);
     free(secret_store);
     lingma_account_list_free(accounts);

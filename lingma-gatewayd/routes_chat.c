@@ -434,7 +434,8 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     c->meta.include_usage = c->include_usage;
     atomic_init(&c->refs, 2); /* the handler's and the chat's */
     gw_chat_request_free(creq);
-    gw_http_req_set_user(req, c);
+    gw_route_ctx *ctx = gw_route_ctx_of(req);
+    ctx->state = c;
 
     lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
     o.prompt = prompt;
@@ -450,7 +451,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     if (rc != 0) {
         /* No event will ever fire: both references are ours. */
         gw_error_from_lingma(&e, rc, 0, (int64_t)adm.retry_after_ms);
-        gw_http_req_set_user(req, NULL);
+        ctx->state = NULL;
         gw_respond_error(app, req, ri, &e, NULL);
         chat_free(c);
         return GW_HTTP_DONE;
@@ -467,7 +468,8 @@ void
 gw_route_chat_gone(gw_app *app, gw_http_req *req)
 {
     (void)app;
-    struct chat *c = gw_http_req_user(req);
+    gw_route_ctx *ctx = gw_route_ctx_of(req);
+    struct chat *c = ctx ? ctx->state : NULL;
     if (!c)
         return;
     atomic_store(&c->gone, true);
@@ -478,7 +480,8 @@ void
 gw_route_chat_shutdown(gw_app *app, gw_http_req *req)
 {
     (void)app;
-    struct chat *c = gw_http_req_user(req);
+    gw_route_ctx *ctx = gw_route_ctx_of(req);
+    struct chat *c = ctx ? ctx->state : NULL;
     if (!c)
         return;
     atomic_store(&c->shutdown, true);

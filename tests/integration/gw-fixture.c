@@ -343,7 +343,7 @@ handler(gw_http_req *req, void *payload)
         gw_http_respond(req, 404, NULL, "not found", 9);
         return GW_HTTP_DONE;
     }
-    gw_http_req_set_user(req, rq);
+    gw_http_req_set_user(req, rq, NULL);
     if (rq->kind == K_STREAM_SYNC && gw_http_stream_begin(&rq->s, req, 200, NULL) != LINGMA_OK)
         bump(f, &f->unexpected, 1);
     post(f, rq, OP_START);
