@@ -208,6 +208,28 @@ gwd_stop(struct gwd *g)
     return rc;
 }
 
+bool
+gwd_wait_log(struct gwd *g, const char *needle, int timeout_ms)
+{
+    char dir[sizeof(g->log)];
+    snprintf(dir, sizeof(dir), "%s", g->log);
+    char *name = strrchr(dir, '/');
+    if (!name)
+        return false;
+    *name++ = '\0';
+    long long end = gwd_now_ms() + timeout_ms;
+    for (;;) {
+        char *text = tmpdir_read(dir, name);
+        bool found = text && strstr(text, needle);
+        free(text);
+        if (found)
+            return true;
+        if (gwd_now_ms() >= end)
+            return false;
+        pause_ms(10);
+    }
+}
+
 void
 gwd_sim_config(struct gwd *g, const char *json)
 {
@@ -409,21 +431,14 @@ gwd_events_free(char **ev, size_t n)
 int
 gwd_raw_chat(struct gwd *g, const char *json_body)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)g->port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    int fd = gwd_raw_connect(g);
     char head[512];
     int hl = snprintf(head, sizeof(head),
                       "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                       strlen(json_body));
-    assert_int_equal(write(fd, head, (size_t)hl), hl);
-    assert_int_equal(write(fd, json_body, strlen(json_body)), (ssize_t)strlen(json_body));
+    assert_int_equal(netio_send(fd, head, (size_t)hl), 0);
+    assert_int_equal(netio_send_str(fd, json_body), 0);
     return fd;
 }
 
@@ -497,13 +512,7 @@ gwd_raw_read(int fd, const char *until, int timeout_ms)
 int
 gwd_raw_connect(struct gwd *g)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = netio_connect(g->port);
     assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)g->port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
 }

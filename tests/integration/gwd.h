@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "netio.h" /* raw sends: netio_send(), never write() (no SIGPIPE) */
+
 struct gwd {
     pid_t pid;
     char *work;         /* LINGMA_WORK_DIR (a fresh temp dir) */
@@ -34,6 +36,10 @@ int gwd_stop(struct gwd *g);
 /* Send SIGTERM only (the test then calls gwd_wait_exit). */
 void gwd_term(struct gwd *g);
 int gwd_wait_exit(struct gwd *g, int timeout_ms);
+
+/* Poll the daemon's log (its stderr, `log`; not LOG_FILE) until it
+ * contains `needle`; true when it did within the timeout. */
+bool gwd_wait_log(struct gwd *g, const char *needle, int timeout_ms);
 
 /* Write <work>/sim.json (re-read by the simulator at every chat/ask). */
 void gwd_sim_config(struct gwd *g, const char *json);
@@ -69,7 +75,9 @@ size_t gwd_sse_events(const char *body, char ***out);
 void gwd_events_free(char **ev, size_t n);
 
 /* A raw client: connect to the gateway, send a chat request, return the
- * socket. The test reads with gwd_raw_read_until and closes to leave. */
+ * socket. The test reads with gwd_raw_read_until and closes to leave.
+ * Further requests on a raw socket go out with netio_send() (netio.h):
+ * a connection the daemon closed is then an error code to assert on. */
 int gwd_raw_chat(struct gwd *g, const char *json_body);
 /* Read until `needle` appears in what was received (or timeout); true when
  * it did. */

@@ -16,12 +16,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "netio.h"
 #include "rt.h"
 
 #define PW_A "Pa55-alpha-7f3e1c"
@@ -457,22 +455,13 @@ test_login_hook_hangs(void **state)
 static int
 http_get(unsigned port, const char *path)
 {
-    struct sockaddr_in a;
     char req[1024], resp[256];
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = netio_connect(port);
     if (fd < 0)
         return -1;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n) {
+    if (netio_send(fd, req, (size_t)n) != 0) {
         close(fd);
         return -1;
     }

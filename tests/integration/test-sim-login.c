@@ -4,32 +4,26 @@
  * pushes, cache/user, persistence across a respawn, logout, and the
  * WebSocket variant login/auth_callback.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "netio.h"
 #include "simfx.h"
 
 /* GET `path` from 127.0.0.1:port; returns the status code, body in `body`. */
 static int
 http_get(int port, const char *path, char *body, size_t blen)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-        close(fd);
+    int fd = netio_connect((unsigned)port);
+    if (fd < 0)
         return -1;
-    }
     char req[1024];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n) {
+    if (netio_send(fd, req, (size_t)n) != 0) {
         close(fd);
         return -1;
     }
