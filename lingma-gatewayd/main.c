@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tools/common/exit_with_parent.h"
 #include "discover.h"
 #include "gateway.h"
 
@@ -194,6 +195,12 @@ drain_and_stop(gw_app *app, const gw_config *cfg, int sig)
 int
 main(int argc, char **argv)
 {
+    /* First: before any thread, and before the pool copies the environment
+     * for the simulators it spawns. */
+    if (exit_with_parent_arm() != 0) {
+        fprintf(stderr, "lingma-gatewayd: the parent process is gone (" EXIT_WITH_PARENT_ENV ")\n");
+        return 1;
+    }
     const char *env_path = gw_config_env_file_arg(argc, argv);
     char *env_text = NULL;
     size_t env_len = 0;

@@ -53,6 +53,7 @@ test_version_and_help(void **state)
                                   "LINGMA_SIM_FAULT_LIMIT",
                                   "LINGMA_SIM_CONFIG",
                                   "LINGMA_SIM_ACK_WAIT_MS",
+                                  "LINGMA_EXIT_WITH_PARENT",
                                   "drop_after:N",
                                   "exit_after:N",
                                   "hang",

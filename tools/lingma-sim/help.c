@@ -85,6 +85,8 @@ static const char *const help_text[] = {
     "\n",
     "Limits: one connection costs one fd; raise `ulimit -n` for thousands of connections.\n",
     "SIGINT/SIGTERM: clean exit within milliseconds, .info removed.\n",
+    "LINGMA_EXIT_WITH_PARENT=1 (or the starter's pid): SIGKILL when the parent exits\n",
+    "  (PR_SET_PDEATHSIG); exit 1 at start when it is already gone. Set by the test runner.\n",
 };
 
 void

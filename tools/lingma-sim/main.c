@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/exit_with_parent.h"
 #include "files.h"
 #include "help.h"
 #include "server.h"
@@ -429,6 +430,10 @@ int
 main(int argc, char **argv)
 {
     struct cli cli;
+    if (exit_with_parent_arm() != 0) {
+        fprintf(stderr, "lingma-sim: the parent process is gone (" EXIT_WITH_PARENT_ENV ")\n");
+        return 1;
+    }
     if (parse_cli(argc, argv, &cli))
         return 2;
     if (!cli.cmd || !strcmp(cli.cmd, "help")) {
