@@ -355,8 +355,6 @@ gw_head_split(gw_head *out, gw_head_field *fields, size_t max_fields, const char
     }
     const char *start = p;
     const char *line = p, *line_end = p + ll;
-    if (memchr(line, '\0', ll))
-        out->hidden_bytes = true;
     const char *sp = memchr(line, ' ', ll);
     if (!sp || sp == line)
         return LINGMA_EINVAL;
@@ -376,6 +374,12 @@ gw_head_split(gw_head *out, gw_head_field *fields, size_t max_fields, const char
         out->version = vs;
         out->version_len = (size_t)(v - vs);
     }
+    /* A NUL in the target is the target check's to refuse (the engine
+     * sees the target's real bytes); one in the method or version would
+     * cut what MHD hands over. */
+    if (memchr(line, '\0', (size_t)(sp - line)) ||
+        (out->version && memchr(out->version, '\0', out->version_len)))
+        out->hidden_bytes = true;
     if (target_end <= t)
         return LINGMA_EINVAL;
     out->target = t;
