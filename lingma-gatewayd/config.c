@@ -17,6 +17,7 @@
 #include "lingma/version.h"
 
 #include "config.h"
+#include "aliases.h"
 #include "cors.h"
 
 enum kind {
@@ -116,6 +117,11 @@ static const struct setting settings[GW_CFG_COUNT] = {
     {"GATEWAY_CORS_ORIGINS", "--cors-origins", "ORIGINS", K_STRING, F(cors_origins), "",
      "Browser origins allowed to call /v1 (comma list of scheme://host[:port], or *). "
      "Default: none (CORS off)."},
+    {"GATEWAY_MODEL_ALIASES", "--model-alias", "PATTERN=MODEL", K_STRING, F(model_aliases),
+     GW_ALIASES_DEFAULT,
+     "Model names mapped to a Lingma model or auto: glob patterns, first match wins, every API. "
+     "The flag repeats; the variable is a comma list. Setting it replaces the default; "
+     "'none' turns aliases off."},
 };
 
 /* Values before conversion, and where they came from. */
@@ -502,6 +508,17 @@ parse_argv(struct raw *r, gw_config *cfg, gw_config_action *action, char *err, s
                      accepted_form(settings[i].kind));
             return LINGMA_EINVAL;
         }
+        if (i == GW_CFG_MODEL_ALIASES && r->source[i] == GW_SRC_FLAG) {
+            /* --model-alias repeats: the occurrences join into one list. */
+            size_t n = strlen(r->value[i]) + strlen(value) + 2;
+            char *joined = malloc(n);
+            if (!joined)
+                return LINGMA_ENOMEM;
+            snprintf(joined, n, "%s,%s", r->value[i], value);
+            free(r->owned[i]);
+            r->owned[i] = joined;
+            value = joined;
+        }
         r->value[i] = value;
         r->source[i] = GW_SRC_FLAG;
     }
@@ -565,6 +582,11 @@ check_consistency(gw_config *cfg, char *err, size_t errlen)
     gw_cors *cors = NULL;
     int crc = gw_cors_new(&cors, cfg->cors_origins, err, errlen);
     gw_cors_free(cors);
+    if (crc != 0)
+        return crc;
+    gw_aliases *aliases = NULL;
+    crc = gw_aliases_new(&aliases, cfg->model_aliases, err, errlen);
+    gw_aliases_free(aliases);
     if (crc != 0)
         return crc;
     return 0;

@@ -84,6 +84,7 @@ enum {
     GW_CFG_MAX_CONNECTIONS,
     GW_CFG_ALLOW_PUBLIC,
     GW_CFG_CORS_ORIGINS,
+    GW_CFG_MODEL_ALIASES,
     GW_CFG_COUNT
 };
 
@@ -119,8 +120,9 @@ typedef struct gw_config {
     uint64_t connection_memory; /* bytes, MHD's per-connection pool */
     unsigned max_connections;
     bool allow_public;
-    char *cors_origins; /* GATEWAY_CORS_ORIGINS, NULL = CORS off */
-    char *env_file;     /* --env-file, NULL = none */
+    char *cors_origins;  /* GATEWAY_CORS_ORIGINS, NULL = CORS off */
+    char *model_aliases; /* GATEWAY_MODEL_ALIASES, PATTERN=MODEL list; NULL = none */
+    char *env_file;      /* --env-file, NULL = none */
     gw_config_source source[GW_CFG_COUNT];
 } gw_config;
 

@@ -248,6 +248,54 @@ done:
     return rc;
 }
 
+const char *
+gw_error_anthropic_type(int status)
+{
+    switch (status) {
+    case 400:
+    case 405:
+    case 431:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 529:
+        return "overloaded_error";
+    default:
+        return status < 500 ? "invalid_request_error" : "api_error";
+    }
+}
+
+int
+gw_error_status_for(gw_api api, const gw_error *e)
+{
+    if (api == GW_API_ANTHROPIC && e->status == 503)
+        return 529;
+    return e->status;
+}
+
+int
+gw_error_json_for(gw_buf *out, gw_api api, const gw_error *e)
+{
+    if (api != GW_API_ANTHROPIC)
+        return gw_error_json(out, e);
+    json_t *root =
+        json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type",
+                  gw_error_anthropic_type(gw_error_status_for(api, e)), "message", e->message);
+    if (!root)
+        return LINGMA_ENOMEM;
+    int rc = gw_buf_append_json(out, root);
+    json_decref(root);
+    return rc;
+}
+
 char *
 gw_error_retry_after_s(char buf[24], int64_t retry_after_ms)
 {

@@ -59,6 +59,28 @@ void gw_error_internal(gw_error *e);
  * 0 or LINGMA_ENOMEM (out unchanged). */
 int gw_error_json(gw_buf *out, const gw_error *e);
 
+/* The error families of the wire APIs: OpenAI's envelope (Chat Completions,
+ * Responses, the operations routes) and Anthropic's (Messages). */
+typedef enum gw_api {
+    GW_API_OPENAI = 0,
+    GW_API_ANTHROPIC,
+} gw_api;
+
+/* Anthropic's error type for an HTTP status (invalid_request_error,
+ * authentication_error, permission_error, not_found_error,
+ * request_too_large, rate_limit_error, overloaded_error, api_error). */
+const char *gw_error_anthropic_type(int status);
+
+/* The status an API answers `e` with: Anthropic says 529 overloaded_error
+ * where the gateway has no instance to serve (every 503), which Claude Code
+ * and the SDK retry; otherwise e->status. */
+int gw_error_status_for(gw_api api, const gw_error *e);
+
+/* Append the envelope of `api` for `e`: OpenAI's (gw_error_json) or
+ * Anthropic's {"type":"error","error":{"type","message"}}. 0 or
+ * LINGMA_ENOMEM. */
+int gw_error_json_for(gw_buf *out, gw_api api, const gw_error *e);
+
 /* Retry-After header values for a hint in milliseconds: whole seconds
  * rounded up (at least 1), and the milliseconds themselves (at least 1).
  * `buf` receives the decimal text; returns it. */

@@ -20,6 +20,8 @@
 #include "lingma/chat.h"
 #include "lingma/pool.h"
 
+#include "aliases.h"
+#include "api/frontend.h"
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
@@ -43,6 +45,8 @@ typedef struct gw_app {
     gw_catalogue *catalogue;
     gw_http *http;
     gw_cors *cors;          /* NULL: CORS off */
+    gw_aliases *aliases;    /* GATEWAY_MODEL_ALIASES; NULL: none */
+    gw_parse_ctx parse_ctx; /* what front-ends' parse may use (the Responses store) */
     int64_t started_unix;   /* boot time, the `created` of models */
     atomic_bool draining;   /* SIGTERM seen: /healthz says so, new chats get 503 */
     atomic_uint chats_live; /* chat contexts not yet freed (tests, shutdown) */
@@ -67,6 +71,7 @@ typedef struct gw_reqinfo {
     char request_id[GW_REQID_SIZE];
     const char *route; /* metrics label: a route template, static */
     struct timespec t0;
+    gw_api api; /* whose error envelope the client expects */
 } gw_reqinfo;
 
 /* The dispatcher's record of one request: made in on_request, the route
@@ -94,7 +99,8 @@ void gw_respond_json(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int st
 /* Answer with `v` serialised (a 500 error when `v` is NULL or cannot be
  * written), then log and count it. Takes the reference to `v`. */
 void gw_respond_value(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status, json_t *v);
-/* Answer with the OpenAI error envelope of `e` (Retry-After for a 429). */
+/* Answer with the error envelope of the request's API (ri->api; OpenAI's
+ * by default) for `e`, Retry-After for a 429. */
 void gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
                       const char *instance);
 /* The same with extra headers (NULL-terminated, at most 4). */
@@ -108,7 +114,11 @@ double gw_elapsed_s(const struct timespec *t0);
 
 /* ---- route handlers (one file each) ----------------------------------- */
 
-gw_http_action gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+/* The one chat route, for every wire API (routes_chat.c). */
+gw_http_action gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *fe);
+/* Resolve a requested model name (aliases first) to a Lingma key
+ * (malloc'd into *key). 0, LINGMA_ENOTFOUND or LINGMA_ENOMEM with `e`. */
+int gw_resolve_model(gw_app *app, char **key, gw_error *e, const char *requested);
 void gw_route_chat_gone(gw_app *app, gw_http_req *req);
 void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
 

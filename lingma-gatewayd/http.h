@@ -304,6 +304,12 @@ int gw_stream_write(gw_stream *s, const void *data, size_t len);
  * the client was gone. */
 int gw_stream_end(gw_stream *s);
 
+/* What the engine writes on this stream when it has been idle for
+ * heartbeat_ms (default ": ping\n\n", an SSE comment). `text` must be whole
+ * SSE events or comments and outlive the stream (a static string). Any
+ * thread, before or after the first write. */
+void gw_stream_set_heartbeat(gw_stream *s, const char *text);
+
 /* The request behind a stream (for the getters). */
 gw_http_req *gw_stream_req(gw_stream *s);
 

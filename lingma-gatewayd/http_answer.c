@@ -162,6 +162,15 @@ gw_http_stream_begin(gw_stream **out, gw_http_req *req, int status, const gw_htt
     return rc;
 }
 
+void
+gw_stream_set_heartbeat(gw_stream *s, const char *text)
+{
+    gw_http_req *req = gw_stream_req(s);
+    pthread_mutex_lock(&req->h->mu);
+    req->heartbeat = text;
+    pthread_mutex_unlock(&req->h->mu);
+}
+
 gw_http_req *
 gw_stream_req(gw_stream *s)
 {
@@ -250,8 +259,8 @@ gw_http__heartbeat_tick(gw_http *h)
                 continue;
             if (now - r->last_write_ms < h->opts.heartbeat_ms)
                 continue;
-            if (stream_append_locked(r, heartbeat_text, sizeof(heartbeat_text) - 1, SIZE_MAX) ==
-                LINGMA_OK)
+            const char *hb = r->heartbeat ? r->heartbeat : heartbeat_text;
+            if (stream_append_locked(r, hb, strlen(hb), SIZE_MAX) == LINGMA_OK)
                 h->st.heartbeats++;
         }
     }

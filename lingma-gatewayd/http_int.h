@@ -117,6 +117,7 @@ struct gw_http_req {
     bool ended;         /* gw_stream_end() was called */
     bool cut;           /* the engine ends the stream with an error */
     pthread_t gone_cb_thread;
+    const char *heartbeat; /* (mu) the stream's keep-alive text; NULL: ": ping" */
     struct gw_sbuf buf;
     uint64_t last_write_ms;
     struct gw_extra_header *extra;

@@ -279,7 +279,8 @@ main(int argc, char **argv)
         status = EXIT_CONFIG;
         goto out;
     }
-    if (gw_cors_new(&app.cors, cfg.cors_origins, err, sizeof(err)) != 0) {
+    if (gw_cors_new(&app.cors, cfg.cors_origins, err, sizeof(err)) != 0 ||
+        gw_aliases_new(&app.aliases, cfg.model_aliases, err, sizeof(err)) != 0) {
         fprintf(stderr, "lingma-gatewayd: %s\n", err);
         status = EXIT_CONFIG;
         goto out;
@@ -329,6 +330,7 @@ out:
     gw_metrics_free(app.metrics);
     gw_auth_free(app.auth);
     gw_cors_free(app.cors);
+    gw_aliases_free(app.aliases);
     gw_log_close(app.log);
     free(secret_store);
     lingma_account_list_free(accounts);

@@ -706,6 +706,7 @@ gw_chat_request_parse(gw_chat_request **out, gw_error *err, const char *body, si
         json_decref(root);
         return oom(err);
     }
+    r->show_reasoning = true; /* reasoning_content is always sent */
     rc = parse_root(r, root, err);
     json_decref(root);
     if (rc != 0) {
@@ -738,6 +739,8 @@ gw_chat_request_free(gw_chat_request *req)
     free(req->user);
     for (size_t i = 0; i < req->n_stop; i++)
         free(req->stop[i]);
+    if (req->extra_free)
+        req->extra_free(req->extra);
     json_decref(req->tools);
     json_decref(req->tool_choice);
     free(req);

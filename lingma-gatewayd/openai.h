@@ -28,6 +28,7 @@
 #define GW_OPENAI_MAX_DEPTH    64 /* JSON nesting: deeper bodies are refused before parsing */
 #define GW_OPENAI_MAX_STOP     4  /* OpenAI's own limit on `stop` */
 #define GW_OPENAI_MAX_STOP_LEN 256
+#define GW_MAX_STOP            16 /* any API: the request model's room for stop sequences */
 
 typedef enum gw_role {
     GW_ROLE_SYSTEM,
@@ -56,6 +57,9 @@ typedef struct gw_message {
     size_t n_tool_calls;
 } gw_message;
 
+/* The one request model every wire API parses into (api/frontend.h):
+ * Chat Completions fills it directly; the Messages and Responses front-ends
+ * map their shapes onto the same roles, texts, tool calls and results. */
 typedef struct gw_chat_request {
     char *model; /* NULL when absent or null */
     gw_message *messages;
@@ -68,13 +72,18 @@ typedef struct gw_chat_request {
     double temperature; /* 0..2 */
     bool has_top_p;
     double top_p; /* 0..1 */
-    char *stop[GW_OPENAI_MAX_STOP];
+    char *stop[GW_MAX_STOP];
     size_t n_stop; /* empty strings are dropped */
     /* tools / tool_choice: validated for shape and kept (new references)
      * for the tool emulation to come; not acted on yet. */
     json_t *tools;
     size_t n_tools;
     json_t *tool_choice;
+    bool show_reasoning; /* render Lingma's think text (Anthropic: thinking enabled) */
+    /* A front-end's own parsed extras (the Responses API keeps its input
+     * items and `store` here), freed with the request. */
+    void *extra;
+    void (*extra_free)(void *extra);
 } gw_chat_request;
 
 /*

@@ -81,13 +81,13 @@ gw_respond_error_with(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const
     for (size_t i = 0; more && more[i].name && n < 5; i++)
         extra[n++] = more[i];
     extra[n] = (gw_http_header){NULL, NULL};
-    if (gw_error_json(&b, e) != 0) {
+    if (gw_error_json_for(&b, ri->api, e) != 0) {
         static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
                                   "\"server_error\",\"param\":null,\"code\":null}}";
         gw_respond_json(app, req, ri, 500, NULL, oom, sizeof(oom) - 1, instance);
         return;
     }
-    gw_respond_json(app, req, ri, e->status, extra, b.data, b.len, instance);
+    gw_respond_json(app, req, ri, gw_error_status_for(ri->api, e), extra, b.data, b.len, instance);
     gw_buf_free(&b);
 }
 

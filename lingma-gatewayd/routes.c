@@ -189,7 +189,7 @@ gw_routes_handler(gw_http_req *req, void *payload)
     }
     switch (ctx->m.route) {
     case GW_R_CHAT:
-        return gw_route_chat(app, req, ri);
+        return gw_route_chat(app, req, ri, &gw_fe_chat_completions);
     case GW_R_MODELS:
         gw_route_models(app, req, ri, NULL);
         break;
@@ -261,7 +261,7 @@ gw_routes_error_body(gw_http_req *req, int status, const char *code, const char 
     }
 
     gw_buf b = GW_BUF_INIT;
-    if (gw_error_json(&b, &e) != 0)
+    if (gw_error_json_for(&b, ctx ? ctx->ri.api : GW_API_OPENAI, &e) != 0)
         return NULL;
     *ctype = "application/json";
     return gw_buf_detach(&b, len);

@@ -1,6 +1,10 @@
 /*
- * POST /v1/chat/completions: an OpenAI request in, one liblingma chat, the
- * answer out as one chat.completion or as an SSE stream of chunks.
+ * The one chat route: a request of any wire API in (parsed by its
+ * front-end into gw_chat_request, see api/frontend.h), one liblingma chat,
+ * the answer out through the same front-end, whole or as an SSE stream.
+ * Everything the APIs share lives here, written once: model aliases and
+ * resolution, admission, cancel on disconnect, heartbeats, drain,
+ * max_tokens and stop enforcement, usage, metrics and logs.
  *
  * Threads and ownership. A `struct chat` lives from the handler (MHD
  * thread) to the later of two moments: the request finished (answered or
@@ -17,8 +21,8 @@
  *
  * Streams send their status line at the STARTED event, not before, so an
  * admission timeout (429) or an early failure (503, 502) is still a real
- * HTTP status. After that, a failure is an SSE error event, then [DONE],
- * and never a finish_reason: a truncated answer must not look complete.
+ * HTTP status. After that, a failure is the API's error event, and never
+ * a finish event: a truncated answer must not look complete.
  *
  * max_tokens and stop are enforced here: deltas go through the stop
  * matcher, then the token counter; on a hit the chat is cancelled upstream
@@ -29,8 +33,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/frontend.h"
 #include "gateway.h"
-#include "sse.h"
 #include "stop.h"
 #include "tokens.h"
 
@@ -40,16 +44,22 @@
  * bound each such request would grow memory until the chat timeout. */
 #define ANSWER_MAX_BYTES (4u * 1024u * 1024u)
 
+/* Room for an answer id: a prefix ("chatcmpl-", "msg_", "resp_") + 24 hex. */
+#define ANSWER_ID_RANDOM 12
+#define ANSWER_ID_SIZE   48
+
 struct chat {
     gw_app *app;
     gw_http_req *req;
     gw_reqinfo ri;
+    const gw_frontend *fe;
+    void *fst;             /* the front-end's render state */
+    gw_answer ans;         /* what every render call reads */
+    gw_chat_request *creq; /* the parsed request, for the front-end */
     bool stream;
-    bool include_usage;
     uint64_t max_tokens; /* 0: no limit */
-    char id[GW_COMPLETION_ID_SIZE];
+    char id[ANSWER_ID_SIZE];
     char *model;
-    gw_completion_meta meta;
     gw_stop_matcher stop;
     gw_token_counter tokens;   /* answer text forwarded so far */
     gw_token_counter thinking; /* reasoning text, for the usage estimate */
@@ -70,6 +80,9 @@ struct chat {
 static void
 chat_free(struct chat *c)
 {
+    if (c->fst)
+        c->fe->state_free(c->fst);
+    gw_chat_request_free(c->creq);
     gw_stop_free(&c->stop);
     gw_buf_free(&c->content);
     gw_buf_free(&c->reasoning);
@@ -107,8 +120,8 @@ usage_of(const struct chat *c, const lingma_usage *reported, gw_usage *u)
         (int64_t)(gw_token_counter_total(&c->tokens) + gw_token_counter_total(&c->thinking));
 }
 
-/* Queue one SSE data event of the formatted chunk in c->scratch. A failed
- * write means the client is gone (or the buffer overflowed): cancel, end. */
+/* Queue what the front-end rendered into c->scratch. A failed write means
+ * the client is gone (or the buffer overflowed): cancel, end. */
 static void
 stream_send(struct chat *c)
 {
@@ -118,93 +131,99 @@ stream_send(struct chat *c)
         cancel_upstream(c);
         gw_stream_end(c->s);
         c->finished = true;
+        if (c->fe->finished)
+            c->fe->finished(c->fst, &c->ans, false, &c->app->parse_ctx);
         gw_request_done(c->app, &c->ri, 499, c->instance);
     }
     gw_buf_reset(&c->scratch);
 }
 
-static void
-stream_chunk_json(struct chat *c, int (*fmt)(gw_buf *, const gw_completion_meta *))
+/* The front-end's render state, made on first use. */
+static bool
+render_state(struct chat *c)
 {
-    gw_buf j = GW_BUF_INIT;
-    if (fmt(&j, &c->meta) == 0)
-        gw_sse_data(&c->scratch, j.data, j.len);
-    gw_buf_free(&j);
-    stream_send(c);
+    if (!c->fst)
+        c->fst = c->fe->state_new(&c->ans);
+    return c->fst != NULL;
 }
 
 static void
 stream_text(struct chat *c, const char *text, size_t len, bool reasoning)
 {
-    gw_buf j = GW_BUF_INIT;
-    int rc = reasoning ? gw_openai_chunk_reasoning(&j, &c->meta, text, len)
-                       : gw_openai_chunk_content(&j, &c->meta, text, len);
-    if (rc == 0)
-        gw_sse_data(&c->scratch, j.data, j.len);
-    gw_buf_free(&j);
+    int rc = reasoning ? c->fe->stream_reasoning(&c->scratch, c->fst, &c->ans, text, len)
+                       : c->fe->stream_text(&c->scratch, c->fst, &c->ans, text, len);
+    if (rc != 0)
+        gw_buf_reset(&c->scratch);
     stream_send(c);
 }
 
-/* The successful end: finish_reason, usage, [DONE] (stream) or the whole
- * chat.completion. */
+static void finish_error(struct chat *c, const gw_error *e);
+
+/* The successful end: the front-end's closing events (stream) or its whole
+ * answer. */
 static void
-finish_ok(struct chat *c, const char *reason, const lingma_usage *reported)
+finish_ok(struct chat *c, gw_finish why, const lingma_usage *reported)
 {
     gw_usage u;
     usage_of(c, reported, &u);
     const char *usage_src = reported && reported->present ? "reported" : "estimated";
+    c->ans.stop_sequence = why == GW_FINISH_STOP_SEQUENCE ? gw_stop_matched(&c->stop) : NULL;
     if (c->stream) {
-        gw_buf j = GW_BUF_INIT;
-        if (gw_openai_chunk_finish(&j, &c->meta, reason) == 0)
-            gw_sse_data(&c->scratch, j.data, j.len);
-        gw_buf_reset(&j);
-        if (c->include_usage && gw_openai_chunk_usage(&j, &c->meta, &u) == 0)
-            gw_sse_data(&c->scratch, j.data, j.len);
-        gw_buf_free(&j);
-        gw_sse_done(&c->scratch);
+        if (c->fe->stream_close(&c->scratch, c->fst, &c->ans, why, &u) != 0) {
+            gw_buf_reset(&c->scratch);
+            gw_error e;
+            gw_error_internal(&e);
+            finish_error(c, &e);
+            return;
+        }
         stream_send(c);
         if (c->finished)
             return; /* the client left during the last write */
         gw_stream_end(c->s);
         c->finished = true;
+        if (c->fe->finished)
+            c->fe->finished(c->fst, &c->ans, true, &c->app->parse_ctx);
         gw_request_done(c->app, &c->ri, 200, c->instance);
         return;
     }
     gw_buf body = GW_BUF_INIT;
     c->finished = true;
-    if (gw_openai_completion(&body, &c->meta, c->content.data ? c->content.data : "",
-                             c->content.len, c->reasoning.len ? c->reasoning.data : NULL,
-                             c->reasoning.len, reason, &u) != 0) {
+    if (!render_state(c) ||
+        c->fe->complete(&body, c->fst, &c->ans, c->content.data ? c->content.data : "",
+                        c->content.len, c->reasoning.len ? c->reasoning.data : NULL,
+                        c->reasoning.len, why, &u) != 0) {
+        gw_buf_free(&body);
         gw_error e;
         gw_error_internal(&e);
         gw_respond_error(c->app, c->req, &c->ri, &e, c->instance);
         return;
     }
+    if (c->fe->finished)
+        c->fe->finished(c->fst, &c->ans, true, &c->app->parse_ctx);
     gw_http_header h[] = {{"x-lingma-usage", usage_src}, {NULL, NULL}};
     gw_respond_json(c->app, c->req, &c->ri, 200, h, body.data, body.len, c->instance);
     gw_buf_free(&body);
 }
 
-/* A failure: a JSON error before the stream began, an SSE error event and
- * [DONE] after. */
+/* A failure: the error answer of the request's API before the stream
+ * began, the front-end's error event after. */
 static void
 finish_error(struct chat *c, const gw_error *e)
 {
     c->finished = true;
+    if (c->fe->finished && c->fst)
+        c->fe->finished(c->fst, &c->ans, false, &c->app->parse_ctx);
     if (!c->s) {
         gw_respond_error(c->app, c->req, &c->ri, e, c->instance);
         return;
     }
     gw_buf_reset(&c->scratch);
-    gw_sse_error(&c->scratch, e);
-    gw_sse_done(&c->scratch);
-    gw_stream_write(c->s, c->scratch.data, c->scratch.len);
+    if (c->fe->stream_error(&c->scratch, c->fst, &c->ans, e) == 0)
+        gw_stream_write(c->s, c->scratch.data, c->scratch.len);
     gw_buf_reset(&c->scratch);
     gw_stream_end(c->s);
-    gw_request_done(c->app, &c->ri, e->status, c->instance);
+    gw_request_done(c->app, &c->ri, gw_error_status_for(c->ri.api, e), c->instance);
 }
-
-static void finish_error(struct chat *c, const gw_error *e);
 
 /* Keep non-streaming answer text in `b`, within ANSWER_MAX_BYTES over the
  * text and the reasoning. On failure the chat is stopped and the request
@@ -264,8 +283,20 @@ on_delta(struct chat *c, const char *text, size_t len)
         return;
     if (cut || hit) {
         cancel_upstream(c);
-        finish_ok(c, cut ? "length" : "stop", NULL);
+        finish_ok(c, cut ? GW_FINISH_LENGTH : GW_FINISH_STOP_SEQUENCE, NULL);
     }
+}
+
+static void
+on_reasoning(struct chat *c, const char *text, size_t len)
+{
+    gw_token_counter_feed(&c->thinking, text, len);
+    if (!c->ans.show_reasoning)
+        return;
+    if (c->stream)
+        stream_text(c, text, len, true);
+    else
+        hold(c, &c->reasoning, text, len);
 }
 
 static void
@@ -287,7 +318,16 @@ on_started(struct chat *c, const lingma_chat_event *ev)
         gw_request_done(c->app, &c->ri, 499, c->instance);
         return;
     }
-    stream_chunk_json(c, gw_openai_chunk_role);
+    gw_stream_set_heartbeat(c->s, c->fe->heartbeat);
+    if (!render_state(c) || c->fe->stream_open(&c->scratch, c->fst, &c->ans) != 0) {
+        gw_buf_reset(&c->scratch);
+        cancel_upstream(c);
+        gw_error e;
+        gw_error_internal(&e);
+        finish_error(c, &e);
+        return;
+    }
+    stream_send(c);
 }
 
 static void
@@ -306,13 +346,8 @@ on_event(const lingma_chat_event *ev, void *payload)
             on_delta(c, ev->delta.text, ev->delta.len);
         return;
     case LINGMA_CHAT_REASONING:
-        if (c->finished)
-            return;
-        gw_token_counter_feed(&c->thinking, ev->delta.text, ev->delta.len);
-        if (c->stream)
-            stream_text(c, ev->delta.text, ev->delta.len, true);
-        else
-            hold(c, &c->reasoning, ev->delta.text, ev->delta.len);
+        if (!c->finished)
+            on_reasoning(c, ev->delta.text, ev->delta.len);
         return;
     case LINGMA_CHAT_DONE:
         if (!c->finished) {
@@ -321,7 +356,7 @@ on_event(const lingma_chat_event *ev, void *payload)
             bool cut = rest.len && forward(c, rest.data, rest.len);
             gw_buf_free(&rest);
             if (!c->finished)
-                finish_ok(c, cut ? "length" : "stop", &ev->done.usage);
+                finish_ok(c, cut ? GW_FINISH_LENGTH : GW_FINISH_STOP, &ev->done.usage);
         }
         break;
     case LINGMA_CHAT_ERROR:
@@ -373,6 +408,20 @@ resolve_cb(const gw_model_entry *entries, size_t n, void *payload)
     }
 }
 
+int
+gw_resolve_model(gw_app *app, char **key, gw_error *e, const char *requested)
+{
+    /* A model name the client's own vendor uses (claude-*, ...) maps to a
+     * Lingma model first; an unaliased unknown name stays 404. */
+    const char *aliased = gw_aliases_apply(app->aliases, requested);
+    struct resolve_ctx rs = {aliased ? aliased : requested, app->cfg->default_model, NULL, e, 0};
+    gw_catalogue_with(app->catalogue, resolve_cb, &rs);
+    if (rs.rc == LINGMA_ENOMEM)
+        gw_error_internal(e);
+    *key = rs.key;
+    return rs.rc;
+}
+
 static gw_http_action
 reject(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_error *e)
 {
@@ -381,7 +430,7 @@ reject(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_error *e)
 }
 
 gw_http_action
-gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
+gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *fe)
 {
     gw_error e;
     if (atomic_load(&app->draining)) {
@@ -391,15 +440,16 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     size_t blen;
     const char *body = gw_http_req_body(req, &blen);
     gw_chat_request *creq = NULL;
-    if (gw_chat_request_parse(&creq, &e, body, blen) != 0)
-        return reject(app, req, ri, &e);
-
-    struct resolve_ctx rs = {creq->model, app->cfg->default_model, NULL, &e, 0};
-    gw_catalogue_with(app->catalogue, resolve_cb, &rs);
-    if (rs.rc != 0) {
-        gw_chat_request_free(creq);
-        if (rs.rc == LINGMA_ENOMEM)
+    int prc = fe->parse(&creq, &e, body, blen, &app->parse_ctx);
+    if (prc != 0) {
+        if (prc == LINGMA_ENOMEM)
             gw_error_internal(&e);
+        return reject(app, req, ri, &e);
+    }
+
+    char *key = NULL;
+    if (gw_resolve_model(app, &key, &e, creq->model) != 0) {
+        gw_chat_request_free(creq);
         return reject(app, req, ri, &e);
     }
 
@@ -410,7 +460,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
         gw_stop_init(&c->stop, creq->stop, creq->n_stop) != 0) {
         free(prompt);
         free(c);
-        free(rs.key);
+        free(key);
         gw_chat_request_free(creq);
         gw_error_internal(&e);
         return reject(app, req, ri, &e);
@@ -419,21 +469,26 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     c->app = app;
     c->req = req;
     c->ri = *ri;
+    c->fe = fe;
+    c->creq = creq;
     c->stream = creq->stream;
-    c->include_usage = creq->stream && creq->include_usage;
     c->max_tokens = creq->max_tokens > 0 ? (uint64_t)creq->max_tokens : 0;
-    c->model = rs.key;
+    c->model = key;
     c->prompt_tokens = gw_token_estimate(prompt, strlen(prompt));
-    uint8_t rnd[GW_COMPLETION_ID_BYTES];
+    uint8_t rnd[ANSWER_ID_RANDOM];
     if (gw_random_bytes(rnd, sizeof(rnd)) != 0)
         memset(rnd, 0, sizeof(rnd)); /* ids need not be secret, only distinct */
-    gw_completion_id(c->id, rnd);
-    c->meta.id = c->id;
-    c->meta.created = (int64_t)time(NULL);
-    c->meta.model = c->model;
-    c->meta.include_usage = c->include_usage;
+    size_t plen = strlen(fe->id_prefix);
+    memcpy(c->id, fe->id_prefix, plen);
+    gw_hex(c->id + plen, rnd, sizeof(rnd));
+    c->ans.id = c->id;
+    c->ans.created = (int64_t)time(NULL);
+    c->ans.model = c->model;
+    c->ans.stream = creq->stream;
+    c->ans.include_usage = creq->stream && creq->include_usage;
+    c->ans.show_reasoning = creq->show_reasoning;
+    c->ans.req = creq;
     atomic_init(&c->refs, 2); /* the handler's and the chat's */
-    gw_chat_request_free(creq);
     gw_route_ctx *ctx = gw_route_ctx_of(req);
     ctx->state = c;
 

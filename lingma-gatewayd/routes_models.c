@@ -31,7 +31,11 @@ format_cb(const gw_model_entry *entries, size_t n, void *payload)
     const gw_model_entry *entry = NULL;
     /* An empty catalogue lets any name through for chats (a cold gateway
      * still serves); a retrieve must not claim a model it has not seen. */
-    if (n == 0 || gw_model_resolve(&key, &entry, &m->err, entries, n, m->id, NULL) != 0 || !entry) {
+    const char *aliased = gw_aliases_apply(m->app->aliases, m->id);
+    if (n == 0 ||
+        gw_model_resolve(&key, &entry, &m->err, entries, n, aliased ? aliased : m->id,
+                         aliased ? m->app->cfg->default_model : NULL) != 0 ||
+        !entry) {
         gw_error_model_not_found(&m->err, m->id);
         m->rc = LINGMA_ENOTFOUND;
         return;

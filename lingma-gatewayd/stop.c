@@ -11,7 +11,7 @@ int
 gw_stop_init(gw_stop_matcher *m, char *const *stops, size_t n)
 {
     memset(m, 0, sizeof(*m));
-    for (size_t i = 0; i < n && m->n < GW_OPENAI_MAX_STOP; i++) {
+    for (size_t i = 0; i < n && m->n < GW_MAX_STOP; i++) {
         if (!stops[i] || !stops[i][0])
             continue;
         m->stops[m->n] = strdup(stops[i]);
@@ -38,15 +38,23 @@ gw_stop_free(gw_stop_matcher *m)
 
 /* The earliest position of any stop sequence in s[0..len), or len. */
 static size_t
-earliest(const gw_stop_matcher *m, const char *s, size_t len)
+earliest(const gw_stop_matcher *m, const char *s, size_t len, size_t *which)
 {
     size_t best = len;
     for (size_t i = 0; i < m->n; i++) {
         const char *p = memmem(s, len, m->stops[i], m->lens[i]);
-        if (p && (size_t)(p - s) < best)
+        if (p && (size_t)(p - s) < best) {
             best = (size_t)(p - s);
+            *which = i;
+        }
     }
     return best;
+}
+
+const char *
+gw_stop_matched(const gw_stop_matcher *m)
+{
+    return m->hit && m->hit_index < m->n ? m->stops[m->hit_index] : NULL;
 }
 
 /* The length of the longest suffix of s[0..len) that is a proper prefix of
@@ -79,7 +87,8 @@ gw_stop_feed(gw_stop_matcher *m, gw_buf *out, const char *text, size_t len, bool
         return LINGMA_ENOMEM;
     const char *s = m->held.data;
     size_t n = m->held.len;
-    size_t pos = earliest(m, s, n);
+    size_t which = 0;
+    size_t pos = earliest(m, s, n, &which);
     size_t emit;
     if (pos < n) {
         emit = pos;
@@ -93,6 +102,7 @@ gw_stop_feed(gw_stop_matcher *m, gw_buf *out, const char *text, size_t len, bool
     }
     if (pos < n) {
         m->hit = true;
+        m->hit_index = which;
         gw_buf_reset(&m->held);
         if (hit)
             *hit = true;

@@ -20,14 +20,15 @@
 #include "openai.h"
 
 typedef struct gw_stop_matcher {
-    char *stops[GW_OPENAI_MAX_STOP];
-    size_t lens[GW_OPENAI_MAX_STOP];
+    char *stops[GW_MAX_STOP];
+    size_t lens[GW_MAX_STOP];
     size_t n;
     gw_buf held; /* pending bytes, then scratch for the current feed */
     bool hit;
+    size_t hit_index; /* which stop sequence matched, once hit */
 } gw_stop_matcher;
 
-/* Copy up to GW_OPENAI_MAX_STOP non-empty stop sequences (empty ones and
+/* Copy up to GW_MAX_STOP non-empty stop sequences (empty ones and
  * extras are ignored). n == 0 makes a pass-through matcher. 0 or
  * LINGMA_ENOMEM (nothing to free then). */
 int gw_stop_init(gw_stop_matcher *m, char *const *stops, size_t n);
@@ -39,6 +40,9 @@ void gw_stop_free(gw_stop_matcher *m);
  * nothing). After a hit, further input is ignored. *hit (optional) reports
  * whether a stop sequence has been seen. 0 or LINGMA_ENOMEM. */
 int gw_stop_feed(gw_stop_matcher *m, gw_buf *out, const char *text, size_t len, bool *hit);
+
+/* The stop sequence that matched (Anthropic reports it), or NULL. */
+const char *gw_stop_matched(const gw_stop_matcher *m);
 
 /* The answer ended without a hit: append whatever is still held back.
  * 0 or LINGMA_ENOMEM. */

@@ -140,6 +140,11 @@ test_models(void **state)
     gwd_req(&r, &G, "GET", "/v1/models/gpt-4o", NULL, NULL);
     assert_error(&r, 404, NULL, "model_not_found");
     gwd_resp_free(&r);
+    /* GATEWAY_MODEL_ALIASES' default maps Claude Code's names to the
+     * default model, which retrieve resolves like a chat does. */
+    gwd_req(&r, &G, "GET", "/v1/models/claude-opus-5-5", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    gwd_resp_free(&r);
 }
 
 static void
@@ -461,9 +466,13 @@ test_validation(void **state)
     chat(&r, deep);
     assert_int_equal(r.status, 400);
     gwd_resp_free(&r);
-    /* Unknown model: 404 model_not_found. */
+    /* Unknown model: 404 model_not_found; an aliased one is served. */
     chat(&r, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assert_error(&r, 404, NULL, "model_not_found");
+    gwd_resp_free(&r);
+    chat(&r,
+         "{\"model\":\"claude-opus-5-5\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
 }
 

@@ -422,6 +422,37 @@ test_public_rule(void **state)
     parse_bad(argv4, pub, NULL, "without API_KEYS", NULL);
 }
 
+/* GATEWAY_CORS_ORIGINS and GATEWAY_MODEL_ALIASES are checked at parse
+ * time; --model-alias repeats and joins; an empty variable turns the
+ * default aliases off. */
+static void
+test_cors_and_aliases(void **state)
+{
+    (void)state;
+    gw_config c;
+    char *none[] = {"gw", NULL};
+    parse_ok(&c, none, base_env, NULL);
+    assert_null(c.cors_origins);
+    assert_string_equal(c.model_aliases, "claude-*=auto");
+    gw_config_free(&c);
+
+    char *two[] = {"gw", "--model-alias", "gpt-*=auto", "--model-alias=o3=qwen", NULL};
+    parse_ok(&c, two, base_env, NULL);
+    assert_string_equal(c.model_aliases, "gpt-*=auto,o3=qwen");
+    gw_config_free(&c);
+
+    char *off[] = {"HOME=/h", "GATEWAY_MODEL_ALIASES=none", "GATEWAY_CORS_ORIGINS=*", NULL};
+    parse_ok(&c, none, off, NULL);
+    assert_string_equal(c.model_aliases, "none");
+    assert_string_equal(c.cors_origins, "*");
+    gw_config_free(&c);
+
+    char *bad_cors[] = {"gw", "--cors-origins", "example.com", NULL};
+    parse_bad(bad_cors, base_env, NULL, "GATEWAY_CORS_ORIGINS", "scheme://host");
+    char *bad_alias[] = {"gw", "--model-alias", "claude-*", NULL};
+    parse_bad(bad_alias, base_env, NULL, "GATEWAY_MODEL_ALIASES", "PATTERN=MODEL");
+}
+
 static void
 test_actions_and_texts(void **state)
 {
@@ -583,6 +614,8 @@ test_env_example_is_complete(void **state)
         "GATEWAY_CONNECTION_MEMORY",
         "GATEWAY_MAX_CONNECTIONS",
         "GATEWAY_ALLOW_PUBLIC",
+        "GATEWAY_CORS_ORIGINS",
+        "GATEWAY_MODEL_ALIASES",
     };
     assert_int_equal(sizeof(vars) / sizeof(vars[0]), GW_CFG_COUNT);
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -604,11 +637,17 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),           cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_env_file_arg),       cmocka_unit_test(test_env_file_syntax),
-        cmocka_unit_test(test_validation),         cmocka_unit_test(test_accounts),
-        cmocka_unit_test(test_public_rule),        cmocka_unit_test(test_actions_and_texts),
-        cmocka_unit_test(test_check_config_masks), cmocka_unit_test(test_env_example_is_complete),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_env_file_arg),
+        cmocka_unit_test(test_env_file_syntax),
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_public_rule),
+        cmocka_unit_test(test_cors_and_aliases),
+        cmocka_unit_test(test_actions_and_texts),
+        cmocka_unit_test(test_check_config_masks),
+        cmocka_unit_test(test_env_example_is_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "lingma/common.h"
 
+#include "aliases.h"
 #include "cors.h"
 #include "route_table.h"
 
@@ -143,6 +144,43 @@ test_cors(void **state)
     assert_non_null(strstr(gw_cors_allow_headers(buf, sizeof(buf), longreq), "x-api-key"));
 }
 
+static void
+test_aliases(void **state)
+{
+    (void)state;
+    gw_aliases *a = NULL;
+    char err[256];
+    assert_int_equal(gw_aliases_new(&a, GW_ALIASES_DEFAULT, err, sizeof(err)), 0);
+    assert_string_equal(gw_aliases_apply(a, "claude-opus-5-5"), "auto");
+    assert_string_equal(gw_aliases_apply(a, "Claude-Haiku-4-5-20251001"), "auto");
+    assert_null(gw_aliases_apply(a, "gpt-5"));
+    assert_null(gw_aliases_apply(a, NULL));
+    gw_aliases_free(a);
+
+    assert_int_equal(
+        gw_aliases_new(&a, " gpt-5*= dashscope_qwen3_coder ,o?-mini=auto,, *=x", err, sizeof(err)),
+        0);
+    assert_string_equal(gw_aliases_apply(a, "gpt-5-codex"), "dashscope_qwen3_coder");
+    assert_string_equal(gw_aliases_apply(a, "o4-mini"), "auto");
+    assert_string_equal(gw_aliases_apply(a, "anything"), "x"); /* first match wins */
+    gw_aliases_free(a);
+
+    a = NULL;
+    assert_int_equal(gw_aliases_new(&a, "", err, sizeof(err)), 0);
+    assert_null(a);
+    assert_int_equal(gw_aliases_new(&a, "None", err, sizeof(err)), 0);
+    assert_null(a);
+    assert_null(gw_aliases_apply(NULL, "claude-x"));
+    const char *bad[] = {"claude-*", "=auto", "claude-*=", "a=b,c"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        a = NULL;
+        if (gw_aliases_new(&a, bad[i], err, sizeof(err)) != LINGMA_EINVAL)
+            fail_msg("alias list '%s' accepted", bad[i]);
+        assert_null(a);
+        assert_non_null(strstr(err, "GATEWAY_MODEL_ALIASES"));
+    }
+}
+
 int
 main(void)
 {
@@ -150,6 +188,7 @@ main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_aliases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,10 +133,24 @@ static void
 test_more_than_max_is_ignored(void **state)
 {
     (void)state;
-    char *stops[] = {"a", "b", "c", "d", "e"};
+    /* The matcher keeps GW_MAX_STOP (the request model's room, any API);
+     * OpenAI's own limit of 4 is the parser's to enforce. */
+    char *stops[GW_MAX_STOP + 1];
+    char names[GW_MAX_STOP + 1][4];
+    for (int i = 0; i <= GW_MAX_STOP; i++) {
+        snprintf(names[i], sizeof(names[i]), "s%d", i);
+        stops[i] = names[i];
+    }
     gw_stop_matcher m;
-    assert_int_equal(gw_stop_init(&m, stops, 5), 0);
-    assert_int_equal(m.n, GW_OPENAI_MAX_STOP);
+    assert_int_equal(gw_stop_init(&m, stops, GW_MAX_STOP + 1), 0);
+    assert_int_equal(m.n, GW_MAX_STOP);
+    gw_buf out = GW_BUF_INIT;
+    bool hit = false;
+    assert_int_equal(gw_stop_feed(&m, &out, "xx s3 yy", 8, &hit), 0);
+    assert_true(hit);
+    assert_string_equal(gw_stop_matched(&m), "s3");
+    assert_string_equal(out.data, "xx ");
+    gw_buf_free(&out);
     gw_stop_free(&m);
 }
 
