@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "procrun.h"
 #include "procs.h"
 #include "report.h"
 #include "scenarios.h"
@@ -116,6 +117,9 @@ main(int argc, char **argv)
      * which inherits the limit. */
     long nofile = bench_raise_nofile(65536);
     signal(SIGPIPE, SIG_IGN);
+    /* The simulators our pools spawn die with us (gateways get it from
+     * procrun_spawn); before curl_global_init, which may start threads. */
+    procrun_export_exit_with_parent();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         fprintf(stderr, "lingma-bench: curl_global_init failed\n");
         return 1;

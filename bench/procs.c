@@ -26,9 +26,8 @@
 #include "lingma/lingma.h"
 
 #include "bench.h"
+#include "procrun.h"
 #include "procs.h"
-
-extern char **environ;
 
 char *
 bench_tempdir(const char *tag)
@@ -102,19 +101,6 @@ sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Wait up to `ms` for the child to exit; 1 when it was reaped. */
-static int
-reap_within(pid_t pid, long ms)
-{
-    for (long waited = 0; waited <= ms; waited += 10) {
-        pid_t r = waitpid(pid, NULL, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD))
-            return 1;
-        sleep_ms(10);
-    }
-    return 0;
-}
-
 static size_t
 discard_body(char *p, size_t sz, size_t n, void *u)
 {
@@ -141,39 +127,6 @@ http_get_status(const char *url)
     return status;
 }
 
-/* Read the gateway's stdout until a line names its URL (or the deadline). */
-static int
-read_url(int fd, char *url, size_t urllen, long deadline_ms)
-{
-    char buf[8192];
-    size_t len = 0;
-    uint64_t end = now_ns() + (uint64_t)deadline_ms * 1000000ull;
-    while (now_ns() < end) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            return -1;
-        len += (size_t)n;
-        buf[len] = '\0';
-        char *u = strstr(buf, "http://");
-        if (u) {
-            size_t k = strcspn(u, "\" \t\r\n,}");
-            if (u[k] == '\0' && len < sizeof(buf) - 1)
-                continue; /* the line is not complete yet */
-            if (k >= urllen)
-                return -1;
-            memcpy(url, u, k);
-            url[k] = '\0';
-            return 0;
-        }
-        if (len == sizeof(buf) - 1)
-            len = 0;
-    }
-    return -1;
-}
-
 int
 gateway_start(struct gateway *g, const char *gw_bin, const char *sim_bin, const char *const *env,
               char *err, size_t errlen)
@@ -193,36 +146,34 @@ gateway_start(struct gateway *g, const char *gw_bin, const char *sim_bin, const 
     snprintf(workdir, sizeof(workdir), "%s/work", g->dir);
     snprintf(port, sizeof(port), "%u", bench_free_port());
 
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
+    char e_bin[4200], e_work[4300], e_port[64];
+    snprintf(e_bin, sizeof(e_bin), "LINGMA_BIN=%s", sim_bin);
+    snprintf(e_work, sizeof(e_work), "LINGMA_WORK_DIR=%s", workdir);
+    snprintf(e_port, sizeof(e_port), "LINGMA_SOCKET_PORT=%s", port);
+    /* The defaults, then the scenario's settings, which replace them. */
+    const char *envp[96] = {
+        "GATEWAY_HOST=127.0.0.1",     "GATEWAY_PORT=0", e_bin, e_work, e_port, "LOG_LEVEL=warn",
+        "GATEWAY_DRAIN_TIMEOUT_SEC=2"};
+    size_t k = 7;
+    for (size_t i = 0; env && env[i] && k < 95; i++)
+        envp[k++] = env[i];
+    envp[k] = NULL;
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const char *argv[] = {gw_bin, NULL};
+    struct procrun_opts o = {.argv = argv, .env = envp, .out_fd = out[1], .err_fd = logfd};
+    g->pid = procrun_spawn(&o, err, errlen);
+    close(out[1]);
+    if (logfd >= 0)
+        close(logfd);
+    if (g->pid < 0) {
         close(out[0]);
-        close(out[1]);
+        bench_rmtree(g->dir);
+        g->dir = NULL;
         return -1;
     }
-    if (pid == 0) {
-        int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(out[1], 1);
-        if (logfd >= 0)
-            dup2(logfd, 2);
-        setenv("GATEWAY_HOST", "127.0.0.1", 1);
-        setenv("GATEWAY_PORT", "0", 1);
-        setenv("LINGMA_BIN", sim_bin, 1);
-        setenv("LINGMA_WORK_DIR", workdir, 1);
-        setenv("LINGMA_SOCKET_PORT", port, 1);
-        setenv("LOG_LEVEL", "warn", 1);
-        setenv("GATEWAY_DRAIN_TIMEOUT_SEC", "2", 1);
-        for (size_t i = 0; env && env[i]; i++)
-            putenv((char *)env[i]);
-        execl(gw_bin, gw_bin, (char *)NULL);
-        fprintf(stderr, "exec %s: %s\n", gw_bin, strerror(errno));
-        _exit(127);
-    }
-    close(out[1]);
-    g->pid = pid;
-    int rc = read_url(out[0], g->url, sizeof(g->url), 20000);
+    bool got = procrun_read_line(out[0], g->url, sizeof(g->url), 20000);
     close(out[0]);
-    if (rc != 0) {
+    if (!got || strncmp(g->url, "http://", 7) != 0) {
         snprintf(err, errlen, "lingma-gatewayd printed no URL within 20 s (log: %s)", logpath);
         gateway_stop(g);
         return -1;
@@ -234,7 +185,7 @@ gateway_start(struct gateway *g, const char *gw_bin, const char *sim_bin, const 
     for (int ms = 0; ms < 30000; ms += 50) {
         if (http_get_status(health) == 200)
             return 0;
-        if (waitpid(g->pid, NULL, WNOHANG) == g->pid) {
+        if (procrun_wait(g->pid, 0, NULL) == 0) {
             g->pid = -1;
             break;
         }
@@ -250,7 +201,7 @@ void
 gateway_stop(struct gateway *g)
 {
     int status = 0;
-    if (g->pid > 0 && waitpid(g->pid, &status, WNOHANG) == g->pid) {
+    if (g->pid > 0 && procrun_wait(g->pid, 0, &status) == 0) {
         /* It died under load: say how, and show the end of its log,
          * which goes away with the temp dir. */
         fprintf(stderr, "lingma-bench: gatewayd %ld had exited (status 0x%x); its log:\n",
@@ -261,15 +212,8 @@ gateway_stop(struct gateway *g)
             fprintf(stderr, "lingma-bench: (no log)\n");
         g->pid = -1;
     }
-    if (g->pid > 0) {
-        kill(g->pid, SIGTERM);
-        if (!reap_within(g->pid, 10000)) {
-            fprintf(stderr, "lingma-bench: gatewayd %ld ignored SIGTERM; killing it\n",
-                    (long)g->pid);
-            kill(g->pid, SIGKILL);
-            reap_within(g->pid, 5000);
-        }
-    }
+    if (g->pid > 0 && procrun_stop(g->pid, SIGTERM, 10000, NULL) < 0)
+        fprintf(stderr, "lingma-bench: gatewayd %ld ignored SIGTERM; killed it\n", (long)g->pid);
     g->pid = -1;
     if (getenv("LINGMA_BENCH_KEEP"))
         fprintf(stderr, "lingma-bench: kept %s\n", g->dir);

@@ -1,30 +1,22 @@
 /* Test helper: lingma-sim processes, see simproc.h. */
 #include "simproc.h"
+#include "procrun.h"
 #include "tmpdir.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-extern char **environ;
-
 long long
 simproc_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return procrun_now_ms();
 }
 
 static void
@@ -54,45 +46,25 @@ simproc_bin(void)
     return b && *b ? b : NULL;
 }
 
-/* environ without LINGMA_SIM_* (except the binary path), plus `env`. */
-static char **
-make_env(const char *const *env)
-{
-    size_t n = 0, k = 0;
-    for (char **e = environ; *e; e++)
-        n++;
-    for (const char *const *e = env; e && *e; e++)
-        n++;
-    char **out = calloc(n + 1, sizeof(*out));
-    if (!out)
-        return NULL;
-    for (char **e = environ; *e; e++) {
-        if (!strncmp(*e, "LINGMA_SIM_", 11) && strncmp(*e, "LINGMA_SIM_BIN=", 15))
-            continue;
-        out[k++] = *e;
-    }
-    for (const char *const *e = env; e && *e; e++)
-        out[k++] = (char *)*e;
-    out[k] = NULL;
-    return out;
-}
+/* The simulator's environment: ours without LINGMA_SIM_* (except the
+ * binary's path), then the test's `env`. */
+static const char *const sim_env_drop[] = {"LINGMA_SIM_", NULL};
+static const char *const sim_env_keep[] = {"LINGMA_SIM_BIN=", NULL};
 
 static pid_t
-spawn(const char *const *argv, const char *const *env, const char *out_path, const char *err_path)
+spawn(const char *const *argv, const char *const *env, const char *err_path)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path ? err_path : "/dev/null",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    char **e = make_env(env);
-    pid_t pid = -1;
-    if (e && posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, e))
-        pid = -1;
-    free(e);
-    posix_spawn_file_actions_destroy(&fa);
+    int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct procrun_opts o = {
+        .argv = argv,
+        .env = env,
+        .env_drop = sim_env_drop,
+        .env_keep = sim_env_keep,
+        .err_fd = err,
+    };
+    pid_t pid = err >= 0 ? procrun_spawn(&o, NULL, 0) : -1;
+    if (err >= 0)
+        close(err);
     return pid;
 }
 
@@ -176,8 +148,7 @@ simproc_wait_info(struct simproc *p, int wait_ms)
             }
             json_decref(j);
         }
-        int st;
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+        if (procrun_wait(p->pid, 0, NULL) == 0) {
             p->pid = 0;
             return -1;
         }
@@ -223,7 +194,7 @@ simproc_start(struct simproc *p, const char *const *env, const char *const *args
     argv[k] = NULL;
     snprintf(errlog, sizeof(errlog), "%s/stderr.log", p->dir);
     p->port = p->http_port = 0;
-    p->pid = spawn(argv, env, NULL, errlog);
+    p->pid = spawn(argv, env, errlog);
     if (p->pid <= 0)
         return -1;
     if (!wait_ms)
@@ -234,22 +205,10 @@ simproc_start(struct simproc *p, const char *const *env, const char *const *args
 int
 simproc_wait_exit(struct simproc *p, int wait_ms, int *status)
 {
-    long long end = simproc_now_ms() + wait_ms;
-    if (p->pid <= 0)
+    if (p->pid <= 0 || procrun_wait(p->pid, wait_ms, status) != 0)
         return -1;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(p->pid, &st, WNOHANG);
-        if (r == p->pid) {
-            p->pid = 0;
-            if (status)
-                *status = st;
-            return 0;
-        }
-        if (r < 0 || simproc_now_ms() >= end)
-            return -1;
-        pause_ms(2);
-    }
+    p->pid = 0;
+    return 0;
 }
 
 int
@@ -257,22 +216,17 @@ simproc_stop(struct simproc *p, int wait_ms, int *status)
 {
     if (p->pid <= 0)
         return -1;
-    long long t0 = simproc_now_ms();
-    kill(p->pid, SIGTERM);
-    if (simproc_wait_exit(p, wait_ms, status) == 0)
-        return (int)(simproc_now_ms() - t0);
-    kill(p->pid, SIGKILL);
-    simproc_wait_exit(p, 5000, status);
-    return -1;
+    int ms = procrun_stop(p->pid, SIGTERM, wait_ms, status);
+    p->pid = 0; /* reaped, or SIGKILLed and given up on by procrun_stop */
+    return ms;
 }
 
 void
 simproc_cleanup(struct simproc *p)
 {
-    if (p->pid > 0) {
-        kill(p->pid, SIGKILL);
-        simproc_wait_exit(p, 5000, NULL);
-    }
+    if (p->pid > 0)
+        procrun_stop(p->pid, SIGKILL, 0, NULL);
+    p->pid = 0;
     if (p->own_dir && p->dir[0])
         tmpdir_remove(p->dir);
     p->dir[0] = '\0';
@@ -283,35 +237,19 @@ int
 simproc_run(const char *const *args, const char *const *env, char *out, size_t outlen, char *err,
             size_t errlen, int wait_ms)
 {
-    char dir[PATH_MAX];
     const char *argv[32];
-    char op[PATH_MAX + 8], ep[PATH_MAX + 8];
     size_t k = 0;
-    if (!simproc_bin() || tmpdir_make(dir, sizeof(dir), "sim-run") != 0)
+    if (!simproc_bin())
         return -1;
     argv[k++] = simproc_bin();
     for (const char *const *a = args; a && *a && k < 31; a++)
         argv[k++] = *a;
     argv[k] = NULL;
-    snprintf(op, sizeof(op), "%s/out", dir);
-    snprintf(ep, sizeof(ep), "%s/err", dir);
-    struct simproc p = {.pid = spawn(argv, env, op, ep)};
-    int st = 0, rc = -1;
-    if (p.pid > 0 && simproc_wait_exit(&p, wait_ms, &st) == 0 && WIFEXITED(st))
-        rc = WEXITSTATUS(st);
-    else if (p.pid > 0) {
-        kill(p.pid, SIGKILL);
-        simproc_wait_exit(&p, 5000, NULL);
-    }
-    char *s = tmpdir_read(dir, "out");
-    if (out && outlen) {
-        snprintf(out, outlen, "%s", s ? s : "");
-    }
-    free(s);
-    s = tmpdir_read(dir, "err");
-    if (err && errlen)
-        snprintf(err, errlen, "%s", s ? s : "");
-    free(s);
-    tmpdir_remove(dir);
-    return rc;
+    struct procrun_opts o = {
+        .argv = argv,
+        .env = env,
+        .env_drop = sim_env_drop,
+        .env_keep = sim_env_keep,
+    };
+    return procrun_run(&o, wait_ms, out, outlen, err, errlen);
 }

@@ -1,10 +1,8 @@
 /* Helpers of the lingma-gatewayd integration tests; see gwd.h. */
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,9 +11,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -23,16 +18,13 @@
 
 #include "gwd.h"
 #include "proc.h" /* lingma__find_free_ports */
+#include "procrun.h"
 #include "tmpdir.h"
-
-extern char **environ;
 
 long long
 gwd_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return procrun_now_ms();
 }
 
 static void
@@ -62,31 +54,6 @@ free_port(void)
     return (unsigned)port;
 }
 
-/* Read the first line of the daemon's stdout within the deadline. */
-static bool
-read_url(int fd, char *url, size_t len, int timeout_ms)
-{
-    size_t n = 0;
-    long long end = gwd_now_ms() + timeout_ms;
-    while (n + 1 < len) {
-        long long left = end - gwd_now_ms();
-        if (left <= 0)
-            return false;
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, (int)left) <= 0)
-            continue;
-        ssize_t r = read(fd, url + n, 1);
-        if (r <= 0)
-            return false;
-        if (url[n] == '\n') {
-            url[n] = '\0';
-            return true;
-        }
-        n++;
-    }
-    return false;
-}
-
 void
 gwd_start(struct gwd *g, const char *const *env, bool wait_ready)
 {
@@ -98,17 +65,10 @@ gwd_start(struct gwd *g, const char *const *env, bool wait_ready)
     snprintf(g->log, sizeof(g->log), "%s.log", g->work);
 
     /* The environment: ours minus any LINGMA_ and GATEWAY_ settings, then
-     * the defaults, then the test's. */
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    const char **envp = calloc(n + 64, sizeof(*envp));
+     * the defaults, then the test's (which replace a default). */
     char defs[6][4300];
+    const char *envp[64];
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "LINGMA_", 7) != 0 && strncmp(environ[i], "GATEWAY_", 8) != 0 &&
-            strncmp(environ[i], "API_KEYS=", 9) != 0)
-            envp[k++] = environ[i];
     snprintf(defs[0], sizeof(defs[0]), "LINGMA_BIN=%s", need_env("LINGMA_SIM_BIN"));
     snprintf(defs[1], sizeof(defs[1]), "LINGMA_WORK_DIR=%s", g->work);
     snprintf(defs[2], sizeof(defs[2]), "GATEWAY_PORT=0");
@@ -117,27 +77,27 @@ gwd_start(struct gwd *g, const char *const *env, bool wait_ready)
     snprintf(defs[5], sizeof(defs[5]), "LINGMA_SIM_ACK_WAIT_MS=100");
     for (size_t i = 0; i < 6; i++)
         envp[k++] = defs[i];
-    for (size_t i = 0; env && env[i] && k < n + 63; i++)
+    for (size_t i = 0; env && env[i] && k < 63; i++)
         envp[k++] = env[i];
     envp[k] = NULL;
+    static const char *const drop[] = {"LINGMA_", "GATEWAY_", "API_KEYS=", NULL};
 
     int out[2];
     assert_int_equal(pipe2(out, O_CLOEXEC), 0);
     int logfd = open(g->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     assert_true(logfd >= 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-    const char *bin = need_env("LINGMA_GATEWAYD_BIN");
-    char *argv[] = {(char *)bin, NULL};
-    int rc = posix_spawn(&g->pid, bin, &fa, NULL, argv, (char *const *)envp);
-    posix_spawn_file_actions_destroy(&fa);
+    const char *argv[] = {need_env("LINGMA_GATEWAYD_BIN"), NULL};
+    struct procrun_opts o = {
+        .argv = argv, .env = envp, .env_drop = drop, .out_fd = out[1], .err_fd = logfd};
+    char err[512];
+    g->pid = procrun_spawn(&o, err, sizeof(err));
     close(out[1]);
     close(logfd);
-    free(envp);
-    assert_int_equal(rc, 0);
-    bool ok = read_url(out[0], g->url, sizeof(g->url), 15000);
+    if (g->pid < 0) {
+        close(out[0]);
+        fail_msg("lingma-gatewayd: %s", err);
+    }
+    bool ok = procrun_read_line(out[0], g->url, sizeof(g->url), 15000);
     close(out[0]);
     if (!ok) {
         gwd_stop(g);
@@ -172,22 +132,11 @@ gwd_wait_exit(struct gwd *g, int timeout_ms)
 {
     if (g->pid <= 0)
         return -1;
-    long long end = gwd_now_ms() + timeout_ms;
     int st = 0;
-    for (;;) {
-        pid_t r = waitpid(g->pid, &st, WNOHANG);
-        if (r == g->pid)
-            break;
-        if (gwd_now_ms() >= end) {
-            kill(g->pid, SIGKILL);
-            waitpid(g->pid, &st, 0);
-            g->pid = 0;
-            return -1;
-        }
-        pause_ms(10);
-    }
+    /* The signal was sent by the caller: wait only, SIGKILL after. */
+    int ms = procrun_stop(g->pid, 0, timeout_ms, &st);
     g->pid = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return ms >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int
@@ -246,15 +195,11 @@ gwd_sim_config(struct gwd *g, const char *json)
 long
 gwd_sim_status(struct gwd *g, const char *key)
 {
-    char cmd[8400], out[65536];
-    snprintf(cmd, sizeof(cmd), "'%s' status -o json --workDir '%s' 2>/dev/null",
-             need_env("LINGMA_SIM_BIN"), g->work);
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(out, 1, sizeof(out) - 1, f);
-    pclose(f);
-    out[n] = '\0';
+    char out[65536];
+    const char *argv[] = {
+        need_env("LINGMA_SIM_BIN"), "status", "-o", "json", "--workDir", g->work, NULL};
+    struct procrun_opts o = {.argv = argv};
+    procrun_run(&o, 10000, out, sizeof(out), NULL, 0); /* the JSON says it all */
     json_t *j = json_loads(out, 0, NULL);
     long v = -1;
     if (j && json_is_integer(json_object_get(j, key)))
@@ -471,16 +416,7 @@ gwd_raw_read_until(int fd, const char *needle, int timeout_ms)
 bool
 gwd_pid_alive(long pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');
-    return !(rp && rp[1] == ' ' && rp[2] == 'Z');
+    return procrun_alive(pid);
 }
 
 char *

@@ -3,10 +3,8 @@
  * settings, flags, ports, .info variants, files and signal handling.
  */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procrun.h"
 #include "simfx.h"
 #include "tmpdir.h"
-
-extern char **environ;
 
 static void
 test_version_and_help(void **state)
@@ -323,14 +320,10 @@ test_no_flags_uses_cwd(void **state)
 {
     char dir[PATH_MAX];
     assert_int_equal(tmpdir_make(dir, sizeof(dir), "sim-cwd"), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     const char *argv[] = {simproc_bin(), "start", NULL};
-    struct simproc p = {0};
-    assert_int_equal(posix_spawn(&p.pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    struct procrun_opts o = {.argv = argv, .cwd = dir};
+    struct simproc p = {.pid = procrun_spawn(&o, NULL, 0)};
+    assert_true(p.pid > 0);
     snprintf(p.dir, sizeof(p.dir), "%s", dir);
     p.own_dir = true;
     assert_int_equal(simproc_wait_info(&p, SIMFX_WAIT), 0);
