@@ -5,26 +5,34 @@
 
 #include "route_table.h"
 
+/* Methods a route takes; GET implies HEAD. */
+#define M_GET    1u
+#define M_POST   2u
+#define M_DELETE 4u
+
 struct route_def {
-    const char *path; /* exact path; NULL for the {id} route */
+    const char *path; /* exact path (without /v1 for API routes); NULL: matched by code */
     const char *label;
-    bool get; /* GET (and HEAD) or POST */
+    unsigned methods;
     bool api; /* under /v1 */
     gw_route_auth auth;
+    gw_api errors;
 };
 
 static const struct route_def table[GW_R_COUNT] = {
-    [GW_R_NONE] = {NULL, "other", false, false, GW_AUTH_API_KEY},
-    [GW_R_CHAT] = {"/chat/completions", "/v1/chat/completions", false, true, GW_AUTH_API_KEY},
-    [GW_R_MODELS] = {"/models", "/v1/models", true, true, GW_AUTH_API_KEY},
-    [GW_R_MODEL] = {NULL, "/v1/models/{id}", true, true, GW_AUTH_API_KEY},
-    [GW_R_HEALTHZ] = {"/healthz", "/healthz", true, false, GW_AUTH_NONE},
-    [GW_R_METRICS] = {"/metrics", "/metrics", true, false, GW_AUTH_METRICS},
-    [GW_R_STATS] = {"/internal/stats", "/internal/stats", true, false, GW_AUTH_API_KEY},
-    [GW_R_LOGIN_START] = {"/internal/auto-login/start", "/internal/auto-login/start", false, false,
-                          GW_AUTH_API_KEY},
-    [GW_R_LOGIN_STATUS] = {"/internal/auto-login/status", "/internal/auto-login/status", true,
-                           false, GW_AUTH_API_KEY},
+    [GW_R_NONE] = {NULL, "other", 0, false, GW_AUTH_API_KEY, GW_API_OPENAI},
+    [GW_R_CHAT] = {"/chat/completions", "/v1/chat/completions", M_POST, true, GW_AUTH_API_KEY,
+                   GW_API_OPENAI},
+    [GW_R_MODELS] = {"/models", "/v1/models", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
+    [GW_R_MODEL] = {NULL, "/v1/models/{id}", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
+    [GW_R_HEALTHZ] = {"/healthz", "/healthz", M_GET, false, GW_AUTH_NONE, GW_API_OPENAI},
+    [GW_R_METRICS] = {"/metrics", "/metrics", M_GET, false, GW_AUTH_METRICS, GW_API_OPENAI},
+    [GW_R_STATS] = {"/internal/stats", "/internal/stats", M_GET, false, GW_AUTH_API_KEY,
+                    GW_API_OPENAI},
+    [GW_R_LOGIN_START] = {"/internal/auto-login/start", "/internal/auto-login/start", M_POST, false,
+                          GW_AUTH_API_KEY, GW_API_OPENAI},
+    [GW_R_LOGIN_STATUS] = {"/internal/auto-login/status", "/internal/auto-login/status", M_GET,
+                           false, GW_AUTH_API_KEY, GW_API_OPENAI},
 };
 
 static void
@@ -33,6 +41,7 @@ set(gw_route_match *out, gw_route_id r)
     out->route = r;
     out->label = table[r].label;
     out->api = table[r].api;
+    out->errors = table[r].errors;
 }
 
 void
@@ -69,9 +78,11 @@ gw_route_method(gw_route_id r, const char *method, bool cors)
 {
     if (r <= GW_R_NONE || r >= GW_R_COUNT)
         return GW_METHOD_NOT_ALLOWED;
-    if (table[r].get && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+    unsigned m = table[r].methods;
+    if ((m & M_GET) && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
         return GW_METHOD_OK;
-    if (!table[r].get && strcmp(method, "POST") == 0)
+    if (((m & M_POST) && strcmp(method, "POST") == 0) ||
+        ((m & M_DELETE) && strcmp(method, "DELETE") == 0))
         return GW_METHOD_OK;
     if (cors && table[r].api && strcmp(method, "OPTIONS") == 0)
         return GW_METHOD_PREFLIGHT;
@@ -81,11 +92,21 @@ gw_route_method(gw_route_id r, const char *method, bool cors)
 const char *
 gw_route_allow(gw_route_id r, bool cors)
 {
-    bool get = r > GW_R_NONE && r < GW_R_COUNT && table[r].get;
-    bool api = r > GW_R_NONE && r < GW_R_COUNT && table[r].api;
-    if (cors && api)
-        return get ? "GET, HEAD, OPTIONS" : "POST, OPTIONS";
-    return get ? "GET, HEAD" : "POST";
+    /* Every combination the table uses, with and without OPTIONS. */
+    static const char *const allow[8][2] = {
+        [M_GET] = {"GET, HEAD", "GET, HEAD, OPTIONS"},
+        [M_POST] = {"POST", "POST, OPTIONS"},
+        [M_DELETE] = {"DELETE", "DELETE, OPTIONS"},
+        [M_GET | M_POST] = {"GET, HEAD, POST", "GET, HEAD, POST, OPTIONS"},
+        [M_GET | M_DELETE] = {"GET, HEAD, DELETE", "GET, HEAD, DELETE, OPTIONS"},
+        [M_POST | M_DELETE] = {"POST, DELETE", "POST, DELETE, OPTIONS"},
+        [M_GET | M_POST |
+            M_DELETE] = {"GET, HEAD, POST, DELETE", "GET, HEAD, POST, DELETE, OPTIONS"},
+    };
+    if (r <= GW_R_NONE || r >= GW_R_COUNT)
+        return "";
+    const char *a = allow[table[r].methods & 7u][cors && table[r].api];
+    return a ? a : "";
 }
 
 gw_route_auth

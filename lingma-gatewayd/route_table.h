@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "errors.h"
+
 typedef enum gw_route_id {
     GW_R_NONE = 0,
     GW_R_CHAT,
@@ -28,6 +30,7 @@ typedef struct gw_route_match {
     const char *label; /* metrics label and log route: a template, static */
     const char *param; /* the {id} of /v1/models/{id}, inside the path; else NULL */
     bool api;          /* under /v1 (CORS applies) */
+    gw_api errors;     /* whose error envelope the route's clients expect */
 } gw_route_match;
 
 /* Map a decoded path to its route (GW_R_NONE: no such path). The /v1

@@ -73,6 +73,13 @@ gw_routes_on_request(gw_http_req *req, void *payload)
     clock_gettime(CLOCK_MONOTONIC, &ctx->ri.t0);
     gw_route_match_path(&ctx->m, gw_http_req_path(req));
     ctx->ri.route = ctx->m.label;
+    /* The model list speaks Anthropic to a client that says it is one. */
+    ctx->ri.api = ctx->m.errors;
+    if ((ctx->m.route == GW_R_MODELS || ctx->m.route == GW_R_MODEL) &&
+        gw_http_req_header(req, "anthropic-version"))
+        ctx->ri.api = GW_API_ANTHROPIC;
+    if (ctx->ri.api == GW_API_ANTHROPIC)
+        gw_http_req_add_header(req, "request-id", id);
     gw_http_req_set_user(req, ctx, free);
 
     const char *origin = ctx->m.api ? cors_origin(app, req) : NULL;
