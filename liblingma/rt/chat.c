@@ -160,7 +160,7 @@ got_text(struct lingma__chat *c, const char *text, size_t len)
         c->first_token_at_ms = lingma__now_ms();
         lingma__timer_cancel(c->ft_timer);
     }
-    if (lingma_think_feed(&c->think, text, len, think_emit, c) != 0) {
+    if (lingma__think_feed(&c->think, text, len, think_emit, c) != 0) {
         lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory while streaming");
         return -1;
     }
@@ -340,7 +340,7 @@ on_finish(struct lingma__lconn *lc, struct lingma__chat *c, const struct lingma_
     if (!c->got_token && f->full_answer_len > 0 && f->status_code == 200 &&
         got_text(c, f->full_answer, f->full_answer_len) != 0)
         return;
-    if (lingma_think_finish(&c->think, think_emit, c) != 0) {
+    if (lingma__think_finish(&c->think, think_emit, c) != 0) {
         lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory while streaming");
         return;
     }

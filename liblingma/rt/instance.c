@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "infofile.h"
+#include "infofile_io.h"
 #include "pool_internal.h"
 
 static const unsigned dial_steps_ms[] = {150, 200, 400, 800, 1000};

@@ -583,7 +583,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
     c->on_event = opts->on_event;
     c->payload = opts->payload;
     c->created_ms = lingma__now_ms();
-    lingma_think_init(&c->think);
+    lingma__think_init(&c->think);
     lingma__adm_entry_init(&c->adm);
 
     pthread_mutex_lock(&p->mu);

@@ -78,7 +78,7 @@ struct lingma__chat {
     int got_token;
     uint64_t ask_sent_ms, first_token_at_ms;
     lingma_usage usage;
-    struct lingma_think think;
+    struct lingma__think think;
     struct lingma__buf text;
     struct lingma__timer *timer;    /* whole-chat deadline */
     struct lingma__timer *ft_timer; /* first-token deadline */
