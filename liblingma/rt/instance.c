@@ -28,6 +28,7 @@
 
 #include "alloc.h"
 #include "infofile_io.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 static const unsigned dial_steps_ms[] = {150, 200, 400, 800, 1000};
@@ -214,12 +215,13 @@ on_auth_status(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_err
     (void)err;
     if (status != 0)
         return;
-    json_t *st = json_object_get(result, "status");
-    lc->inst->logged_in = json_is_integer(st) ? json_integer_value(st) == 2 : -1;
+    int st;
+    int known = lingma__method_auth(result, &st, NULL) == 0;
+    lc->inst->logged_in = known ? st == 2 : -1;
     if (lc->inst->logged_in == 0)
         lingma__log(lc->inst->pool, LINGMA_LOG_WARN, "%s: Lingma is not logged in", lc->inst->name);
-    if (json_is_integer(st))
-        lingma__login_on_auth(lc->inst, (int)json_integer_value(st));
+    if (known)
+        lingma__login_on_auth(lc->inst, st);
 }
 
 static void
@@ -242,10 +244,10 @@ on_initialize(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_erro
         lc->doomed = 1;
         return;
     }
-    lingma_rpc_notify(rpc, "initialized", json_object());
+    lingma_rpc_notify(rpc, LINGMA__M_INITIALIZED, lingma__method_no_params());
     lc->state = LINGMA__LCONN_READY;
     if (lc->index == 0 || in->logged_in < 0)
-        lingma_rpc_call(rpc, NULL, "auth/status", json_object(),
+        lingma_rpc_call(rpc, NULL, LINGMA__M_AUTH_STATUS, lingma__method_no_params(),
                         lingma__now_ms() + in->pool->o.rpc_timeout_ms, on_auth_status, lc);
     lingma__lconn_kick(lc);
     became_ready(in);
@@ -257,18 +259,12 @@ tc_on_open(struct lingma__conn *tc, void *ud)
 {
     struct lingma__lconn *lc = ud;
     struct lingma__inst *in = lc->inst;
-    char uri[4200];
 
     (void)tc;
     lc->state = LINGMA__LCONN_INITIALIZING;
-    snprintf(uri, sizeof(uri), "file://%s", in->work_dir);
     json_t *params =
-        json_pack("{s:i, s:{s:s, s:s}, s:s, s:{}, s:[{s:s, s:s}]}", "processId", (int)getpid(),
-                  "clientInfo", "name", "liblingma", "version", lingma_version(), "rootUri", uri,
-                  "capabilities", "workspaceFolders", "uri", uri, "name", in->name);
-    if (!params)
-        params = json_object(); /* a work dir that is not UTF-8: {} works too */
-    if (lingma_rpc_call(lc->rpc, NULL, "initialize", params,
+        lingma__method_initialize((long)getpid(), lingma_version(), in->work_dir, in->name);
+    if (lingma_rpc_call(lc->rpc, NULL, LINGMA__M_INITIALIZE, params,
                         lingma__now_ms() + in->pool->o.rpc_timeout_ms, on_initialize, lc) != 0) {
         lconn_drop(lc, LINGMA_EIO, "initialize could not be sent");
         return;
@@ -364,12 +360,12 @@ conn_on_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *p
     struct lingma__lconn *lc = payload;
 
     (void)rpc;
-    if (strcmp(method, "auth/report") == 0) {
+    if (lingma__push_kind(method) == LINGMA__PUSH_AUTH_REPORT) {
         /* Lingma pushes its AuthStatus after a login: no need to wait for
          * the next poll. The session answers null. */
-        json_t *st = json_object_get(params, "status");
-        if (json_is_integer(st))
-            lingma__login_on_auth(lc->inst, (int)json_integer_value(st));
+        int st;
+        if (lingma__method_auth(params, &st, NULL) == 0)
+            lingma__login_on_auth(lc->inst, st);
         return 0;
     }
     return lingma__chat_on_request(lc, id, method, params);

@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "loginhook.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 #define HOOK_TICK_MS 50
@@ -166,9 +167,9 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
     if (in->pool->shut_down)
         return;
     if (kind == LINGMA__LOGIN_RPC_AUTH) {
-        json_t *st = json_object_get(result, "status");
-        if (status == 0 && json_is_integer(st)) {
-            lingma__login_on_auth(in, (int)json_integer_value(st));
+        int st;
+        if (status == 0 && lingma__method_auth(result, &st, NULL) == 0) {
+            lingma__login_on_auth(in, st);
             if (L->phase == LINGMA__LOGIN_CHECK)
                 L->phase = LINGMA__LOGIN_URL;
         } else if (L->phase == LINGMA__LOGIN_CHECK) {
@@ -184,8 +185,9 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
             return;
         }
     } else if (kind == LINGMA__LOGIN_RPC_URL && L->phase == LINGMA__LOGIN_URL) {
-        const char *url = json_string_value(json_object_get(result, "loginUrl"));
-        if (status == 0 && url && *url && !json_is_false(json_object_get(result, "success"))) {
+        const char *url, *why;
+        int bad = lingma__method_login_url_result(result, &url, &why);
+        if (status == 0 && !bad && *url) {
             lingma__free(in->pool->alloc, L->url);
             L->url = lingma__strdup(in->pool->alloc, url);
             if (!L->url) {
@@ -196,7 +198,6 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
             L->url_new = 1;
             L->next_poll_ms = lingma__now_ms() + in->pool->o.login_poll_ms;
         } else if (status == 0 || status == LINGMA_ERPC || status == LINGMA_EPROTO) {
-            const char *why = json_string_value(json_object_get(result, "errorMsg"));
             if (status == LINGMA_ERPC && err)
                 why = err->message;
             snprintf(msg, sizeof(msg), "login/generateUrl failed: %s",
@@ -214,9 +215,10 @@ static int
 send_rpc(struct lingma__inst *in, struct lingma__lconn *lc, enum lingma__login_rpc kind)
 {
     struct lingma_pool *p = in->pool;
-    json_t *params = kind == LINGMA__LOGIN_RPC_URL ? json_pack("{s:s}", "loginDedicatedType", "")
-                                                   : json_object();
-    const char *method = kind == LINGMA__LOGIN_RPC_URL ? "login/generateUrl" : "auth/status";
+    json_t *params =
+        kind == LINGMA__LOGIN_RPC_URL ? lingma__method_login_url() : lingma__method_no_params();
+    const char *method =
+        kind == LINGMA__LOGIN_RPC_URL ? LINGMA__M_LOGIN_URL : LINGMA__M_AUTH_STATUS;
 
     if (!params)
         return LINGMA_ENOMEM;

@@ -16,6 +16,7 @@
 
 #include "accounts.h"
 #include "alloc.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 #define TICK_MS 100
@@ -555,10 +556,8 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
         !*opts->prompt || !opts->on_event || (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
         return LINGMA_EINVAL;
     /* Fail invalid UTF-8 here, synchronously, rather than at chat/ask. */
-    json_t *probe = json_string(opts->prompt);
-    if (!probe)
+    if (!lingma__method_ask_prompt_ok(opts->prompt))
         return LINGMA_EINVAL;
-    json_decref(probe);
 
     struct lingma__chat *c = lingma__calloc(p->alloc, 1, sizeof(*c));
     if (!c)
