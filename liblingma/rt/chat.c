@@ -17,26 +17,6 @@
 /* Give up on "Another chat is in progress" after this many retries. */
 #define MAX_BUSY_RETRIES 1000
 
-int
-lingma__buf_append(const lingma_allocator *a, struct lingma__buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = lingma__realloc(a, b->p, cap);
-        if (!np)
-            return LINGMA_ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 /* ---- request-id table (service thread) ---- */
 
 static uint64_t
@@ -207,8 +187,8 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
         }
         unsigned others = lc->nchats > 0 ? lc->nchats - 1 : 0;
         lc->limit = others > 0 ? others : 1;
-        lingma__log(p, LINGMA_LOG_DEBUG, "%s: conn %u busy, chat %llu retried (limit %u)", in->name,
-                    lc->index, (unsigned long long)c->id, lc->limit);
+        lingma__logf(&p->log, LINGMA_LOG_DEBUG, "%s: conn %u busy, chat %llu retried (limit %u)",
+                     in->name, lc->index, (unsigned long long)c->id, lc->limit);
         lingma__inst_detach_chat(in, c);
         lingma__pool_schedule(p, c);
         return;
@@ -288,7 +268,7 @@ lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
     c->ask_sent_ms = now;
     if (c->first_token_ms && !c->got_token) {
         if (!c->ft_timer)
-            c->ft_timer = lingma__timer_new(p->tr, on_first_token_timeout, c);
+            c->ft_timer = lingma__timer_new(p->loop, on_first_token_timeout, c);
         if (c->ft_timer)
             lingma__timer_arm(c->ft_timer, c->first_token_ms);
     }
