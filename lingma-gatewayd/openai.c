@@ -66,11 +66,7 @@ parse_parts(gw_message *m, const json_t *parts, size_t mi, gw_error *err)
         else if (strcmp(t, "refusal") == 0 && m->role == GW_ROLE_ASSISTANT)
             field = "refusal";
         if (!field) {
-            gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "unsupported_content_type", p,
-                         "Invalid content part '%s': type '%.64s' is not supported; this gateway "
-                         "only accepts text parts.",
-                         p, t);
-            rc = LINGMA_EINVAL;
+            rc = gw_reqjson_unsupported_part(err, p, t, "text parts");
             goto fail;
         }
         const json_t *text = json_object_get(part, field);
