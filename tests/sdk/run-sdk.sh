@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # OpenAI SDK conformance: install the pinned SDK (npm ci, once per lock
 # file) into the build dir, start lingma-gatewayd on lingma-sim, run
-# sdk.test.mjs with node --test, stop the daemon by pid.
+# TEST_FILE (default sdk.test.mjs) with node --test, stop the daemon by pid.
 #
-# Usage: run-sdk.sh SRC_DIR BUILD_DIR GATEWAYD_BIN SIM_BIN
+# Usage: run-sdk.sh SRC_DIR BUILD_DIR GATEWAYD_BIN SIM_BIN [TEST_FILE]
 # Exit 77 (skip) when node >= 18 or npm is missing, or npm ci cannot fetch
 # the package (offline).
 set -uo pipefail
 
-src=$1 out=$2/sdk gw=$3 sim=$4
+src=$1 out=$2/sdk gw=$3 sim=$4 tests=${5:-sdk.test.mjs}
 
 command -v node >/dev/null && command -v npm >/dev/null || { echo "node/npm missing"; exit 77; }
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 18 ] || { echo "node $major < 18"; exit 77; }
 
 mkdir -p "$out"
-cp "$src/package.json" "$src/package-lock.json" "$src/sdk.test.mjs" "$out/"
+cp "$src/package.json" "$src/package-lock.json" "$src/$tests" "$out/"
 if ! cmp -s "$out/package-lock.json" "$out/node_modules/.lock-installed" 2>/dev/null; then
   (cd "$out" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; exit 77; }
   cp "$out/package-lock.json" "$out/node_modules/.lock-installed"
@@ -66,7 +66,7 @@ done
 
 cd "$out"
 GW_URL="$url" GW_KEY="$key" GW_WORK_DIR="$work" LINGMA_SIM_BIN="$sim" \
-  node --test --test-reporter=spec sdk.test.mjs
+  node --test --test-reporter=spec "$tests"
 rc=$?
 # The daemon must also stop cleanly (exit 0: no sanitizer report, no leak).
 kill -TERM "$pid"
