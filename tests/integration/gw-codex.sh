@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Codex CLI (pinned @openai/codex, tests/agents/package.json) against
+# lingma-gatewayd on lingma-sim: `codex exec "Say hi"` through a model
+# provider with wire_api = "responses" must print the simulator's answer.
+#
+# Usage: gw-codex.sh TESTS_DIR BUILD_DIR GATEWAYD_BIN SIM_BIN
+#
+# tests/agents/run-client.sh runs the client with a throw-away HOME and
+# CODEX_HOME, env -i, and every proxy variable pointing at a closed local
+# port, so nothing reaches the internet; the client's packages are
+# installed with `npm ci` into BUILD_DIR/agents (once per lock file). Exit
+# 77 (skip) when node/npm are missing, the packages cannot be fetched
+# (offline), or the harness is not in the tree.
+set -uo pipefail
+
+src=$1 out=$2/agents gw=$3 sim=$4
+agents=$src/agents
+# shellcheck source=../common/gwd-node.sh
+. "$src/common/gwd-node.sh"
+
+[ -f "$agents/run-client.sh" ] && [ -f "$agents/package-lock.json" ] ||
+  { echo "tests/agents harness missing"; exit 77; }
+node_ready
+# run-client.sh finds the client in node_modules beside itself: a copy of
+# it goes next to the packages installed here, never into the source tree.
+npm_install "$out" "$agents/package.json" "$agents/package-lock.json" "$agents/run-client.sh"
+
+key=sk-codex-test-key
+gwd_up "$gw" "$sim" "$key" LINGMA_EXIT_WITH_PARENT=1
+run=$GWD_WORK.run
+
+fail() {
+  echo "FAIL: $*"
+  echo "--- codex stdout"; tail -n 20 "$run/stdout" 2>/dev/null
+  echo "--- codex stderr"; tail -n 40 "$run/stderr" 2>/dev/null
+  echo "--- daemon log"; tail -n 40 "$GWD_LOG"
+  rm -rf "$run"
+  exit 1
+}
+
+# The provider config is run-client.sh's: base_url = "$GWD_URL/v1",
+# wire_api = "responses", the key from an env_key variable, and a model
+# name of our own ("lingma-auto", which the catalogue resolves to auto).
+RUN_DIR="$run" TIMEOUT=180 RETRIES=0 "$out/run-client.sh" codex "$GWD_URL" "$key" "Say hi" \
+  >/dev/null 2>&1
+rc=$(cat "$run/rc" 2>/dev/null || echo missing)
+[ "$rc" = 0 ] || fail "codex exec exited $rc"
+
+# The simulator echoes the question it got (Codex's instructions, the
+# conversation, the prompt); Codex prints the final message.
+head -c 6 "$run/stdout" | grep -q '^ECHO: ' || fail "the answer does not start with 'ECHO: '"
+grep -q 'User: Say hi' "$run/stdout" || fail "the answer does not hold the prompt"
+cmp -s <(tr -d '\n' < "$run/stdout") <(tr -d '\n' < "$run/last-message.txt") ||
+  fail "stdout and --output-last-message differ"
+grep -q '"route":"/v1/responses","status":200' "$GWD_LOG" ||
+  fail "no 200 on /v1/responses in the daemon log"
+if grep '"msg":"request"' "$GWD_LOG" | grep '"route":"/v1/' | grep -vq '"status":200'; then
+  fail "a /v1 request was not answered 200"
+fi
+echo "codex exec answered through /v1/responses:"
+head -c 200 "$run/stdout"
+echo
+rm -rf "$run"
+
+# The daemon must stop cleanly (exit 0: no sanitizer report, no leak).
+gw_rc=0
+gwd_down || gw_rc=$?
+[ $gw_rc -eq 0 ] || { echo "lingma-gatewayd exited with status $gw_rc"; tail -n 40 "$GWD_LOG"; exit 1; }
+rm -f "$GWD_LOG"
+exit 0
