@@ -60,6 +60,13 @@ const gw_resp_request *gw_resp_request_of(const gw_chat_request *req);
 int gw_resp_parse(gw_chat_request **out, gw_error *err, const char *body, size_t len,
                   gw_resp_store *store);
 
+/* Validate one tool definition (`where` names it in errors: "tools[2]")
+ * and append it to the array `norm` in the request model's shape: function
+ * and custom tools as Chat Completions has them ({"type":"function",
+ * "function":{name, description, parameters, strict}}), every other type
+ * as sent. 0, LINGMA_EINVAL or LINGMA_ENOMEM with `err`. */
+int gw_resp_tool_add(json_t *norm, const json_t *t, const char *where, gw_error *err);
+
 /* Input items -> messages (responses_input.c): appends to `req`'s
  * messages, which it grows (`cap` is their capacity). */
 typedef struct gw_resp_input {

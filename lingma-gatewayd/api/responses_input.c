@@ -5,7 +5,8 @@
  * and the tool exchanges of every kind a client may replay (function,
  * custom, local shell, shell and apply-patch calls and their outputs),
  * rendered by the shared prompt as "Assistant called tool ..." and
- * "Tool result ..." lines. Items that carry nothing Lingma could use
+ * "Tool result ..." lines; tools declared in an additional_tools item join
+ * the request's tools. Items that carry nothing Lingma could use
  * (reasoning, which is the model's own and often encrypted, web or file
  * search calls, MCP bookkeeping, ...) are accepted and dropped. Unknown
  * item types and non-text message content are refused with a 400 naming
@@ -21,7 +22,7 @@
 
 #define PARAM_MAX GW_ERROR_PARAM_MAX
 
-enum kind { K_MESSAGE, K_CALL, K_RESULT, K_DROP };
+enum kind { K_MESSAGE, K_CALL, K_RESULT, K_TOOLS, K_DROP };
 
 static const struct item_kind {
     const char *type;
@@ -41,6 +42,7 @@ static const struct item_kind {
     {"local_shell_call_output", K_RESULT, NULL, "output", "id"},
     {"shell_call_output", K_RESULT, NULL, "output", "call_id"},
     {"apply_patch_call_output", K_RESULT, NULL, "output", "call_id"},
+    {"additional_tools", K_TOOLS, NULL, "tools", NULL},
     {"reasoning", K_DROP, NULL, NULL, NULL},
     {"compaction", K_DROP, NULL, NULL, NULL},
     {"compaction_trigger", K_DROP, NULL, NULL, NULL},
@@ -56,7 +58,6 @@ static const struct item_kind {
     {"mcp_call", K_DROP, NULL, NULL, NULL},
     {"tool_search_call", K_DROP, NULL, NULL, NULL},
     {"tool_search_output", K_DROP, NULL, NULL, NULL},
-    {"additional_tools", K_DROP, NULL, NULL, NULL},
     {"program", K_DROP, NULL, NULL, NULL},
     {"program_output", K_DROP, NULL, NULL, NULL},
 };
@@ -335,6 +336,35 @@ add_result(gw_resp_input *in, const json_t *item, const struct item_kind *k, con
     return 0;
 }
 
+/* Tools declared inside the input (Codex's "responses lite" models send
+ * them as an additional_tools item instead of `tools`): kept with the
+ * request's tools, for the tool emulation to come. */
+static int
+add_tools(gw_resp_input *in, const json_t *item, const char *where)
+{
+    char p[PARAM_MAX];
+    gw_error *err = in->err;
+    const json_t *tools = json_object_get(item, "tools");
+    gw_reqjson_param(p, "%s.tools", where);
+    if (!tools)
+        return gw_reqjson_missing(err, p);
+    if (!json_is_array(tools))
+        return gw_reqjson_bad_type(err, p, "an array", tools);
+    gw_chat_request *r = in->req;
+    if (!r->tools && !(r->tools = json_array()))
+        return gw_reqjson_oom(err);
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t)
+    {
+        int rc = gw_resp_tool_add(r->tools, t, gw_reqjson_param(p, "%s.tools[%zu]", where, i), err);
+        if (rc != 0)
+            return rc;
+    }
+    r->n_tools = json_array_size(r->tools);
+    return 0;
+}
+
 static int
 add_item(gw_resp_input *in, const json_t *item, const char *where)
 {
@@ -360,6 +390,8 @@ add_item(gw_resp_input *in, const json_t *item, const char *where)
             return add_call(in, item, &kinds[i], where);
         case K_RESULT:
             return add_result(in, item, &kinds[i], where);
+        case K_TOOLS:
+            return add_tools(in, item, where);
         case K_DROP:
         default:
             return 0;

@@ -115,16 +115,16 @@ nested(const char *type, const json_t *tool, const char *const *keys)
     return NULL;
 }
 
-static int
-check_tool(json_t *norm, const json_t *t, size_t i, gw_error *err)
+int
+gw_resp_tool_add(json_t *norm, const json_t *t, const char *where, gw_error *err)
 {
     static const char *const fn_keys[] = {"name", "description", "parameters", "strict", NULL};
     static const char *const custom_keys[] = {"name", "description", "format", NULL};
     char p[PARAM_MAX];
     if (!json_is_object(t))
-        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "tools[%zu]", i), "an object", t);
+        return gw_reqjson_bad_type(err, where, "an object", t);
     const json_t *type = json_object_get(t, "type");
-    gw_reqjson_param(p, "tools[%zu].type", i);
+    gw_reqjson_param(p, "%s.type", where);
     if (!type)
         return gw_reqjson_missing(err, p);
     if (!json_is_string(type))
@@ -134,14 +134,14 @@ check_tool(json_t *norm, const json_t *t, size_t i, gw_error *err)
     json_t *n = NULL;
     if (fn || custom) {
         const json_t *name = json_object_get(t, "name");
-        gw_reqjson_param(p, "tools[%zu].name", i);
+        gw_reqjson_param(p, "%s.name", where);
         if (!name)
             return gw_reqjson_missing(err, p);
         if (!json_is_string(name))
             return gw_reqjson_bad_type(err, p, "a string", name);
         const json_t *params = json_object_get(t, "parameters");
         if (fn && params && !json_is_null(params) && !json_is_object(params))
-            return gw_reqjson_bad_type(err, gw_reqjson_param(p, "tools[%zu].parameters", i),
+            return gw_reqjson_bad_type(err, gw_reqjson_param(p, "%s.parameters", where),
                                        "an object", params);
         n = nested(ty, t, fn ? fn_keys : custom_keys);
     } else {
@@ -166,7 +166,8 @@ parse_tools(gw_chat_request *r, gw_resp_request *x, const json_t *tools, gw_erro
         json_t *t;
         json_array_foreach(tools, i, t)
         {
-            int rc = check_tool(r->tools, t, i, err);
+            char p[PARAM_MAX];
+            int rc = gw_resp_tool_add(r->tools, t, gw_reqjson_param(p, "tools[%zu]", i), err);
             if (rc != 0)
                 return rc;
         }

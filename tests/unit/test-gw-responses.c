@@ -263,6 +263,22 @@ test_parse_tools(void **state)
     free(choice);
     assert_string_equal(json_string_value(json_object_get(echo_of(r, "tool_choice"), "name")), "f");
     gw_chat_request_free(r);
+    /* Codex's "responses lite" models declare their tools in an input
+     * item: they join the request's tools, the item leaves no message. */
+    r = parse_ok("{\"tools\":[{\"type\":\"web_search\"}],\"input\":[{\"type\":"
+                 "\"additional_tools\",\"id\":\"at_1\",\"role\":\"developer\",\"tools\":[{\"type\":"
+                 "\"namespace\",\"name\":\"functions\",\"tools\":[{\"type\":\"custom\",\"name\":"
+                 "\"exec\"}]},{\"type\":\"function\",\"name\":\"sleep\"}]},{\"role\":\"user\","
+                 "\"content\":\"hi\"}]}");
+    assert_int_equal(r->n_tools, 3);
+    assert_int_equal(r->n_messages, 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r->tools, 1), "name")),
+                        "functions");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(r->tools, 2), "function"), "name")),
+                        "sleep");
+    assert_int_equal(json_array_size(echo_of(r, "tools")), 1);
+    gw_chat_request_free(r);
     r = parse_ok("{\"input\":\"x\",\"tool_choice\":{\"type\":\"allowed_tools\",\"mode\":\"auto\","
                  "\"tools\":[]}}");
     assert_string_equal(json_string_value(json_object_get(r->tool_choice, "type")),
@@ -365,6 +381,10 @@ test_parse_errors(void **state)
         {"{\"input\":\"x\",\"prompt\":{\"id\":\"p\"}}", 400, "prompt", "unsupported_parameter"},
         {"{\"input\":\"x\",\"background\":true}", 400, "background", "unsupported_value"},
         {"{\"input\":[{\"type\":\"reasoning\",\"summary\":[]}]}", 400, "input", "invalid_value"},
+        {"{\"input\":[{\"type\":\"additional_tools\"}]}", 400, "input[0].tools",
+         "missing_required_parameter"},
+        {"{\"input\":[{\"type\":\"additional_tools\",\"tools\":[{\"type\":\"function\"}]}]}", 400,
+         "input[0].tools[0].name", "missing_required_parameter"},
         /* An unknown previous response (no store at all here) is a 404. */
         {"{\"input\":\"x\",\"previous_response_id\":\"resp_gone\"}", 404, "previous_response_id",
          "previous_response_not_found"},
