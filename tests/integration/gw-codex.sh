@@ -7,8 +7,8 @@
 #
 # tests/agents/run-client.sh runs the client with a throw-away HOME and
 # CODEX_HOME, env -i, and every proxy variable pointing at a closed local
-# port, so nothing reaches the internet; the client's packages are
-# installed with `npm ci` into BUILD_DIR/agents (once per lock file). Exit
+# port, so nothing reaches the internet; Codex is installed with `npm ci`
+# into BUILD_DIR/agents (once per lock file). Exit
 # 77 (skip) when node/npm are missing, the packages cannot be fetched
 # (offline), or the harness is not in the tree.
 set -uo pipefail
@@ -21,9 +21,26 @@ agents=$src/agents
 [ -f "$agents/run-client.sh" ] && [ -f "$agents/package-lock.json" ] ||
   { echo "tests/agents harness missing"; exit 77; }
 node_ready
-# run-client.sh finds the client in node_modules beside itself: a copy of
-# it goes next to the packages installed here, never into the source tree.
-npm_install "$out" "$agents/package.json" "$agents/package-lock.json" "$agents/run-client.sh"
+# Only Codex, exactly as the harness's lock pins it (its entries, integrity
+# hashes included): the whole harness is about 860 MB with Claude Code, per
+# build directory. run-client.sh finds the client in node_modules beside
+# itself: a copy of it goes next to the packages, never into the source tree.
+mkdir -p "$out/pkg"
+node -e '
+  const fs = require("fs");
+  const [src, dst] = process.argv.slice(1);
+  const lock = JSON.parse(fs.readFileSync(src + "/package-lock.json", "utf8"));
+  const ver = lock.packages[""].dependencies["@openai/codex"];
+  const pkg = { name: "lingma-gatewayd-codex", private: true, version: "0.0.0",
+                dependencies: { "@openai/codex": ver } };
+  lock.name = pkg.name;
+  lock.packages = Object.fromEntries(Object.entries(lock.packages).filter(
+    ([k]) => k === "" || k.startsWith("node_modules/@openai/codex")));
+  Object.assign(lock.packages[""], { name: pkg.name, dependencies: pkg.dependencies });
+  fs.writeFileSync(dst + "/package.json", JSON.stringify(pkg, null, 2) + "\n");
+  fs.writeFileSync(dst + "/package-lock.json", JSON.stringify(lock, null, 2) + "\n");
+' "$agents" "$out/pkg" || { echo "cannot read the pin of @openai/codex"; exit 1; }
+npm_install "$out" "$out/pkg/package.json" "$out/pkg/package-lock.json" "$agents/run-client.sh"
 
 key=sk-codex-test-key
 gwd_up "$gw" "$sim" "$key" LINGMA_EXIT_WITH_PARENT=1
