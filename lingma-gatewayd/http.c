@@ -1022,6 +1022,20 @@ gw_http_start(gw_http *h)
     return LINGMA_OK;
 }
 
+/* An upload still arriving when the engine drains has not reached a route
+ * and would only get a 503 once complete; a stalled client may never
+ * complete it, and waiting for it would hold the whole drain. Close it. */
+static void
+close_unrouted_uploads(gw_http *h)
+{
+    pthread_mutex_lock(&h->mu);
+    for (unsigned b = 0; b < GW_HTTP_BUCKETS; b++)
+        for (gw_http_req *r = h->buckets[b]; r; r = r->hnext)
+            if (gw_http__body_missing_locked(r))
+                gw_http__shutdown_socket_locked(r);
+    pthread_mutex_unlock(&h->mu);
+}
+
 void
 gw_http_quiesce(gw_http *h)
 {
@@ -1031,6 +1045,7 @@ gw_http_quiesce(gw_http *h)
     pthread_mutex_unlock(&h->mu);
     if (!go)
         return;
+    close_unrouted_uploads(h);
     /* The listen socket is ours to close now, but only after
      * MHD_stop_daemon: the MHD thread may still hold it. Until then it
      * would keep completing handshakes into its backlog that nobody
@@ -1057,6 +1072,7 @@ gw_http_stop(gw_http *h, unsigned grace_ms)
     uint64_t deadline = gw_http__now_ms() + grace_ms;
     gw_http_quiesce(h);
     gw_http__notify_shutdown(h);
+    close_unrouted_uploads(h); /* also those begun since quiesce */
 
     pthread_mutex_lock(&h->mu);
     gw_http__wait_idle_locked(h, deadline);

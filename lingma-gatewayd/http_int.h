@@ -189,6 +189,9 @@ gw_http_req *gw_http__req_lookup_locked(gw_http *h, uint64_t id);
 void gw_http__req_register_locked(gw_http_req *req);
 /* Drop one reference; frees the request (and a freed engine) at zero. */
 void gw_http__req_release(gw_http_req *req);
+/* A routed request whose body has not all arrived (mu held): nothing can
+ * answer it until the client sends the rest. */
+bool gw_http__body_missing_locked(const gw_http_req *req);
 /* True when the client's socket has reached EOF: it half-closed (or
  * closed) after its request, whose bytes MHD has read. Any thread; the fd
  * must still be the request's (not completed). */

@@ -200,9 +200,7 @@ gw_http__on_hangup(uint64_t id, void *payload)
         /* The route hears about it only once its handler has returned;
          * before that the MHD thread holds the request and decides. */
         notify = gw_http__req_gone_locked(req, req->phase >= GW_PH_WAITING);
-        bool body_missing =
-            req->phase == GW_PH_BODY && req->fate == GW_FATE_ROUTED &&
-            (req->body_expected < 0 || req->body_arrived < (uint64_t)req->body_expected);
+        bool body_missing = gw_http__body_missing_locked(req);
         if (req->suspended) {
             /* MHD tears the connection down once it runs it again. */
             gw_http__resume_locked(req);

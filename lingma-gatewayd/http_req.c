@@ -99,6 +99,13 @@ gw_http__req_release(gw_http_req *req)
 }
 
 bool
+gw_http__body_missing_locked(const gw_http_req *req)
+{
+    return req->phase == GW_PH_BODY && req->fate == GW_FATE_ROUTED && !req->completed &&
+           (req->body_expected < 0 || req->body_arrived < (uint64_t)req->body_expected);
+}
+
+bool
 gw_http__client_half_closed(int fd)
 {
     if (fd < 0)

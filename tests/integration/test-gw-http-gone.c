@@ -14,7 +14,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "gw-fixture.h"
 
@@ -226,6 +229,31 @@ test_gone_during_upload(void **state)
     print_message("upload abandoned: request closed %.1f ms later\n", (fx_now() - t_end) * 1000);
     assert_int_equal(fx_get(&f, &f.handled), 0);
     assert_int_equal(fx_get(&f, &f.gone), 0);
+    stop_clean(&f, 1000);
+}
+
+/* A stalled upload when the engine drains: it never reached a route and
+ * only the client could complete it, so the drain must not wait for it
+ * (it used to hold gw_http_drain for its whole timeout). */
+static void
+test_drain_does_not_wait_for_a_stalled_upload(void **state)
+{
+    (void)state;
+    struct fx f;
+    start_default(&f);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    static const char head[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                               "0123456789";
+    assert_int_equal(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(head) - 1);
+    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 1, 2000));
+    gw_http_quiesce(f.h);
+    assert_int_equal(gw_http_drain(f.h, 10000), 0);
+    assert_int_equal(fx_get(&f, &f.handled), 0);
+    close(fd);
     stop_clean(&f, 1000);
 }
 
@@ -456,6 +484,7 @@ main(void)
         cmocka_unit_test(test_gone_mid_stream),
         cmocka_unit_test(test_gone_many),
         cmocka_unit_test(test_gone_during_upload),
+        cmocka_unit_test(test_drain_does_not_wait_for_a_stalled_upload),
         cmocka_unit_test(test_gone_while_handler_runs),
         cmocka_unit_test(test_overflow_drops_slow_client),
         cmocka_unit_test(test_shutdown_with_streams_in_flight),
