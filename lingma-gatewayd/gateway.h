@@ -124,6 +124,11 @@ void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
 
 void gw_route_models(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *id);
 
+/* GET or DELETE /v1/responses/{id} (`items`: GET .../input_items); the id
+ * is param[0..len) (routes_responses.c). */
+void gw_route_response(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *param, size_t len,
+                       bool items);
+
 void gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri);

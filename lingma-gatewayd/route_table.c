@@ -33,6 +33,12 @@ static const struct route_def table[GW_R_COUNT] = {
                           GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_LOGIN_STATUS] = {"/internal/auto-login/status", "/internal/auto-login/status", M_GET,
                            false, GW_AUTH_API_KEY, GW_API_OPENAI},
+    [GW_R_RESPONSES] = {"/responses", "/v1/responses", M_POST, true, GW_AUTH_API_KEY,
+                        GW_API_OPENAI},
+    [GW_R_RESPONSE] = {NULL, "/v1/responses/{id}", M_GET | M_DELETE, true, GW_AUTH_API_KEY,
+                       GW_API_OPENAI},
+    [GW_R_RESPONSE_ITEMS] = {NULL, "/v1/responses/{id}/input_items", M_GET, true, GW_AUTH_API_KEY,
+                             GW_API_OPENAI},
 };
 
 static void
@@ -48,6 +54,7 @@ void
 gw_route_match_path(gw_route_match *out, const char *path)
 {
     out->param = NULL;
+    out->param_len = 0;
     set(out, GW_R_NONE);
     const char *p = path;
     if (strncmp(p, "/v1/", 4) == 0)
@@ -61,6 +68,16 @@ gw_route_match_path(gw_route_match *out, const char *path)
     if (strncmp(p, "/models/", 8) == 0 && p[8] && !strchr(p + 8, '/')) {
         set(out, GW_R_MODEL);
         out->param = p + 8;
+        out->param_len = strlen(out->param);
+        return;
+    }
+    if (strncmp(p, "/responses/", 11) == 0 && p[11] && p[11] != '/') {
+        const char *id = p + 11, *slash = strchr(id, '/');
+        if (!slash || strcmp(slash, "/input_items") == 0) {
+            set(out, slash ? GW_R_RESPONSE_ITEMS : GW_R_RESPONSE);
+            out->param = id;
+            out->param_len = slash ? (size_t)(slash - id) : strlen(id);
+        }
         return;
     }
     if (p != path)

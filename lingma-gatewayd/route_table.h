@@ -22,6 +22,9 @@ typedef enum gw_route_id {
     GW_R_STATS,
     GW_R_LOGIN_START,
     GW_R_LOGIN_STATUS,
+    GW_R_RESPONSES,      /* POST /v1/responses */
+    GW_R_RESPONSE,       /* GET, DELETE /v1/responses/{id} */
+    GW_R_RESPONSE_ITEMS, /* GET /v1/responses/{id}/input_items */
     GW_R_COUNT
 } gw_route_id;
 
@@ -31,6 +34,7 @@ typedef struct gw_route_match {
     const char *param; /* the {id} of /v1/models/{id}, inside the path; else NULL */
     bool api;          /* under /v1 (CORS applies) */
     gw_api errors;     /* whose error envelope the route's clients expect */
+    size_t param_len;  /* of param: /v1/responses/{id}/input_items goes on after it */
 } gw_route_match;
 
 /* Map a decoded path to its route (GW_R_NONE: no such path). The /v1

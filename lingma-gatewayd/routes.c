@@ -218,6 +218,13 @@ gw_routes_handler(gw_http_req *req, void *payload)
     case GW_R_LOGIN_STATUS:
         gw_route_login_status(app, req, ri);
         break;
+    case GW_R_RESPONSES:
+        return gw_route_chat(app, req, ri, &gw_fe_responses);
+    case GW_R_RESPONSE:
+    case GW_R_RESPONSE_ITEMS:
+        gw_route_response(app, req, ri, ctx->m.param, ctx->m.param_len,
+                          ctx->m.route == GW_R_RESPONSE_ITEMS);
+        break;
     case GW_R_NONE:
     case GW_R_COUNT:
     default: {
