@@ -23,10 +23,11 @@
 
 #include "buf.h"
 #include "errors.h"
+#include "reqjson.h"
 
 /* Limits of a request. */
-#define GW_OPENAI_MAX_DEPTH    64 /* JSON nesting: deeper bodies are refused before parsing */
-#define GW_OPENAI_MAX_STOP     4  /* OpenAI's own limit on `stop` */
+#define GW_OPENAI_MAX_DEPTH    GW_REQJSON_MAX_DEPTH /* deeper bodies are refused before parsing */
+#define GW_OPENAI_MAX_STOP     4                    /* OpenAI's own limit on `stop` */
 #define GW_OPENAI_MAX_STOP_LEN 256
 #define GW_MAX_STOP            16 /* any API: the request model's room for stop sequences */
 
