@@ -102,6 +102,10 @@ int gw_chat_request_parse(gw_chat_request **out, gw_error *err, const char *body
 /* NULL-safe. */
 void gw_chat_request_free(gw_chat_request *req);
 
+/* A JSON string from answer text that should be UTF-8: invalid bytes become
+ * U+FFFD instead of failing the whole response. NULL only on OOM. */
+json_t *gw_json_text(const char *s, size_t len);
+
 /*
  * Flatten the conversation into the single question Lingma takes.
  *

@@ -23,6 +23,18 @@ gw_sse_data(gw_buf *out, const char *json, size_t len)
 }
 
 int
+gw_sse_event(gw_buf *out, const char *name, const char *json, size_t len)
+{
+    size_t before = out->len;
+    int rc = gw_buf_printf(out, "event: %s\n", name);
+    if (rc == 0)
+        rc = gw_sse_data(out, json, len);
+    if (rc != 0)
+        gw_buf_truncate(out, before); /* never half an event */
+    return rc;
+}
+
+int
 gw_sse_done(gw_buf *out)
 {
     return gw_buf_puts(out, "data: [DONE]\n\n");

@@ -22,6 +22,12 @@
  * CR or LF (never produced by compact jansson output), LINGMA_ENOMEM. */
 int gw_sse_data(gw_buf *out, const char *json, size_t len);
 
+/* Append `event: <name>\ndata: <json>\n\n`: a named event, as the
+ * Anthropic and Responses streams frame every event (the SDKs dispatch on
+ * the name and skip unnamed ones). `name` must be a plain token; the same
+ * rules as gw_sse_data for `json`. */
+int gw_sse_event(gw_buf *out, const char *name, const char *json, size_t len);
+
 /* Append `data: [DONE]\n\n`. */
 int gw_sse_done(gw_buf *out);
 
