@@ -124,6 +124,10 @@ void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
 
 void gw_route_models(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *id);
 
+/* The Anthropic Messages API (routes_messages.c). */
+gw_http_action gw_route_messages(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_count_tokens(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+
 void gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri);

@@ -22,6 +22,8 @@ typedef enum gw_route_id {
     GW_R_STATS,
     GW_R_LOGIN_START,
     GW_R_LOGIN_STATUS,
+    GW_R_MESSAGES,
+    GW_R_COUNT_TOKENS,
     GW_R_COUNT
 } gw_route_id;
 

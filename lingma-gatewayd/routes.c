@@ -218,6 +218,11 @@ gw_routes_handler(gw_http_req *req, void *payload)
     case GW_R_LOGIN_STATUS:
         gw_route_login_status(app, req, ri);
         break;
+    case GW_R_MESSAGES:
+        return gw_route_messages(app, req, ri);
+    case GW_R_COUNT_TOKENS:
+        gw_route_count_tokens(app, req, ri);
+        break;
     case GW_R_NONE:
     case GW_R_COUNT:
     default: {
