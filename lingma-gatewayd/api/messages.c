@@ -119,6 +119,16 @@ message_json(const gw_answer *a, json_t *content, const char *reason, const char
                      "stop_sequence", sequence, "usage", usage);
 }
 
+/* On failure, cut `out` back to `before`: every render call appends a
+ * whole set of events or nothing. */
+static int
+all_or_nothing(gw_buf *out, size_t before, int rc)
+{
+    if (rc != 0)
+        gw_buf_truncate(out, before);
+    return rc;
+}
+
 static int
 stream_open(gw_buf *out, void *st, const gw_answer *a)
 {
@@ -193,11 +203,9 @@ delta(gw_buf *out, mstate *s, const gw_answer *a, block_kind kind, const char *t
                                 s->index, "delta", "type", type, key, t)
                     : NULL);
     }
-    if (rc != 0) {
-        gw_buf_truncate(out, before);
+    if (rc != 0)
         *s = saved;
-    }
-    return rc;
+    return all_or_nothing(out, before, rc);
 }
 
 static int
@@ -216,6 +224,7 @@ static int
 stream_close(gw_buf *out, void *st, const gw_answer *a, gw_finish why, const gw_usage *u)
 {
     mstate *s = st;
+    size_t before = out->len;
     int rc = 0;
     /* An empty answer is still one (empty) text block, as Anthropic sends. */
     if (s->blocks == 0)
@@ -234,7 +243,7 @@ stream_close(gw_buf *out, void *st, const gw_answer *a, gw_finish why, const gw_
         json_decref(usage);
     if (rc == 0)
         rc = emit(out, "message_stop", json_pack("{s:s}", "type", "message_stop"));
-    return rc;
+    return all_or_nothing(out, before, rc);
 }
 
 static int

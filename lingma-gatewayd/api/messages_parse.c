@@ -238,8 +238,13 @@ tool_use(gw_message *m, const json_t *block, const char *path, gw_error *err)
     gw_tool_call *tc = &m->tool_calls[m->n_tool_calls++];
     if (dup_to(&tc->id, id, err) != 0 || dup_to(&tc->name, name, err) != 0)
         return LINGMA_ENOMEM;
-    tc->arguments = json_dumps(input, JSON_COMPACT);
-    return tc->arguments ? 0 : gw_reqjson_oom(err);
+    /* Through gw_buf, not json_dumps: the request is freed with free(),
+     * whatever allocator jansson was given. */
+    gw_buf b = GW_BUF_INIT;
+    if (gw_buf_append_json(&b, input) != 0)
+        return gw_reqjson_oom(err);
+    tc->arguments = gw_buf_detach(&b, NULL);
+    return 0;
 }
 
 /* The text run so far becomes a message of `role` (user text between or
