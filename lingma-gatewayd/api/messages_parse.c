@@ -135,10 +135,24 @@ add_text(gw_buf *b, bool *any, const json_t *block, const char *path, gw_error *
     return 0;
 }
 
+/* Claude Code sends its billing header (version, entry point) as the first
+ * system block: metadata for Anthropic's API, not an instruction. Left in,
+ * it would reach Lingma in every prompt and make the system prompt's
+ * affinity hash change with each Claude Code release. */
+#define BILLING_HEADER "x-anthropic-billing-header:"
+
+static bool
+is_billing_header(const json_t *block)
+{
+    const char *t = json_string_value(json_object_get(block, "text"));
+    return t && strncmp(t, BILLING_HEADER, strlen(BILLING_HEADER)) == 0;
+}
+
 /* A string, or an array of text blocks joined with "\n" (system, system
- * messages, tool_result content). NULL-or-absent `v` gives "". */
+ * messages, tool_result content). NULL-or-absent `v` gives "". `system`:
+ * the top-level system prompt, where a billing-header block is dropped. */
 static int
-text_of(char **out, const json_t *v, const char *path, gw_error *err)
+text_of(char **out, const json_t *v, const char *path, bool system, gw_error *err)
 {
     char p[GW_ERROR_PARAM_MAX];
     if (absent(v))
@@ -156,6 +170,8 @@ text_of(char **out, const json_t *v, const char *path, gw_error *err)
         const char *type;
         gw_reqjson_param(p, "%s.%zu", path, i);
         int rc = block_type(&type, block, p, err);
+        if (rc == 0 && system && strcmp(type, "text") == 0 && is_billing_header(block))
+            continue;
         if (rc == 0)
             rc = strcmp(type, "text") == 0 ? add_text(&b, &any, block, p, err)
                                            : refuse_block(err, p, type);
@@ -206,7 +222,7 @@ tool_result(parser *p, const json_t *block, const char *path)
         return LINGMA_ENOMEM;
     char *text = NULL;
     if ((rc = text_of(&text, json_object_get(block, "content"),
-                      gw_reqjson_param(q, "%s.content", path), p->err)) != 0)
+                      gw_reqjson_param(q, "%s.content", path), false, p->err)) != 0)
         return rc;
     if (!json_is_true(is_error)) {
         m->content = text;
@@ -353,7 +369,7 @@ parse_message(parser *p, const json_t *msg, size_t mi)
     if (!json_is_array(content))
         return bad_type(p->err, path, "a valid string or a list of content blocks");
     if (r == GW_ROLE_SYSTEM)
-        return text_of(&add_message(p, r)->content, content, path, p->err);
+        return text_of(&add_message(p, r)->content, content, path, false, p->err);
     return parse_blocks(p, content, mi, r);
 }
 
@@ -384,7 +400,7 @@ parse_messages(parser *p, const json_t *root)
     const json_t *system = json_object_get(root, "system");
     if (!absent(system)) {
         char *text = NULL;
-        int rc = text_of(&text, system, "system", p->err);
+        int rc = text_of(&text, system, "system", true, p->err);
         if (rc != 0)
             return rc;
         if (!text[0])

@@ -199,6 +199,17 @@ test_parse_conversation(void **state)
            "label.");
     free(p);
 
+    /* Claude Code's billing header is metadata, not an instruction: dropped
+     * from the system prompt (only there). */
+    p = prompt_of(MIN_HEAD "\"system\":[{\"type\":\"text\",\"text\":\"x-anthropic-billing-header: "
+                           "cc_version=2.1.332.0b8; cc_entrypoint=sdk-cli;\"},{\"type\":\"text\","
+                           "\"text\":\"You are an agent.\"}],\"messages\":[{\"role\":\"user\","
+                           "\"content\":\"x-anthropic-billing-header: kept\"}]}");
+    assert_string_equal(p, "System instructions:\nYou are an agent.\n\nConversation transcript:\n"
+                           "User: x-anthropic-billing-header: kept\n\nAnswer the latest User "
+                           "message above. Reply with the answer only, without a speaker label.");
+    free(p);
+
     /* Turns left without text: an assistant turn of thinking only, a user
      * turn of an empty block list. An empty system prompt adds nothing. */
     r = parse_ok(MIN_HEAD "\"system\":\"\",\"messages\":[{\"role\":\"user\",\"content\":[]},"

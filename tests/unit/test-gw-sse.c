@@ -19,6 +19,11 @@ test_framing(void **state)
     assert_int_equal(gw_sse_ping(&b), 0);
     assert_int_equal(gw_sse_done(&b), 0);
     assert_string_equal(b.data, "data: {\"a\":1}\n\n: ping\n\ndata: [DONE]\n\n");
+    gw_buf_reset(&b);
+    /* A named event, and nothing of it when its data is refused. */
+    assert_int_equal(gw_sse_event(&b, "message_stop", "{\"type\":\"message_stop\"}", 23), 0);
+    assert_int_equal(gw_sse_event(&b, "x", "{\n}", 3), LINGMA_EINVAL);
+    assert_string_equal(b.data, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     gw_buf_free(&b);
 }
 
