@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# OpenAI SDK conformance: install the pinned SDK (npm ci, once per lock
-# file) into the build dir, start lingma-gatewayd on lingma-sim, run
-# sdk.test.mjs with node --test, stop the daemon by pid.
+# SDK conformance: install the pinned packages of SRC_DIR (npm ci, once per
+# lock file) into the build dir, start lingma-gatewayd on lingma-sim, run
+# SRC_DIR's *.test.mjs with node --test, stop the daemon by pid. Used for
+# the OpenAI SDK (tests/sdk), the Anthropic SDK (tests/sdk-anthropic) and
+# Claude Code (tests/claude-code).
 #
 # Usage: run-sdk.sh SRC_DIR BUILD_DIR GATEWAYD_BIN SIM_BIN
 # Exit 77 (skip) when node >= 18 or npm is missing, or npm ci cannot fetch
@@ -15,7 +17,7 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 18 ] || { echo "node $major < 18"; exit 77; }
 
 mkdir -p "$out"
-cp "$src/package.json" "$src/package-lock.json" "$src/sdk.test.mjs" "$out/"
+cp "$src/package.json" "$src/package-lock.json" "$src"/*.test.mjs "$out/"
 if ! cmp -s "$out/package-lock.json" "$out/node_modules/.lock-installed" 2>/dev/null; then
   (cd "$out" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; exit 77; }
   cp "$out/package-lock.json" "$out/node_modules/.lock-installed"
@@ -66,7 +68,7 @@ done
 
 cd "$out"
 GW_URL="$url" GW_KEY="$key" GW_WORK_DIR="$work" LINGMA_SIM_BIN="$sim" \
-  node --test --test-reporter=spec sdk.test.mjs
+  node --test --test-reporter=spec $(cd "$src" && ls *.test.mjs)
 rc=$?
 # The daemon must also stop cleanly (exit 0: no sanitizer report, no leak).
 kill -TERM "$pid"
