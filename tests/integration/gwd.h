@@ -66,6 +66,10 @@ const char *gwd_header(const struct gwd_resp *r, const char *name, char *buf, si
 /* GET path and return the JSON body's integer at a dotted path, e.g.
  * "concurrency.in_flight" from /internal/stats. */
 long gwd_stat(struct gwd *g, const char *dotted);
+/* Poll GET /v1/models (with `headers`, may be NULL) until it lists at least
+ * `n` models: the catalogue arrives shortly after the instance is ready.
+ * true when it did within the timeout. */
+bool gwd_wait_catalogue(struct gwd *g, const char *const *headers, size_t n, int timeout_ms);
 /* Poll /internal/stats until `dotted` == target. */
 bool gwd_wait_stat(struct gwd *g, const char *dotted, long target, int timeout_ms);
 

@@ -33,17 +33,7 @@ group_setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_ALL);
     gwd_start(&G, gw_env, true);
-    long long end = gwd_now_ms() + 10000;
-    while (gwd_now_ms() < end) {
-        struct gwd_resp r;
-        gwd_req(&r, &G, "GET", "/v1/models", NULL, auth);
-        size_t n = json_array_size(json_object_get(r.json, "data"));
-        gwd_resp_free(&r);
-        if (n >= 3)
-            return 0;
-        usleep(20000);
-    }
-    return -1;
+    return gwd_wait_catalogue(&G, auth, 3, 10000) ? 0 : -1;
 }
 
 static int
