@@ -109,7 +109,7 @@ static const struct setting settings[GW_CFG_COUNT] = {
     {"GATEWAY_CONNECTION_MEMORY", "--connection-memory", "BYTES", K_CONN_BYTES,
      F(connection_memory), "8KiB",
      "Memory per HTTP connection. It also bounds the request head: the header block plus 64 "
-     "bytes per header field and query argument may use this minus 1KiB; beyond that, 431."},
+     "bytes per header field may use this minus 1KiB; beyond that, 431."},
     {"GATEWAY_MAX_CONNECTIONS", "--max-connections", "N", K_COUNT, F(max_connections), "10000",
      "Open HTTP connections at most."},
     {"GATEWAY_ALLOW_PUBLIC", "--allow-public", NULL, K_BOOL, F(allow_public), "false",

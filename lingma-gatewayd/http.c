@@ -221,7 +221,8 @@ gw_http__stream_response(gw_http_req *req, const gw_http_header *headers)
 
 /* Connection memory a request head may use, counted the way libmicrohttpd
  * 0.9.75 spends its per-connection pool: the header block itself (parsed
- * in place), one list entry per header field, query argument and cookie
+ * in place), one list entry per header field and cookie (the query is
+ * kept out of the pool, see uri_seen)
  * (a 56-byte struct rounded to the pool's 16-byte alignment), and a copy
  * of the Cookie value. What is left must hold the status line and headers
  * of the answer, which libmicrohttpd builds in the same pool and, when
@@ -253,6 +254,16 @@ uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL; /* the access handler then drops the connection */
     }
     memcpy(raw, uri, n + 1);
+    /* Right after this callback libmicrohttpd 0.9.75 splits the query into
+     * its connection pool, one list entry per argument; when the pool runs
+     * out it queues a 431 but then overwrites its own state and waits for
+     * more headers, leaving the client without an answer until the idle
+     * timeout. The engine parses the target itself from the copy above,
+     * so MHD's arguments are not needed: end the query in MHD's buffer
+     * (which MHD is about to cut up in place anyway) and it parses none. */
+    char *q = strchr((char *)(uintptr_t)uri, '?');
+    if (q && q[1])
+        q[1] = '\0';
     req->h = h;
     req->raw_target = raw;
     req->raw_target_len = n;
@@ -581,7 +592,7 @@ static bool
 content_length_over(const gw_http_req *req, size_t max, size_t *cl_out)
 {
     /* The head check made sure there is at most one, and that it is
-     * 1*DIGIT within int64_t. */
+     * 1*DIGIT; strtoull saturates a longer one, which is over any limit. */
     *cl_out = 0;
     for (size_t i = 0; i < req->nhdrs; i++) {
         if (strcasecmp(req->hdrs[i].name, "content-length") != 0)
@@ -746,8 +757,15 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
     if (req->body_oom)
         return refuse(req, c, 500, "internal_error", "out of memory", true);
 
+    /* A client that half-closed right after its request is decided here,
+     * not by whichever of the watcher and the handler runs first: the
+     * handler still runs (a synchronous answer reaches such a client),
+     * but a pending request of a gone client is closed below. */
+    bool half_closed = gw_http__client_half_closed(req->fd);
     pthread_mutex_lock(&h->mu);
     req->phase = GW_PH_HANDLER;
+    if (half_closed)
+        gw_http__req_gone_locked(req, false);
     pthread_mutex_unlock(&h->mu);
 
     gw_http_action act = h->opts.handler(req, h->opts.payload);

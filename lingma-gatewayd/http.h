@@ -276,6 +276,12 @@ bool gw_http_req_gone(const gw_http_req *req);
 int gw_http_respond(gw_http_req *req, int status, const gw_http_header *headers, const void *body,
                     size_t len);
 
+/* Finish `req` without an answer: the connection is closed. For a client
+ * already gone (gw_http_req_gone), where any answer, even an error, would
+ * be written to nobody. Any thread while the route owns `req`. Returns 0
+ * or LINGMA_EINVAL (already answered). */
+int gw_http_abandon(gw_http_req *req);
+
 /* Start a chunked SSE response: status line and headers go out now. The
  * engine adds Content-Type: text/event-stream, Cache-Control: no-cache and
  * X-Accel-Buffering: no unless `headers` sets them, and disables the idle

@@ -108,6 +108,26 @@ gw_http_respond(gw_http_req *req, int status, const gw_http_header *headers, con
 }
 
 int
+gw_http_abandon(gw_http_req *req)
+{
+    if (!req)
+        return LINGMA_EINVAL;
+    gw_http *h = req->h;
+    pthread_mutex_lock(&h->mu);
+    wait_gone_cb_locked(req);
+    if (!req->route_owns || req->stream) {
+        pthread_mutex_unlock(&h->mu);
+        return LINGMA_EINVAL;
+    }
+    req->route_owns = false;
+    req->drop = true; /* dispatch or resumed() closes instead of answering */
+    gw_http__resume_locked(req);
+    pthread_mutex_unlock(&h->mu);
+    gw_http__req_release(req);
+    return LINGMA_OK;
+}
+
+int
 gw_http_stream_begin(gw_stream **out, gw_http_req *req, int status, const gw_http_header *headers)
 {
     if (!out)
@@ -138,6 +158,10 @@ gw_http_stream_begin(gw_stream **out, gw_http_req *req, int status, const gw_htt
     /* From here on the route's reference belongs to the stream. */
     req->stream = true;
     *out = (gw_stream *)(void *)req;
+    /* A stream's status line says "answering": never to a client known
+     * to have left, even if the watcher has not reported its FIN yet. */
+    if (!req->gone && !req->completed && gw_http__client_half_closed(req->fd))
+        gw_http__req_gone_locked(req, false);
     int state = answer_state_locked(req);
     if (state != LINGMA_OK) {
         rc = state;

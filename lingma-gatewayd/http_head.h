@@ -60,7 +60,8 @@ typedef enum gw_head_verdict {
  * first failing rule wins, in the order of the enum: size, header syntax,
  * framing, target. Header syntax includes Host (RFC 9112 §3.2: exactly one
  * in HTTP/1.1, at most one in 1.0). Framing rules (RFC 9112 §6): at most one
- * Content-Length, 1*DIGIT and at most 2^63-1; Transfer-Encoding only as
+ * Content-Length, 1*DIGIT (a length over the body limit is the engine's
+ * 413, not a framing error); Transfer-Encoding only as
  * exactly one "chunked" (case-insensitive) and never with Content-Length. */
 gw_head_verdict gw_head_check(const gw_head *head, size_t block_limit);
 

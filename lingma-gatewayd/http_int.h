@@ -189,6 +189,10 @@ gw_http_req *gw_http__req_lookup_locked(gw_http *h, uint64_t id);
 void gw_http__req_register_locked(gw_http_req *req);
 /* Drop one reference; frees the request (and a freed engine) at zero. */
 void gw_http__req_release(gw_http_req *req);
+/* True when the client's socket has reached EOF: it half-closed (or
+ * closed) after its request, whose bytes MHD has read. Any thread; the fd
+ * must still be the request's (not completed). */
+bool gw_http__client_half_closed(int fd);
 /* Mark gone (mu held); returns true when the caller must now run on_gone
  * (a reference and the running flag are taken for it). */
 bool gw_http__req_gone_locked(gw_http_req *req, bool notify);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "http_int.h"
@@ -95,6 +96,17 @@ gw_http__req_release(gw_http_req *req)
         gw_http__req_free(req);
     if (free_engine)
         gw_http__engine_destroy(h);
+}
+
+bool
+gw_http__client_half_closed(int fd)
+{
+    if (fd < 0)
+        return false;
+    char c;
+    /* All of the request has been read: EOF now means the client sent its
+     * FIN (pipelined bytes would make recv return them, not 0). */
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 bool

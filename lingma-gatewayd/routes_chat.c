@@ -433,6 +433,13 @@ gw_http_action
 gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *fe)
 {
     gw_error e;
+    if (gw_http_req_gone(req)) {
+        /* The client half-closed with its request (the engine saw the FIN
+         * before the handler): a chat for nobody is not started. */
+        gw_request_done(app, ri, 499, NULL);
+        gw_http_abandon(req);
+        return GW_HTTP_DONE;
+    }
     if (atomic_load(&app->draining)) {
         gw_error_from_lingma(&e, LINGMA_ECLOSED, 0, 0);
         return reject(app, req, ri, &e);

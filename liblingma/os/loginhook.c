@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "detail.h"
 #include "loginhook.h"
+#include "redact.h"
 #include "child.h"
 
 /* Poll period when there is no pidfd, or while waiting for a killed hook to die. */

@@ -11,7 +11,7 @@
  *   LINGMA_PASSWORD   the account's password (empty when none)
  *
  * stdout and stderr share one pipe (non-blocking, O_CLOEXEC on our end).
- * Each line is redacted (lingma__redact()) and passed to the log callback at
+ * Each line is redacted (lingma__redact(), redact.h) and passed to the log callback at
  * LINGMA_LOG_INFO as "login hook <instance>: <line>". Lines longer than
  * LINGMA__HOOK_LINE_MAX are cut and marked " [truncated]".
  *
@@ -37,9 +37,8 @@
 #include <stdint.h>
 
 #include "lingma/common.h"
+#include "redact.h" /* LINGMA__HOOK_LINE_MAX */
 
-/** Longest line passed to the log callback; longer ones are truncated. */
-#define LINGMA__HOOK_LINE_MAX 2048
 /** Default timeout when the options leave it at 0. */
 #define LINGMA__HOOK_TIMEOUT_MS (5 * 60 * 1000)
 
@@ -122,18 +121,5 @@ void lingma__hook_free(struct lingma__hook *h);
  */
 int lingma__hook_run(const struct lingma__hook_opts *opts, struct lingma__hook_result *out,
                      char *err, size_t errlen);
-
-/**
- * Redacts one line of output into `out` (always NUL-terminated, truncated to
- * `cap`): every occurrence of `secret` (when non-empty), the value after a
- * key that names a secret (password, passwd, pwd, secret, token, api_key,
- * apikey, auth, cookie, session, followed by '=' or ':' and optional quotes),
- * the word after "Bearer " or "Basic ", and JWT-looking strings ("eyJ..."
- * with two dots) become "***". When `cut` is true (the line was truncated),
- * a tail of the line that is a prefix of `secret` is masked as well.
- * @return the length written to `out`.
- */
-size_t lingma__redact(char *out, size_t cap, const char *in, size_t len, const char *secret,
-                      bool cut);
 
 #endif

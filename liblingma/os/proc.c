@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "detail.h"
-#include "infofile.h"
+#include "infofile_io.h"
 #include "proc.h"
 
 /* How long stop_sync() waits after SIGKILL before giving up on a process. */

@@ -1,5 +1,5 @@
 /*
- * Redaction of login hook output (lingma__redact(), declared in loginhook.h).
+ * Redaction of login hook output (see redact.h).
  *
  * Detectors mark bytes of the original line; the marked runs are then
  * written as "***". Marking first keeps the detectors independent: one
@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "loginhook.h"
+#include "redact.h"
 
 static const char *const secret_keys[] = {
     "password", "passwd",  "pwd",  "secret", "token",   "apikey",

@@ -14,7 +14,7 @@ static const char close_marker[] = "\n````\n";
  */
 
 void
-lingma_think_init(struct lingma_think *t)
+lingma__think_init(struct lingma__think *t)
 {
     memset(t, 0, sizeof(*t));
     /* A virtual newline lets a block at the very start match the marker. */
@@ -24,7 +24,7 @@ lingma_think_init(struct lingma_think *t)
 }
 
 static int
-emit_held(struct lingma_think *t, int reasoning, lingma_think_emit_fn emit, void *payload)
+emit_held(struct lingma__think *t, int reasoning, lingma__think_emit_fn emit, void *payload)
 {
     const char *p = t->held;
     size_t n = t->held_len;
@@ -42,15 +42,15 @@ emit_held(struct lingma_think *t, int reasoning, lingma_think_emit_fn emit, void
 }
 
 static int
-emit_run(const char *text, size_t from, size_t to, int reasoning, lingma_think_emit_fn emit,
+emit_run(const char *text, size_t from, size_t to, int reasoning, lingma__think_emit_fn emit,
          void *payload)
 {
     return to > from ? emit(reasoning, text + from, to - from, payload) : 0;
 }
 
 int
-lingma_think_feed(struct lingma_think *t, const char *text, size_t len, lingma_think_emit_fn emit,
-                  void *payload)
+lingma__think_feed(struct lingma__think *t, const char *text, size_t len,
+                   lingma__think_emit_fn emit, void *payload)
 {
     size_t run = 0; /* start of the pending output run in `text` */
     int rc;
@@ -58,15 +58,15 @@ lingma_think_feed(struct lingma_think *t, const char *text, size_t len, lingma_t
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
 
-        if (t->state == LINGMA_THINK_HEADER) {
+        if (t->state == LINGMA__THINK_HEADER) {
             if (c == '\n') {
-                t->state = LINGMA_THINK_BODY;
+                t->state = LINGMA__THINK_BODY;
                 run = i + 1;
             }
             continue;
         }
 
-        int reasoning = t->state == LINGMA_THINK_BODY;
+        int reasoning = t->state == LINGMA__THINK_BODY;
         const char *m = reasoning ? close_marker : open_marker;
         size_t mlen = reasoning ? sizeof(close_marker) - 1 : sizeof(open_marker) - 1;
 
@@ -87,27 +87,27 @@ lingma_think_feed(struct lingma_think *t, const char *text, size_t len, lingma_t
         if (t->held_len == mlen) {
             t->held_len = 0;
             t->held_virtual = 0;
-            t->state = reasoning ? LINGMA_THINK_TEXT : LINGMA_THINK_HEADER;
+            t->state = reasoning ? LINGMA__THINK_TEXT : LINGMA__THINK_HEADER;
         }
     }
-    if (t->held_len == 0 && t->state != LINGMA_THINK_HEADER)
-        return emit_run(text, run, len, t->state == LINGMA_THINK_BODY, emit, payload);
+    if (t->held_len == 0 && t->state != LINGMA__THINK_HEADER)
+        return emit_run(text, run, len, t->state == LINGMA__THINK_BODY, emit, payload);
     return 0;
 }
 
 int
-lingma_think_finish(struct lingma_think *t, lingma_think_emit_fn emit, void *payload)
+lingma__think_finish(struct lingma__think *t, lingma__think_emit_fn emit, void *payload)
 {
     int rc = 0;
 
-    if (t->state == LINGMA_THINK_BODY) {
+    if (t->state == LINGMA__THINK_BODY) {
         /* A block closed by "\n````" at the very end lacks only its newline. */
         if (!(t->held_len == sizeof(close_marker) - 2 &&
               memcmp(t->held, close_marker, t->held_len) == 0))
             rc = emit_held(t, 1, emit, payload);
-    } else if (t->state == LINGMA_THINK_TEXT) {
+    } else if (t->state == LINGMA__THINK_TEXT) {
         rc = emit_held(t, 0, emit, payload);
     }
-    lingma_think_init(t);
+    lingma__think_init(t);
     return rc;
 }

@@ -18,14 +18,14 @@
 
 #include <stddef.h>
 
-enum lingma_think_state {
-    LINGMA_THINK_TEXT = 0, /* answer text, looking for the opening marker */
-    LINGMA_THINK_HEADER,   /* inside "think::...", skipping to the end of the line */
-    LINGMA_THINK_BODY,     /* reasoning text, looking for the closing marker */
+enum lingma__think_state {
+    LINGMA__THINK_TEXT = 0, /* answer text, looking for the opening marker */
+    LINGMA__THINK_HEADER,   /* inside "think::...", skipping to the end of the line */
+    LINGMA__THINK_BODY,     /* reasoning text, looking for the closing marker */
 };
 
-struct lingma_think {
-    enum lingma_think_state state;
+struct lingma__think {
+    enum lingma__think_state state;
     char held[16]; /* bytes matching a marker prefix so far */
     size_t held_len;
     int held_virtual; /* held[0] is the virtual newline placed before the text */
@@ -35,12 +35,12 @@ struct lingma_think {
  * Receives one piece. `reasoning` is 1 for think-block text. Return 0 to go
  * on; a non-zero value stops the feed and is returned by it.
  */
-typedef int (*lingma_think_emit_fn)(int reasoning, const char *text, size_t len, void *payload);
+typedef int (*lingma__think_emit_fn)(int reasoning, const char *text, size_t len, void *payload);
 
-void lingma_think_init(struct lingma_think *t);
-int lingma_think_feed(struct lingma_think *t, const char *text, size_t len,
-                      lingma_think_emit_fn emit, void *payload);
+void lingma__think_init(struct lingma__think *t);
+int lingma__think_feed(struct lingma__think *t, const char *text, size_t len,
+                       lingma__think_emit_fn emit, void *payload);
 /* End of the text: releases what was held back. The splitter is then reset. */
-int lingma_think_finish(struct lingma_think *t, lingma_think_emit_fn emit, void *payload);
+int lingma__think_finish(struct lingma__think *t, lingma__think_emit_fn emit, void *payload);
 
 #endif

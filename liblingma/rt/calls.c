@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 enum call_kind { CALL_AUTH, CALL_MODELS, CALL_GET_ENDPOINT, CALL_UPDATE_ENDPOINT, CALL_LOGIN_URL };
@@ -30,22 +31,16 @@ method_of(enum call_kind k)
 {
     switch (k) {
     case CALL_AUTH:
-        return "auth/status";
+        return LINGMA__M_AUTH_STATUS;
     case CALL_MODELS:
-        return "config/queryModels";
+        return LINGMA__M_QUERY_MODELS;
     case CALL_GET_ENDPOINT:
-        return "config/getEndpoint";
+        return LINGMA__M_GET_ENDPOINT;
     case CALL_UPDATE_ENDPOINT:
-        return "config/updateEndpoint";
+        return LINGMA__M_UPDATE_ENDPOINT;
     default:
-        return "login/generateUrl";
+        return LINGMA__M_LOGIN_URL;
     }
-}
-
-static char *
-xstrdup(const char *s)
-{
-    return strdup(s ? s : "");
 }
 
 /* Deliver an error (no data) to the caller's callback. */
@@ -81,38 +76,6 @@ lingma__call_abort(struct lingma_pool *p, struct lingma__call *call, int code)
 }
 
 static void
-models_add(lingma_model_list *l, size_t *cap, const char *scene, const json_t *item)
-{
-    const char *key = json_string_value(json_object_get(item, "key"));
-    if (!key)
-        key = json_string_value(json_object_get(item, "id"));
-    if (!key)
-        return;
-    if (l->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        lingma_model *nm = realloc(l->models, ncap * sizeof(*nm));
-        if (!nm)
-            return;
-        l->models = nm;
-        *cap = ncap;
-    }
-    const char *name = json_string_value(json_object_get(item, "displayName"));
-    lingma_model *m = &l->models[l->count];
-    m->scene = xstrdup(scene);
-    m->key = xstrdup(key);
-    m->display_name = xstrdup(name ? name : key);
-    m->reasoning = json_is_true(json_object_get(item, "isReasoning"));
-    m->vision = json_is_true(json_object_get(item, "isVl"));
-    if (!m->scene || !m->key || !m->display_name) {
-        free(m->scene);
-        free(m->key);
-        free(m->display_name);
-        return;
-    }
-    l->count++;
-}
-
-static void
 on_call_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
                  void *payload)
 {
@@ -129,60 +92,42 @@ on_call_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_e
     switch (call->kind) {
     case CALL_AUTH: {
         lingma_auth_info info;
-        json_t *st = json_object_get(result, "status");
-        if (!json_is_integer(st)) {
-            deliver_error(call, LINGMA_EPROTO);
+        const char *name;
+        int rc = lingma__method_auth(result, &info.status, &name);
+        if (rc != 0) {
+            deliver_error(call, rc);
             break;
         }
-        info.status = (int)json_integer_value(st);
         info.logged_in = info.status == 2;
-        const char *name = json_string_value(json_object_get(result, "name"));
-        info.name = (char *)(name ? name : "");
+        info.name = (char *)name;
         ((lingma_auth_cb)call->cb)(0, &info, call->payload);
         break;
     }
     case CALL_MODELS: {
-        /* scene -> [item]; not logged in gives {} (an empty list). */
-        lingma_model_list l = {0, NULL};
-        size_t cap = 0;
-        const char *scene;
-        json_t *items;
-        if (!json_is_object(result)) {
-            deliver_error(call, LINGMA_EPROTO);
+        lingma_model_list l;
+        int rc = lingma__method_models_result(result, &l);
+        if (rc != 0) {
+            deliver_error(call, rc);
             break;
         }
-        json_object_foreach(result, scene, items)
-        {
-            size_t i;
-            json_t *item;
-            json_array_foreach(items, i, item) models_add(&l, &cap, scene, item);
-        }
         ((lingma_models_cb)call->cb)(0, &l, call->payload);
-        for (size_t i = 0; i < l.count; i++) {
-            free(l.models[i].scene);
-            free(l.models[i].key);
-            free(l.models[i].display_name);
-        }
-        free(l.models);
+        lingma__method_models_clear(&l);
         break;
     }
     case CALL_GET_ENDPOINT:
     case CALL_UPDATE_ENDPOINT: {
-        const char *ep = json_string_value(json_object_get(result, "endpoint"));
-        if (call->kind == CALL_UPDATE_ENDPOINT) {
-            if (json_is_false(json_object_get(result, "success"))) {
-                deliver_error(call, LINGMA_ERPC);
-                break;
-            }
-            ep = json_string_value(json_object_get(call->params, "endpoint"));
-        }
-        ((lingma_string_cb)call->cb)(ep ? 0 : LINGMA_EPROTO, ep, call->payload);
+        const char *ep;
+        int rc = call->kind == CALL_GET_ENDPOINT
+                     ? lingma__method_endpoint_result(result, &ep)
+                     : lingma__method_update_endpoint_result(result, call->params, &ep);
+        ((lingma_string_cb)call->cb)(rc, ep, call->payload);
         break;
     }
     case CALL_LOGIN_URL: {
-        const char *url = json_string_value(json_object_get(result, "loginUrl"));
-        if (!url || json_is_false(json_object_get(result, "success"))) {
-            deliver_error(call, url ? LINGMA_ERPC : LINGMA_EPROTO);
+        const char *url, *why;
+        int rc = lingma__method_login_url_result(result, &url, &why);
+        if (rc != 0) {
+            deliver_error(call, rc);
             break;
         }
         ((lingma_string_cb)call->cb)(0, url, call->payload);
@@ -202,7 +147,7 @@ lingma__call_run(struct lingma_pool *p, struct lingma__call *call)
         lingma__call_abort(p, call, LINGMA_EUNAVAIL);
         return;
     }
-    json_t *params = call->params ? json_incref(call->params) : json_object();
+    json_t *params = call->params ? json_incref(call->params) : lingma__method_no_params();
     if (lingma_rpc_call(lc->rpc, NULL, method_of(call->kind), params,
                         lingma__now_ms() + p->o.rpc_timeout_ms, on_call_response, call) != 0) {
         lingma__call_abort(p, call, LINGMA_EIO);
@@ -264,7 +209,7 @@ lingma_instance_update_endpoint(lingma_pool *p, size_t instance, const char *end
 {
     if (!endpoint)
         return LINGMA_EINVAL;
-    json_t *params = json_pack("{s:s}", "endpoint", endpoint);
+    json_t *params = lingma__method_update_endpoint(endpoint);
     if (!params)
         return LINGMA_EINVAL;
     return post(p, instance, CALL_UPDATE_ENDPOINT, params, (void (*)(void))cb, payload);
@@ -273,7 +218,7 @@ lingma_instance_update_endpoint(lingma_pool *p, size_t instance, const char *end
 LINGMA_EXPORT int
 lingma_instance_login_url(lingma_pool *p, size_t instance, lingma_string_cb cb, void *payload)
 {
-    json_t *params = json_pack("{s:s}", "loginDedicatedType", "");
+    json_t *params = lingma__method_login_url();
     return post(p, instance, CALL_LOGIN_URL, params, (void (*)(void))cb, payload);
 }
 
@@ -407,12 +352,7 @@ lingma_model_list_free(lingma_model_list *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->count; i++) {
-        free(l->models[i].scene);
-        free(l->models[i].key);
-        free(l->models[i].display_name);
-    }
-    free(l->models);
+    lingma__method_models_clear(l);
     free(l);
 }
 

@@ -1,7 +1,7 @@
 /*
  * One chat on one connection: chat/ask, the chat/answer and chat/finish
  * pushes, chat/stop, and the per-chat bookkeeping (lingma-protocol.md §6).
- * Service thread only. Payloads are built and decoded by chat_proto.c; the
+ * Service thread only. Payloads are built and decoded by methods.c; the
  * think block is split by think.c.
  */
 #include <errno.h>
@@ -11,31 +11,11 @@
 #include <sys/random.h>
 
 #include "alloc.h"
-#include "chat_proto.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 /* Give up on "Another chat is in progress" after this many retries. */
 #define MAX_BUSY_RETRIES 1000
-
-int
-lingma__buf_append(const lingma_allocator *a, struct lingma__buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = lingma__realloc(a, b->p, cap);
-        if (!np)
-            return LINGMA_ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
 
 /* ---- request-id table (service thread) ---- */
 
@@ -160,7 +140,7 @@ got_text(struct lingma__chat *c, const char *text, size_t len)
         c->first_token_at_ms = lingma__now_ms();
         lingma__timer_cancel(c->ft_timer);
     }
-    if (lingma_think_feed(&c->think, text, len, think_emit, c) != 0) {
+    if (lingma__think_feed(&c->think, text, len, think_emit, c) != 0) {
         lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory while streaming");
         return -1;
     }
@@ -184,11 +164,8 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
     c->ask_rpc_id = 0;
 
     if (status == 0) {
-        const json_t *ok = json_object_get(result, "success");
-        if (!ok)
-            ok = json_object_get(result, "isSuccess");
-        if (json_is_false(ok)) {
-            const char *m = json_string_value(json_object_get(result, "errorMessage"));
+        const char *m;
+        if (lingma__method_ask_result(result, &m) != 0) {
             snprintf(msg, sizeof(msg), "chat/ask refused: %s", m && *m ? m : "no reason given");
             lingma__chat_fail(p, c, LINGMA_ERPC, msg);
             return;
@@ -210,8 +187,8 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
         }
         unsigned others = lc->nchats > 0 ? lc->nchats - 1 : 0;
         lc->limit = others > 0 ? others : 1;
-        lingma__log(p, LINGMA_LOG_DEBUG, "%s: conn %u busy, chat %llu retried (limit %u)", in->name,
-                    lc->index, (unsigned long long)c->id, lc->limit);
+        lingma__logf(&p->log, LINGMA_LOG_DEBUG, "%s: conn %u busy, chat %llu retried (limit %u)",
+                     in->name, lc->index, (unsigned long long)c->id, lc->limit);
         lingma__inst_detach_chat(in, c);
         lingma__pool_schedule(p, c);
         return;
@@ -250,7 +227,7 @@ lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
     struct lingma__inst *in = lc->inst;
     struct lingma_pool *p = in->pool;
     unsigned char rnd[16];
-    struct lingma_ask_spec spec;
+    struct lingma__ask_spec spec;
     uint64_t now = lingma__now_ms();
 
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -259,7 +236,7 @@ lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
         memcpy(rnd, &a, 8);
         memcpy(rnd + 8, &b, 8);
     }
-    lingma_chat_proto_hex_id(c->request_id, rnd);
+    lingma__method_hex_id(c->request_id, rnd);
     c->rid_key = rid_key(c->request_id);
 
     spec.request_id = c->request_id;
@@ -267,13 +244,13 @@ lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
     spec.prompt = c->prompt;
     spec.model = c->model ? c->model : p->default_model;
     spec.mode = c->mode != LINGMA_ASK_DEFAULT ? c->mode : p->o.ask_mode;
-    json_t *params = lingma_chat_proto_ask(&spec);
+    json_t *params = lingma__method_ask(&spec);
     if (!params) {
         c->request_id[0] = '\0';
         return LINGMA_EINVAL; /* the prompt was checked for UTF-8 at start: ENOMEM really */
     }
-    int rc = lingma_rpc_call(lc->rpc, &c->ask_rpc_id, "chat/ask", params, now + p->o.rpc_timeout_ms,
-                             on_ask_response, c);
+    int rc = lingma_rpc_call(lc->rpc, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, params,
+                             now + p->o.rpc_timeout_ms, on_ask_response, c);
     if (rc != 0) {
         c->request_id[0] = '\0';
         c->ask_rpc_id = 0;
@@ -291,7 +268,7 @@ lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
     c->ask_sent_ms = now;
     if (c->first_token_ms && !c->got_token) {
         if (!c->ft_timer)
-            c->ft_timer = lingma__timer_new(p->tr, on_first_token_timeout, c);
+            c->ft_timer = lingma__timer_new(p->loop, on_first_token_timeout, c);
         if (c->ft_timer)
             lingma__timer_arm(c->ft_timer, c->first_token_ms);
     }
@@ -306,10 +283,9 @@ lingma__chat_stop_upstream(struct lingma__chat *c)
 
     if (!lc || !lc->rpc || !c->request_id[0])
         return;
-    json_t *params = json_pack("{s:s, s:s}", "requestId", c->request_id, "sessionId",
-                               c->session_id ? c->session_id : "");
+    json_t *params = lingma__method_stop(c->request_id, c->session_id);
     if (params &&
-        lingma_rpc_call(lc->rpc, NULL, "chat/stop", params,
+        lingma_rpc_call(lc->rpc, NULL, LINGMA__M_CHAT_STOP, params,
                         lingma__now_ms() + lc->inst->pool->o.rpc_timeout_ms, NULL, NULL) == 0)
         lingma__lconn_kick(lc);
 }
@@ -319,15 +295,15 @@ lingma__chat_stop_upstream(struct lingma__chat *c)
 static void
 delete_session(struct lingma__lconn *lc, const char *sid)
 {
-    json_t *params = json_pack("{s:s}", "sessionId", sid);
+    json_t *params = lingma__method_delete_session(sid);
     if (params &&
-        lingma_rpc_call(lc->rpc, NULL, "chat/deleteSessionById", params,
+        lingma_rpc_call(lc->rpc, NULL, LINGMA__M_DELETE_SESSION, params,
                         lingma__now_ms() + lc->inst->pool->o.rpc_timeout_ms, NULL, NULL) == 0)
         lingma__lconn_kick(lc);
 }
 
 static void
-on_finish(struct lingma__lconn *lc, struct lingma__chat *c, const struct lingma_finish *f)
+on_finish(struct lingma__lconn *lc, struct lingma__chat *c, const struct lingma__finish *f)
 {
     struct lingma_pool *p = lc->inst->pool;
     lingma_chat_event ev;
@@ -340,7 +316,7 @@ on_finish(struct lingma__lconn *lc, struct lingma__chat *c, const struct lingma_
     if (!c->got_token && f->full_answer_len > 0 && f->status_code == 200 &&
         got_text(c, f->full_answer, f->full_answer_len) != 0)
         return;
-    if (lingma_think_finish(&c->think, think_emit, c) != 0) {
+    if (lingma__think_finish(&c->think, think_emit, c) != 0) {
         lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory while streaming");
         return;
     }
@@ -384,11 +360,13 @@ lingma__chat_on_request(struct lingma__lconn *lc, const json_t *id, const char *
     struct lingma_pool *p = lc->inst->pool;
     struct lingma__chat *c;
 
-    if (strcmp(method, "chat/answer") == 0) {
-        struct lingma_answer a;
+    enum lingma__push kind = lingma__push_kind(method);
+
+    if (kind == LINGMA__PUSH_ANSWER) {
+        struct lingma__answer a;
         /* Answer first: Lingma waits for the ACK before its next push. */
-        lingma_rpc_respond(lc->rpc, id, json_true());
-        if (lingma_chat_proto_answer(&a, params) != 0)
+        lingma_rpc_respond(lc->rpc, id, lingma__method_ack());
+        if (lingma__method_answer(&a, params) != 0)
             return 0;
         c = rid_find(p, a.request_id);
         if (c && c->conn == lc && c->phase != LINGMA__CHAT_ENDED) {
@@ -397,23 +375,23 @@ lingma__chat_on_request(struct lingma__lconn *lc, const json_t *id, const char *
         }
         return 0;
     }
-    if (strcmp(method, "chat/finish") == 0) {
-        struct lingma_finish f;
-        lingma_rpc_respond(lc->rpc, id, json_true());
-        if (lingma_chat_proto_finish(&f, params) != 0)
+    if (kind == LINGMA__PUSH_FINISH) {
+        struct lingma__finish f;
+        lingma_rpc_respond(lc->rpc, id, lingma__method_ack());
+        if (lingma__method_finish(&f, params) != 0)
             return 0;
         c = rid_find(p, f.request_id);
         if (c && c->conn == lc && c->phase != LINGMA__CHAT_ENDED)
             on_finish(lc, c, &f);
         return 0;
     }
-    if (strcmp(method, "chat/think") == 0 || strcmp(method, "chat/process_step_callback") == 0) {
+    if (kind == LINGMA__PUSH_THINK || kind == LINGMA__PUSH_STEP) {
         /* step_end may come before or after chat/finish: the turn ends on
          * chat/finish only, so it needs nothing but the ACK. */
-        lingma_rpc_respond(lc->rpc, id, json_true());
-        c = rid_find(p, lingma_chat_proto_request_id(params));
+        lingma_rpc_respond(lc->rpc, id, lingma__method_ack());
+        c = rid_find(p, lingma__method_request_id(params));
         if (c && c->conn == lc)
-            learn_session(c, json_string_value(json_object_get(params, "sessionId")));
+            learn_session(c, lingma__method_session_id(params));
         return 0;
     }
     return 0; /* everything else: the session answers null at once */
@@ -424,24 +402,15 @@ lingma__chat_on_notification(struct lingma__lconn *lc, const char *method, json_
 {
     struct lingma__chat *c;
 
-    if (strcmp(method, "context/usage/sync") != 0)
+    if (lingma__push_kind(method) != LINGMA__PUSH_USAGE)
         return;
-    c = rid_find(lc->inst->pool, lingma_chat_proto_request_id(params));
+    c = rid_find(lc->inst->pool, lingma__method_request_id(params));
     if (!c && lc->nchats == 1)
         c = lc->chats; /* Qoder-style pushes carry no requestId */
     if (!c || c->conn != lc)
         return;
     lingma_usage u;
-    memset(&u, 0, sizeof(u));
-    lingma_chat_proto_usage(&u, params);
-    if (!u.present) {
-        const json_t *used = json_object_get(params, "usedTokens");
-        if (json_is_integer(used)) {
-            u.present = 1;
-            u.prompt_tokens = (uint64_t)json_integer_value(used);
-            u.total_tokens = u.prompt_tokens;
-        }
-    }
+    lingma__method_context_usage(&u, params);
     if (u.present)
         c->usage = u;
 }

@@ -27,7 +27,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "infofile.h"
+#include "infofile_io.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 static const unsigned dial_steps_ms[] = {150, 200, 400, 800, 1000};
@@ -55,10 +56,11 @@ static void
 set_state(struct lingma__inst *in, lingma_instance_state st)
 {
     if (in->state != st)
-        lingma__log(in->pool, st == LINGMA_INSTANCE_FAILED ? LINGMA_LOG_WARN : LINGMA_LOG_INFO,
-                    "%s: %s -> %s%s%s", in->name, lingma_instance_state_name(in->state),
-                    lingma_instance_state_name(st), in->last_error[0] ? " (last error: " : "",
-                    in->last_error[0] ? in->last_error : "");
+        lingma__logf(&in->pool->log,
+                     st == LINGMA_INSTANCE_FAILED ? LINGMA_LOG_WARN : LINGMA_LOG_INFO,
+                     "%s: %s -> %s%s%s", in->name, lingma_instance_state_name(in->state),
+                     lingma_instance_state_name(st), in->last_error[0] ? " (last error: " : "",
+                     in->last_error[0] ? in->last_error : "");
     in->state = st;
     lingma__inst_publish(in);
     lingma__login_on_inst_state(in);
@@ -111,7 +113,7 @@ lingma__inst_init(struct lingma__inst *in, struct lingma_pool *p, size_t index)
         in->password = lingma__strdup(p->alloc, acc->password);
     in->nconns = p->o.connections_per_instance;
     in->conns = lingma__calloc(p->alloc, in->nconns, sizeof(*in->conns));
-    in->timer = lingma__timer_new(p->tr, inst_timer_cb, in);
+    in->timer = lingma__timer_new(p->loop, inst_timer_cb, in);
     if (!in->work_dir || !in->conns || !in->timer || (acc && acc->username && !in->username) ||
         (acc && acc->password && !in->password) || lingma__login_init(in) != 0)
         return LINGMA_ENOMEM;
@@ -136,8 +138,8 @@ static void conn_on_notification(lingma_rpc *rpc, const char *method, json_t *pa
 void
 lingma__lconn_kick(struct lingma__lconn *lc)
 {
-    if (lc->tc && lc->rpc && lingma_rpc_want_write(lc->rpc))
-        lingma__conn_kick(lc->tc);
+    if (lc->ws && lc->rpc && lingma_rpc_want_write(lc->rpc))
+        lingma__ws_kick(lc->ws);
 }
 
 static int
@@ -145,7 +147,7 @@ live_conns(const struct lingma__inst *in)
 {
     int n = 0;
     for (unsigned i = 0; i < in->nconns; i++)
-        n += in->conns[i].tc != NULL;
+        n += in->conns[i].ws != NULL;
     return n;
 }
 
@@ -153,7 +155,7 @@ struct lingma__lconn *
 lingma__inst_ready_conn(struct lingma__inst *in)
 {
     for (unsigned i = 0; i < in->nconns; i++)
-        if (in->conns[i].tc && in->conns[i].state == LINGMA__LCONN_READY)
+        if (in->conns[i].ws && in->conns[i].state == LINGMA__LCONN_READY)
             return &in->conns[i];
     return NULL;
 }
@@ -162,9 +164,9 @@ lingma__inst_ready_conn(struct lingma__inst *in)
 static void
 lconn_drop(struct lingma__lconn *lc, int code, const char *why)
 {
-    if (lc->tc) {
-        lingma__conn_close(lc->tc);
-        lc->tc = NULL;
+    if (lc->ws) {
+        lingma__ws_close(lc->ws);
+        lc->ws = NULL;
     }
     lingma__chat_conn_lost(lc, code, why);
     if (lc->rpc) {
@@ -214,12 +216,14 @@ on_auth_status(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_err
     (void)err;
     if (status != 0)
         return;
-    json_t *st = json_object_get(result, "status");
-    lc->inst->logged_in = json_is_integer(st) ? json_integer_value(st) == 2 : -1;
+    int st;
+    int known = lingma__method_auth(result, &st, NULL) == 0;
+    lc->inst->logged_in = known ? st == 2 : -1;
     if (lc->inst->logged_in == 0)
-        lingma__log(lc->inst->pool, LINGMA_LOG_WARN, "%s: Lingma is not logged in", lc->inst->name);
-    if (json_is_integer(st))
-        lingma__login_on_auth(lc->inst, (int)json_integer_value(st));
+        lingma__logf(&lc->inst->pool->log, LINGMA_LOG_WARN, "%s: Lingma is not logged in",
+                     lc->inst->name);
+    if (known)
+        lingma__login_on_auth(lc->inst, st);
 }
 
 static void
@@ -242,10 +246,10 @@ on_initialize(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_erro
         lc->doomed = 1;
         return;
     }
-    lingma_rpc_notify(rpc, "initialized", json_object());
+    lingma_rpc_notify(rpc, LINGMA__M_INITIALIZED, lingma__method_no_params());
     lc->state = LINGMA__LCONN_READY;
     if (lc->index == 0 || in->logged_in < 0)
-        lingma_rpc_call(rpc, NULL, "auth/status", json_object(),
+        lingma_rpc_call(rpc, NULL, LINGMA__M_AUTH_STATUS, lingma__method_no_params(),
                         lingma__now_ms() + in->pool->o.rpc_timeout_ms, on_auth_status, lc);
     lingma__lconn_kick(lc);
     became_ready(in);
@@ -253,22 +257,16 @@ on_initialize(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_erro
 }
 
 static void
-tc_on_open(struct lingma__conn *tc, void *ud)
+ws_on_open(struct lingma__ws *ws, void *ud)
 {
     struct lingma__lconn *lc = ud;
     struct lingma__inst *in = lc->inst;
-    char uri[4200];
 
-    (void)tc;
+    (void)ws;
     lc->state = LINGMA__LCONN_INITIALIZING;
-    snprintf(uri, sizeof(uri), "file://%s", in->work_dir);
     json_t *params =
-        json_pack("{s:i, s:{s:s, s:s}, s:s, s:{}, s:[{s:s, s:s}]}", "processId", (int)getpid(),
-                  "clientInfo", "name", "liblingma", "version", lingma_version(), "rootUri", uri,
-                  "capabilities", "workspaceFolders", "uri", uri, "name", in->name);
-    if (!params)
-        params = json_object(); /* a work dir that is not UTF-8: {} works too */
-    if (lingma_rpc_call(lc->rpc, NULL, "initialize", params,
+        lingma__method_initialize((long)getpid(), lingma_version(), in->work_dir, in->name);
+    if (lingma_rpc_call(lc->rpc, NULL, LINGMA__M_INITIALIZE, params,
                         lingma__now_ms() + in->pool->o.rpc_timeout_ms, on_initialize, lc) != 0) {
         lconn_drop(lc, LINGMA_EIO, "initialize could not be sent");
         return;
@@ -291,13 +289,13 @@ lconn_check_doomed(struct lingma__lconn *lc)
 }
 
 static void
-tc_on_data(struct lingma__conn *tc, const void *data, size_t len, void *ud)
+ws_on_data(struct lingma__ws *ws, const void *data, size_t len, void *ud)
 {
     struct lingma__lconn *lc = ud;
     struct lingma__inst *in = lc->inst;
     char msg[300];
 
-    (void)tc;
+    (void)ws;
     int rc = lingma_rpc_recv(lc->rpc, data, len);
     if (rc < 0 && rc != LINGMA_ENOMEM) {
         snprintf(msg, sizeof(msg), "Lingma broke the protocol (%s)", lingma_strerror(rc));
@@ -314,27 +312,27 @@ tc_on_data(struct lingma__conn *tc, const void *data, size_t len, void *ud)
 }
 
 static size_t
-tc_pull(struct lingma__conn *tc, const char **out, void *ud)
+ws_pull(struct lingma__ws *ws, const char **out, void *ud)
 {
     struct lingma__lconn *lc = ud;
-    (void)tc;
+    (void)ws;
     return lc->rpc ? lingma_rpc_mem_send(lc->rpc, out) : 0;
 }
 
 static void schedule_reconnect(struct lingma__inst *in);
 
 static void
-tc_on_close(struct lingma__conn *tc, int opened, const char *why, void *ud)
+ws_on_close(struct lingma__ws *ws, int opened, const char *why, void *ud)
 {
     struct lingma__lconn *lc = ud;
     struct lingma__inst *in = lc->inst;
     char msg[300];
 
-    (void)tc;
-    lc->tc = NULL; /* the transport frees it */
+    (void)ws;
+    lc->ws = NULL; /* the loop frees it */
     snprintf(msg, sizeof(msg), "connection to Lingma lost (%s)", why);
     if (opened)
-        lingma__log(in->pool, LINGMA_LOG_WARN, "%s: conn %u: %s", in->name, lc->index, msg);
+        lingma__logf(&in->pool->log, LINGMA_LOG_WARN, "%s: conn %u: %s", in->name, lc->index, msg);
     int lost = !live_conns(in) && in->state == LINGMA_INSTANCE_READY;
     if (lost) {
         /* Not ready before its chats fail: whoever reacts to their error
@@ -355,7 +353,7 @@ tc_on_close(struct lingma__conn *tc, int opened, const char *why, void *ud)
     }
 }
 
-static const struct lingma__conn_cbs conn_cbs = {tc_on_open, tc_on_data, tc_pull, tc_on_close};
+static const struct lingma__ws_cbs conn_cbs = {ws_on_open, ws_on_data, ws_pull, ws_on_close};
 
 static int
 conn_on_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *params,
@@ -364,12 +362,12 @@ conn_on_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *p
     struct lingma__lconn *lc = payload;
 
     (void)rpc;
-    if (strcmp(method, "auth/report") == 0) {
+    if (lingma__push_kind(method) == LINGMA__PUSH_AUTH_REPORT) {
         /* Lingma pushes its AuthStatus after a login: no need to wait for
          * the next poll. The session answers null. */
-        json_t *st = json_object_get(params, "status");
-        if (json_is_integer(st))
-            lingma__login_on_auth(lc->inst, (int)json_integer_value(st));
+        int st;
+        if (lingma__method_auth(params, &st, NULL) == 0)
+            lingma__login_on_auth(lc->inst, st);
         return 0;
     }
     return lingma__chat_on_request(lc, id, method, params);
@@ -386,7 +384,7 @@ static void
 rpc_log(lingma_log_level lvl, const char *msg, void *payload)
 {
     struct lingma__lconn *lc = payload;
-    lingma__log(lc->inst->pool, lvl, "%s: rpc: %s", lc->inst->name, msg);
+    lingma__logf(&lc->inst->pool->log, lvl, "%s: rpc: %s", lc->inst->name, msg);
 }
 
 static int
@@ -399,16 +397,16 @@ lconn_dial(struct lingma__lconn *lc, int port)
     ro.alloc = p->alloc;
     ro.on_request = conn_on_request;
     ro.on_notification = conn_on_notification;
-    ro.log_fn = p->log_fn ? rpc_log : NULL;
+    ro.log_fn = p->log.fn ? rpc_log : NULL;
     ro.payload = lc;
     int rc = lingma_rpc_new(&lc->rpc, &ro);
     if (rc != 0)
         return rc;
     lc->state = LINGMA__LCONN_CONNECTING;
     lc->limit = 0;
-    rc = lingma__conn_open(&lc->tc, p->tr, port, &conn_cbs, lc);
+    rc = lingma__ws_open(&lc->ws, p->loop, port, &conn_cbs, lc);
     if (rc != 0) {
-        lc->tc = NULL;
+        lc->ws = NULL;
         lingma_rpc_free(lc->rpc);
         lc->rpc = NULL;
     }
@@ -419,7 +417,7 @@ static void
 dial_missing(struct lingma__inst *in)
 {
     for (unsigned i = 0; i < in->nconns; i++)
-        if (!in->conns[i].tc)
+        if (!in->conns[i].ws)
             lconn_dial(&in->conns[i], in->port);
 }
 
@@ -476,8 +474,8 @@ spawn(struct lingma__inst *in)
     }
     in->spawned = 1;
     in->port = 0;
-    lingma__log(p, LINGMA_LOG_INFO, "%s: spawned %s (pid %d) in %s", in->name, p->binary,
-                lingma__proc_pid(&in->proc), in->work_dir);
+    lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: spawned %s (pid %d) in %s", in->name, p->binary,
+                 lingma__proc_pid(&in->proc), in->work_dir);
     lingma__inst_publish(in);
     return 0;
 }
@@ -495,8 +493,8 @@ begin_attempt(struct lingma__inst *in, lingma_instance_state display)
         /* Something already serves the configured port: use it as is. */
         in->prewarmed = 1;
         in->port = (int)p->o.socket_port;
-        lingma__log(p, LINGMA_LOG_INFO, "%s: using the Lingma already on port %d", in->name,
-                    in->port);
+        lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: using the Lingma already on port %d", in->name,
+                     in->port);
         lingma__inst_publish(in);
         dial_missing(in);
         lingma__timer_arm(in->timer, dial_steps_ms[0]);
@@ -541,8 +539,8 @@ schedule_reconnect(struct lingma__inst *in)
         delay *= 2;
     if (delay > p->o.reconnect_max_ms)
         delay = p->o.reconnect_max_ms;
-    lingma__log(p, LINGMA_LOG_INFO, "%s: retry %u in %llu ms", in->name, in->attempts,
-                (unsigned long long)delay);
+    lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: retry %u in %llu ms", in->name, in->attempts,
+                 (unsigned long long)delay);
     if (in->state != LINGMA_INSTANCE_STARTING)
         set_state(in, LINGMA_INSTANCE_RECONNECTING);
     in->dial_step = 0;
@@ -553,7 +551,7 @@ schedule_reconnect(struct lingma__inst *in)
 static void
 attempt_failed(struct lingma__inst *in, int code, const char *msg)
 {
-    lingma__log(in->pool, LINGMA_LOG_WARN, "%s: start failed: %s", in->name, msg);
+    lingma__logf(&in->pool->log, LINGMA_LOG_WARN, "%s: start failed: %s", in->name, msg);
     set_error(in, msg);
     drop_all(in, LINGMA_EIO, msg);
     /* A child that never became usable is stopped so the retry starts clean. */
@@ -681,7 +679,7 @@ pick_conn(struct lingma__inst *in)
 
     for (unsigned i = 0; i < in->nconns; i++) {
         struct lingma__lconn *lc = &in->conns[i];
-        if (!lc->tc || lc->state != LINGMA__LCONN_READY)
+        if (!lc->ws || lc->state != LINGMA__LCONN_READY)
             continue;
         if ((cap && lc->nchats >= cap) || (lc->limit && lc->nchats >= lc->limit))
             continue;
@@ -730,7 +728,7 @@ lingma__inst_pump_later(struct lingma__inst *in)
         return;
     in->pump_wanted = 1;
     in->pool->pump_wanted = 1;
-    lingma__transport_wake(in->pool->tr);
+    lingma__loop_wake(in->pool->loop);
 }
 
 void

@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "loginhook.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 #define HOOK_TICK_MS 50
@@ -44,7 +45,7 @@ static void login_timer_cb(void *ud);
 int
 lingma__login_init(struct lingma__inst *in)
 {
-    in->login.timer = lingma__timer_new(in->pool->tr, login_timer_cb, in);
+    in->login.timer = lingma__timer_new(in->pool->loop, login_timer_cb, in);
     return in->login.timer ? 0 : LINGMA_ENOMEM;
 }
 
@@ -94,7 +95,7 @@ succeed(struct lingma__inst *in)
     struct lingma__login *L = &in->login;
 
     if (L->phase != LINGMA__LOGIN_NONE)
-        lingma__log(in->pool, LINGMA_LOG_INFO, "%s: logged in", in->name);
+        lingma__logf(&in->pool->log, LINGMA_LOG_INFO, "%s: logged in", in->name);
     L->phase = LINGMA__LOGIN_NONE;
     L->hook_failed = 0;
     L->state = LINGMA_LOGIN_LOGGED_IN;
@@ -109,7 +110,7 @@ fail(struct lingma__inst *in, const char *reason)
 {
     struct lingma__login *L = &in->login;
 
-    lingma__log(in->pool, LINGMA_LOG_WARN, "%s: login failed: %s", in->name, reason);
+    lingma__logf(&in->pool->log, LINGMA_LOG_WARN, "%s: login failed: %s", in->name, reason);
     L->phase = LINGMA__LOGIN_NONE;
     L->hook_failed = 0;
     L->state = LINGMA_LOGIN_FAILED;
@@ -166,9 +167,9 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
     if (in->pool->shut_down)
         return;
     if (kind == LINGMA__LOGIN_RPC_AUTH) {
-        json_t *st = json_object_get(result, "status");
-        if (status == 0 && json_is_integer(st)) {
-            lingma__login_on_auth(in, (int)json_integer_value(st));
+        int st;
+        if (status == 0 && lingma__method_auth(result, &st, NULL) == 0) {
+            lingma__login_on_auth(in, st);
             if (L->phase == LINGMA__LOGIN_CHECK)
                 L->phase = LINGMA__LOGIN_URL;
         } else if (L->phase == LINGMA__LOGIN_CHECK) {
@@ -184,8 +185,9 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
             return;
         }
     } else if (kind == LINGMA__LOGIN_RPC_URL && L->phase == LINGMA__LOGIN_URL) {
-        const char *url = json_string_value(json_object_get(result, "loginUrl"));
-        if (status == 0 && url && *url && !json_is_false(json_object_get(result, "success"))) {
+        const char *url, *why;
+        int bad = lingma__method_login_url_result(result, &url, &why);
+        if (status == 0 && !bad && *url) {
             lingma__free(in->pool->alloc, L->url);
             L->url = lingma__strdup(in->pool->alloc, url);
             if (!L->url) {
@@ -196,7 +198,6 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
             L->url_new = 1;
             L->next_poll_ms = lingma__now_ms() + in->pool->o.login_poll_ms;
         } else if (status == 0 || status == LINGMA_ERPC || status == LINGMA_EPROTO) {
-            const char *why = json_string_value(json_object_get(result, "errorMsg"));
             if (status == LINGMA_ERPC && err)
                 why = err->message;
             snprintf(msg, sizeof(msg), "login/generateUrl failed: %s",
@@ -214,9 +215,10 @@ static int
 send_rpc(struct lingma__inst *in, struct lingma__lconn *lc, enum lingma__login_rpc kind)
 {
     struct lingma_pool *p = in->pool;
-    json_t *params = kind == LINGMA__LOGIN_RPC_URL ? json_pack("{s:s}", "loginDedicatedType", "")
-                                                   : json_object();
-    const char *method = kind == LINGMA__LOGIN_RPC_URL ? "login/generateUrl" : "auth/status";
+    json_t *params =
+        kind == LINGMA__LOGIN_RPC_URL ? lingma__method_login_url() : lingma__method_no_params();
+    const char *method =
+        kind == LINGMA__LOGIN_RPC_URL ? LINGMA__M_LOGIN_URL : LINGMA__M_AUTH_STATUS;
 
     if (!params)
         return LINGMA_ENOMEM;
@@ -235,7 +237,7 @@ send_rpc(struct lingma__inst *in, struct lingma__lconn *lc, enum lingma__login_r
 static void
 hook_log(lingma_log_level lvl, const char *msg, void *payload)
 {
-    lingma__log(payload, lvl, "%s", msg);
+    lingma__logf(payload, lvl, "%s", msg);
 }
 
 static int
@@ -259,8 +261,8 @@ start_hook(struct lingma__inst *in, uint64_t now)
     /* Bounded by what is left of the attempt: the hook dies at its deadline. */
     uint64_t left = L->deadline_ms > now ? L->deadline_ms - now : 1;
     ho.timeout_ms = left > INT_MAX ? INT_MAX : (int)left;
-    ho.log = p->log_fn ? hook_log : NULL;
-    ho.log_payload = p;
+    ho.log = p->log.fn ? hook_log : NULL;
+    ho.log_payload = &p->log;
     ho.alloc = p->alloc;
     int rc = lingma__hook_start(&L->hook, &ho, (int64_t)now, err, sizeof(err));
     if (rc != 0) {
@@ -269,7 +271,7 @@ start_hook(struct lingma__inst *in, uint64_t now)
         fail(in, msg);
         return rc;
     }
-    lingma__log(p, LINGMA_LOG_INFO, "%s: login hook started", in->name);
+    lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: login hook started", in->name);
     return 0;
 }
 
@@ -287,10 +289,10 @@ drive_hook(struct lingma__inst *in, uint64_t now)
     lingma__hook_free(L->hook);
     L->hook = NULL;
     lingma__hook_describe(&r, what, sizeof(what));
-    lingma__log(in->pool,
-                r.outcome == LINGMA__HOOK_EXITED && r.exit_code == 0 ? LINGMA_LOG_INFO
-                                                                     : LINGMA_LOG_WARN,
-                "%s: login hook %s", in->name, what);
+    lingma__logf(&in->pool->log,
+                 r.outcome == LINGMA__HOOK_EXITED && r.exit_code == 0 ? LINGMA_LOG_INFO
+                                                                      : LINGMA_LOG_WARN,
+                 "%s: login hook %s", in->name, what);
     if (r.outcome == LINGMA__HOOK_TIMEDOUT)
         L->hook_killed = 1;
     if (L->phase != LINGMA__LOGIN_POLL || r.outcome == LINGMA__HOOK_TIMEDOUT)
@@ -347,7 +349,7 @@ advance(struct lingma__inst *in, uint64_t now)
     }
     if (L->phase == LINGMA__LOGIN_POLL && L->url_new) {
         L->url_new = 0;
-        lingma__log(p, LINGMA_LOG_INFO, "%s: waiting for the login", in->name);
+        lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: waiting for the login", in->name);
         publish(in);
         if (p->login_hook && start_hook(in, now) != 0)
             return;
@@ -425,7 +427,7 @@ lingma__login_start(struct lingma__inst *in)
     lingma__free(p->alloc, L->url);
     L->url = NULL;
     publish(in);
-    lingma__log(p, LINGMA_LOG_INFO, "%s: login attempt started", in->name);
+    lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: login attempt started", in->name);
     if (in->state == LINGMA_INSTANCE_STOPPED || in->state == LINGMA_INSTANCE_FAILED)
         lingma__inst_start(in);
     kick(in);

@@ -9,13 +9,13 @@
  * every lws_service() return (wake-ups coalesce: it always drains all).
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accounts.h"
 #include "alloc.h"
+#include "methods.h"
 #include "pool_internal.h"
 
 #define TICK_MS 100
@@ -32,20 +32,6 @@ struct lingma__cmd {
 /* calls.c */
 void lingma__call_run(struct lingma_pool *p, struct lingma__call *call);
 void lingma__call_abort(struct lingma_pool *p, struct lingma__call *call, int code);
-
-void
-lingma__log(struct lingma_pool *p, lingma_log_level lvl, const char *fmt, ...)
-{
-    char buf[600];
-    va_list ap;
-
-    if (!p->log_fn || lvl > p->o.log_level)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    p->log_fn(lvl, buf, p->log_payload);
-}
 
 LINGMA_EXPORT const char *
 lingma_instance_state_name(lingma_instance_state state)
@@ -130,7 +116,7 @@ lingma__pool_schedule(struct lingma_pool *p, struct lingma__chat *c)
     else
         p->pending_head = c;
     p->pending_tail = c;
-    lingma__transport_wake(p->tr);
+    lingma__loop_wake(p->loop);
 }
 
 /* Under pool->mu: take a chat that ends before the service thread saw it
@@ -236,15 +222,15 @@ dispatch(struct lingma_pool *p, struct lingma__chat *c)
      * start, retries elsewhere, and the stream. */
     uint64_t to = lingma__chat_timeout(p, c);
     if (to && !c->timer) {
-        c->timer = lingma__timer_new(p->tr, on_chat_timeout, c);
+        c->timer = lingma__timer_new(p->loop, on_chat_timeout, c);
         if (!c->timer) {
             lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory");
             return;
         }
         lingma__timer_arm(c->timer, to);
     }
-    lingma__log(p, LINGMA_LOG_DEBUG, "chat %llu -> %s (%s)", (unsigned long long)c->id,
-                p->inst[idx].name, lingma__route_rule_name(rule));
+    lingma__logf(&p->log, LINGMA_LOG_DEBUG, "chat %llu -> %s (%s)", (unsigned long long)c->id,
+                 p->inst[idx].name, lingma__route_rule_name(rule));
     lingma__inst_submit(&p->inst[idx], c);
 }
 
@@ -340,7 +326,7 @@ shutdown_all(struct lingma_pool *p)
         lingma__inst_shutdown(&p->inst[i]);
     lingma__timer_cancel(p->queue_timer);
     lingma__timer_cancel(p->tick_timer);
-    lingma__transport_quit(p->tr);
+    lingma__loop_quit(p->loop);
 }
 
 void
@@ -423,7 +409,7 @@ lingma__pool_on_wake(void *ud)
 }
 
 /* Append to the command queue. (mu) The caller unlocks, then wakes the
- * service thread with lingma__transport_wake(). */
+ * service thread with lingma__loop_wake(). */
 static void
 enqueue_locked(struct lingma_pool *p, struct lingma__cmd *cmd)
 {
@@ -444,11 +430,11 @@ post_cmd(struct lingma_pool *p, struct lingma__cmd *cmd)
     }
     enqueue_locked(p, cmd);
     pthread_mutex_unlock(&p->mu);
-    lingma__transport_wake(p->tr);
+    lingma__loop_wake(p->loop);
     return 0;
 }
 
-/* A new command of `type` for the transport thread, posted; freed here
+/* A new command of `type` for the service thread, posted; freed here
  * when it cannot be. */
 static int
 post_new_cmd(struct lingma_pool *p, enum cmd_type type, lingma_chat_id id,
@@ -500,7 +486,7 @@ lingma__pool_post_login(struct lingma_pool *p, size_t instance)
     }
     enqueue_locked(p, cmd);
     pthread_mutex_unlock(&p->mu);
-    lingma__transport_wake(p->tr);
+    lingma__loop_wake(p->loop);
     return 0;
 }
 
@@ -520,13 +506,13 @@ lingma__pool_post_shutdown(struct lingma_pool *p)
     pthread_mutex_lock(&p->mu);
     p->closing = 1;
     pthread_mutex_unlock(&p->mu);
-    lingma__transport_wake(p->tr);
+    lingma__loop_wake(p->loop);
 }
 
 int
 lingma__pool_on_service_thread(const struct lingma_pool *p)
 {
-    return lingma__transport_on_service_thread(p->tr);
+    return lingma__loop_on_thread(p->loop);
 }
 
 /* ---- public: chats ---- */
@@ -555,10 +541,8 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
         !*opts->prompt || !opts->on_event || (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
         return LINGMA_EINVAL;
     /* Fail invalid UTF-8 here, synchronously, rather than at chat/ask. */
-    json_t *probe = json_string(opts->prompt);
-    if (!probe)
+    if (!lingma__method_ask_prompt_ok(opts->prompt))
         return LINGMA_EINVAL;
-    json_decref(probe);
 
     struct lingma__chat *c = lingma__calloc(p->alloc, 1, sizeof(*c));
     if (!c)
@@ -583,7 +567,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
     c->on_event = opts->on_event;
     c->payload = opts->payload;
     c->created_ms = lingma__now_ms();
-    lingma_think_init(&c->think);
+    lingma__think_init(&c->think);
     lingma__adm_entry_init(&c->adm);
 
     pthread_mutex_lock(&p->mu);
@@ -613,7 +597,7 @@ lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *admit, lingma_pool
     p->start_tail = c;
     pthread_mutex_unlock(&p->mu);
 
-    lingma__transport_wake(p->tr);
+    lingma__loop_wake(p->loop);
     *out = id;
     if (admit)
         admit->queued = r == LINGMA__ADM_QUEUED;

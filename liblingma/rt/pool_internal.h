@@ -22,8 +22,10 @@
 #include "admission.h"
 #include "proc.h"
 #include "router.h"
+#include "strbuf.h"
 #include "think.h"
-#include "transport.h"
+#include "logger.h"
+#include "loop.h"
 
 /* Bytes a connection may have waiting to be sent before new chats on it are
  * refused (one frame of any size is always accepted below it). */
@@ -40,11 +42,6 @@ enum lingma__chat_phase {
     LINGMA__CHAT_ASKING,    /* chat/ask sent, no answer yet */
     LINGMA__CHAT_STREAMING, /* chat/ask accepted */
     LINGMA__CHAT_ENDED,
-};
-
-struct lingma__buf {
-    char *p;
-    size_t len, cap;
 };
 
 struct lingma__chat {
@@ -78,7 +75,7 @@ struct lingma__chat {
     int got_token;
     uint64_t ask_sent_ms, first_token_at_ms;
     lingma_usage usage;
-    struct lingma_think think;
+    struct lingma__think think;
     struct lingma__buf text;
     struct lingma__timer *timer;    /* whole-chat deadline */
     struct lingma__timer *ft_timer; /* first-token deadline */
@@ -97,7 +94,7 @@ enum lingma__lconn_state {
 struct lingma__lconn {
     struct lingma__inst *inst;
     unsigned index;
-    struct lingma__conn *tc;
+    struct lingma__ws *ws;
     lingma_rpc *rpc;
     enum lingma__lconn_state state;
     unsigned nchats;
@@ -196,9 +193,8 @@ struct lingma_pool {
     char **extra_env;
     size_t ninst;
     struct lingma__inst *inst;
-    struct lingma__transport *tr;
-    lingma_log_fn log_fn;
-    void *log_payload;
+    struct lingma__loop *loop;
+    struct lingma__logger log;
 
     /* [mu] */
     pthread_mutex_t mu;
@@ -232,8 +228,6 @@ void lingma__pool_on_queue_timer(void *ud);
 void lingma__pool_on_tick(void *ud);
 
 /* pool.c */
-void lingma__log(struct lingma_pool *p, lingma_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 void lingma__inst_publish(struct lingma__inst *in);
 /* Service thread: end a chat with its terminal event (ev is DONE or ERROR),
  * release its slot and free it. */
@@ -278,6 +272,5 @@ void lingma__chat_conn_lost(struct lingma__lconn *lc, int code, const char *why)
 void lingma__chat_release(struct lingma_pool *p, struct lingma__chat *c);
 void lingma__rid_remove(struct lingma_pool *p, struct lingma__chat *c);
 void lingma__chat_free(struct lingma_pool *p, struct lingma__chat *c);
-int lingma__buf_append(const lingma_allocator *a, struct lingma__buf *b, const char *s, size_t n);
 
 #endif

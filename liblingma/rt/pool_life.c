@@ -27,7 +27,7 @@ pool_destroy(struct lingma_pool *p)
             lingma__inst_dispose(&p->inst[i]);
     lingma__timer_free(p->queue_timer);
     lingma__timer_free(p->tick_timer);
-    lingma__transport_free(p->tr);
+    lingma__loop_free(p->loop);
     lingma__free(p->alloc, p->inst);
     lingma__free(p->alloc, p->reg);
     lingma__free(p->alloc, p->rids);
@@ -69,8 +69,9 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     memcpy(&p->o, opts,
            opts->version == 1 ? offsetof(lingma_pool_options, login_hook) : sizeof(p->o));
     p->o.version = LINGMA_POOL_OPTIONS_VERSION;
-    p->log_fn = opts->log_fn;
-    p->log_payload = opts->log_payload;
+    p->log.fn = opts->log_fn;
+    p->log.payload = opts->log_payload;
+    p->log.level = opts->log_level;
     p->ninst = ninst;
 
     /* Defaults (DESIGN.md, gateway configuration table). */
@@ -137,20 +138,18 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     if (!p->reg || !p->rids)
         goto fail;
 
-    struct lingma__transport_opts to;
+    struct lingma__loop_opts to;
     memset(&to, 0, sizeof(to));
     to.on_wake = lingma__pool_on_wake;
     to.ud = p;
-    to.log_fn = opts->log_fn;
-    to.log_payload = opts->log_payload;
-    to.log_level = opts->log_level;
+    to.log = p->log;
     to.alloc = p->alloc;
-    rc = lingma__transport_new(&p->tr, &to);
+    rc = lingma__loop_new(&p->loop, &to);
     if (rc != 0)
         goto fail;
     rc = LINGMA_ENOMEM;
-    p->queue_timer = lingma__timer_new(p->tr, lingma__pool_on_queue_timer, p);
-    p->tick_timer = lingma__timer_new(p->tr, lingma__pool_on_tick, p);
+    p->queue_timer = lingma__timer_new(p->loop, lingma__pool_on_queue_timer, p);
+    p->tick_timer = lingma__timer_new(p->loop, lingma__pool_on_tick, p);
     p->inst = lingma__calloc(p->alloc, p->ninst, sizeof(*p->inst));
     if (!p->queue_timer || !p->tick_timer || !p->inst)
         goto fail;
@@ -160,10 +159,10 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     }
     /* The caller's array is not ours beyond this call. */
     p->o.accounts = NULL;
-    if ((rc = lingma__transport_start(p->tr)) != 0)
+    if ((rc = lingma__loop_start(p->loop)) != 0)
         goto fail;
-    lingma__log(p, LINGMA_LOG_INFO, "pool: %zu instance(s), binary %s, work dir %s", p->ninst,
-                p->binary, p->work_dir);
+    lingma__logf(&p->log, LINGMA_LOG_INFO, "pool: %zu instance(s), binary %s, work dir %s",
+                 p->ninst, p->binary, p->work_dir);
     *out = p;
     return 0;
 
@@ -178,11 +177,12 @@ lingma_pool_free(lingma_pool *p)
     if (!p)
         return;
     if (lingma__pool_on_service_thread(p)) {
-        lingma__log(p, LINGMA_LOG_ERROR, "lingma_pool_free() called from a callback: ignored");
+        lingma__logf(&p->log, LINGMA_LOG_ERROR,
+                     "lingma_pool_free() called from a callback: ignored");
         return;
     }
     lingma__pool_post_shutdown(p);
-    lingma__transport_join(p->tr);
+    lingma__loop_join(p->loop);
     /* Every child got SIGINT during the shutdown; they die together, so the
      * bounded waits below add up to one grace period, not one each. */
     pool_destroy(p);

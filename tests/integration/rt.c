@@ -13,6 +13,7 @@
 
 #include "rt.h"
 #include "proc.h" /* lingma__find_free_ports */
+#include "procrun.h"
 #include "tmpdir.h"
 
 char *
@@ -300,16 +301,10 @@ rt_pred_ready(const lingma_instance_stats *s, void *arg)
 long
 rt_sim_status(const char *dir, const char *key)
 {
-    char cmd[8192];
     char out[65536];
-    size_t n = 0;
-    snprintf(cmd, sizeof(cmd), "'%s' status -o json --workDir '%s'", rt_sim_bin(), dir);
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return -1;
-    n = fread(out, 1, sizeof(out) - 1, f);
-    pclose(f);
-    out[n] = '\0';
+    const char *argv[] = {rt_sim_bin(), "status", "-o", "json", "--workDir", dir, NULL};
+    struct procrun_opts o = {.argv = argv};
+    procrun_run(&o, 10000, out, sizeof(out), NULL, 0); /* the JSON says it all */
     json_t *j = json_loads(out, 0, NULL);
     long v = -1;
     if (j && json_is_integer(json_object_get(j, key)))

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "infofile.h"
+#include "infofile_io.h"
 #include "proc.h"
 #include "tmpdir.h"
 

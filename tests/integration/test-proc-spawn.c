@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "infofile.h"
+#include "infofile_io.h"
 #include "proc.h"
 #include "tmpdir.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of the pure chat protocol helpers (liblingma/chat_proto.c). */
+/* Unit tests of the chat part of the pure protocol helpers (liblingma/proto/methods.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "chat_proto.h"
+#include "methods.h"
 
 static const char *
 sget(const json_t *o, const char *path1, const char *path2)
@@ -21,10 +21,10 @@ sget(const json_t *o, const char *path1, const char *path2)
 static void
 test_ask_chat_mode(void **state)
 {
-    struct lingma_ask_spec spec = {"0123456789abcdef0123456789abcdef", NULL, "Reply: pong", NULL,
-                                   LINGMA_ASK_DEFAULT};
+    struct lingma__ask_spec spec = {"0123456789abcdef0123456789abcdef", NULL, "Reply: pong", NULL,
+                                    LINGMA_ASK_DEFAULT};
     (void)state;
-    json_t *p = lingma_chat_proto_ask(&spec);
+    json_t *p = lingma__method_ask(&spec);
     assert_non_null(p);
     assert_string_equal(sget(p, "requestId", NULL), spec.request_id);
     assert_string_equal(sget(p, "sessionId", NULL), "");
@@ -44,9 +44,9 @@ test_ask_chat_mode(void **state)
 static void
 test_ask_agent_mode_model_session(void **state)
 {
-    struct lingma_ask_spec spec = {"r", "sess-1", "q", "dashscope_qwen3_coder", LINGMA_ASK_AGENT};
+    struct lingma__ask_spec spec = {"r", "sess-1", "q", "dashscope_qwen3_coder", LINGMA_ASK_AGENT};
     (void)state;
-    json_t *p = lingma_chat_proto_ask(&spec);
+    json_t *p = lingma__method_ask(&spec);
     assert_non_null(p);
     assert_string_equal(sget(p, "sessionType", NULL), "developer");
     assert_string_equal(sget(p, "mode", NULL), "agent");
@@ -60,9 +60,9 @@ test_ask_agent_mode_model_session(void **state)
 static void
 test_ask_bad_utf8(void **state)
 {
-    struct lingma_ask_spec spec = {"r", NULL, "bad \xff", NULL, LINGMA_ASK_CHAT};
+    struct lingma__ask_spec spec = {"r", NULL, "bad \xff", NULL, LINGMA_ASK_CHAT};
     (void)state;
-    assert_null(lingma_chat_proto_ask(&spec));
+    assert_null(lingma__method_ask(&spec));
 }
 
 static void
@@ -73,17 +73,17 @@ test_hex_id(void **state)
     (void)state;
     for (int i = 0; i < 16; i++)
         rnd[i] = (unsigned char)(i * 17);
-    lingma_chat_proto_hex_id(out, rnd);
+    lingma__method_hex_id(out, rnd);
     assert_string_equal(out, "00112233445566778899aabbccddeeff");
 }
 
 static void
 test_answer(void **state)
 {
-    struct lingma_answer a;
+    struct lingma__answer a;
     (void)state;
     json_t *p = json_pack("{s:s, s:s, s:s}", "requestId", "r1", "sessionId", "s1", "text", "pon");
-    assert_int_equal(lingma_chat_proto_answer(&a, p), 0);
+    assert_int_equal(lingma__method_answer(&a, p), 0);
     assert_string_equal(a.request_id, "r1");
     assert_string_equal(a.session_id, "s1");
     assert_string_equal(a.text, "pon");
@@ -92,30 +92,30 @@ test_answer(void **state)
 
     /* `content` is the fallback; a missing text is an empty delta. */
     p = json_pack("{s:s, s:s}", "requestId", "r1", "content", "g");
-    assert_int_equal(lingma_chat_proto_answer(&a, p), 0);
+    assert_int_equal(lingma__method_answer(&a, p), 0);
     assert_string_equal(a.text, "g");
     json_decref(p);
     p = json_pack("{s:s}", "requestId", "r1");
-    assert_int_equal(lingma_chat_proto_answer(&a, p), 0);
+    assert_int_equal(lingma__method_answer(&a, p), 0);
     assert_string_equal(a.text, "");
     assert_null(a.session_id);
     json_decref(p);
 
     p = json_pack("{s:s}", "text", "x");
-    assert_int_equal(lingma_chat_proto_answer(&a, p), LINGMA_EPROTO);
+    assert_int_equal(lingma__method_answer(&a, p), LINGMA_EPROTO);
     json_decref(p);
-    assert_int_equal(lingma_chat_proto_answer(&a, NULL), LINGMA_EPROTO);
+    assert_int_equal(lingma__method_answer(&a, NULL), LINGMA_EPROTO);
 }
 
 static void
 test_finish(void **state)
 {
-    struct lingma_finish f;
+    struct lingma__finish f;
     (void)state;
     json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i}}", "requestId", "r", "sessionId",
                           "s", "reason", "success", "statusCode", 200, "fullAnswer", "pong",
                           "extra", "prompt_tokens", 5, "completion_tokens", 7);
-    assert_int_equal(lingma_chat_proto_finish(&f, p), 0);
+    assert_int_equal(lingma__method_finish(&f, p), 0);
     assert_int_equal(f.status_code, 200);
     assert_string_equal(f.reason, "success");
     assert_string_equal(f.full_answer, "pong");
@@ -126,7 +126,7 @@ test_finish(void **state)
     json_decref(p);
 
     p = json_pack("{s:s, s:i, s:n}", "requestId", "r", "statusCode", 429, "extra");
-    assert_int_equal(lingma_chat_proto_finish(&f, p), 0);
+    assert_int_equal(lingma__method_finish(&f, p), 0);
     assert_int_equal(f.status_code, 429);
     assert_false(f.usage.present);
     assert_string_equal(f.reason, "");
@@ -134,14 +134,14 @@ test_finish(void **state)
 
     p = json_pack("{s:s, s:{s:{s:i, s:i, s:i}}}", "requestId", "r", "extra", "usage",
                   "promptTokens", 1, "completionTokens", 2, "totalTokens", 4);
-    assert_int_equal(lingma_chat_proto_finish(&f, p), 0);
+    assert_int_equal(lingma__method_finish(&f, p), 0);
     assert_int_equal(f.status_code, 200);
     assert_true(f.usage.present);
     assert_int_equal(f.usage.total_tokens, 4);
     json_decref(p);
 
     p = json_pack("[]");
-    assert_int_equal(lingma_chat_proto_finish(&f, p), LINGMA_EPROTO);
+    assert_int_equal(lingma__method_finish(&f, p), LINGMA_EPROTO);
     json_decref(p);
 }
 
@@ -150,12 +150,12 @@ test_step_end(void **state)
 {
     (void)state;
     json_t *p = json_pack("{s:s, s:s}", "requestId", "r", "step", "step_end");
-    assert_true(lingma_chat_proto_is_step_end(p));
+    assert_true(lingma__method_is_step_end(p));
     json_object_set_new(p, "step", json_string("step_start"));
-    assert_false(lingma_chat_proto_is_step_end(p));
-    assert_string_equal(lingma_chat_proto_request_id(p), "r");
+    assert_false(lingma__method_is_step_end(p));
+    assert_string_equal(lingma__method_request_id(p), "r");
     json_decref(p);
-    assert_null(lingma_chat_proto_request_id(NULL));
+    assert_null(lingma__method_request_id(NULL));
 }
 
 int

@@ -85,16 +85,9 @@ test_framing(void **state)
     assert_int_equal(verdict("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                              "Transfer-Encoding: chunked\r\n\r\n"),
                      GW_HEAD_BAD_FRAMING);
-    /* Content-Length must be 1*DIGIT within int64. */
-    const char *bad_cl[] = {"-1",
-                            "abc",
-                            "+46",
-                            "0x2e",
-                            "46.0",
-                            "1 2",
-                            "",
-                            "9223372036854775808",
-                            "18446744073709551616"};
+    /* Content-Length must be 1*DIGIT; how large is the body limit's
+     * business (413), not a framing doubt. */
+    const char *bad_cl[] = {"-1", "abc", "+46", "0x2e", "46.0", "1 2", "", "1_0", "1e3"};
     for (size_t i = 0; i < sizeof(bad_cl) / sizeof(bad_cl[0]); i++) {
         char buf[256];
         int n = snprintf(buf, sizeof(buf),
@@ -104,6 +97,9 @@ test_framing(void **state)
     }
     assert_int_equal(
         verdict("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775807\r\n\r\n"),
+        GW_HEAD_OK);
+    assert_int_equal(
+        verdict("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
         GW_HEAD_OK);
 }
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "infofile.h"
+#include "infofile_io.h"
 #include "tmpdir.h"
 
 static int

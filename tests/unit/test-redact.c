@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "loginhook.h"
+#include "redact.h"
 
 static void
 check(const char *in, const char *secret, bool cut, const char *want)

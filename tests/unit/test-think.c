@@ -39,18 +39,18 @@ collect(int reasoning, const char *s, size_t len, void *payload)
 static void
 run(struct out *o, const char *s, size_t step)
 {
-    struct lingma_think t;
+    struct lingma__think t;
     size_t len = strlen(s);
 
     memset(o, 0, sizeof(*o));
-    lingma_think_init(&t);
+    lingma__think_init(&t);
     if (step == 0)
         step = len ? len : 1;
     for (size_t i = 0; i < len; i += step) {
         size_t n = len - i < step ? len - i : step;
-        assert_int_equal(lingma_think_feed(&t, s + i, n, collect, o), 0);
+        assert_int_equal(lingma__think_feed(&t, s + i, n, collect, o), 0);
     }
-    assert_int_equal(lingma_think_finish(&t, collect, o), 0);
+    assert_int_equal(lingma__think_finish(&t, collect, o), 0);
 }
 
 /* Every cut of the input gives the same split. */
@@ -136,14 +136,14 @@ test_pieces_not_bytewise(void **state)
 static void
 test_stop(void **state)
 {
-    struct lingma_think t;
+    struct lingma__think t;
     struct out o;
     (void)state;
 
     memset(&o, 0, sizeof(o));
     o.stop_after = 1;
-    lingma_think_init(&t);
-    assert_int_equal(lingma_think_feed(&t, "a\n````think::x\nb", 16, collect, &o), 1);
+    lingma__think_init(&t);
+    assert_int_equal(lingma__think_feed(&t, "a\n````think::x\nb", 16, collect, &o), 1);
 }
 
 int

@@ -1,21 +1,19 @@
 /*
  * The pool's event loop on libwebsockets 4.1.6: the only includer of
- * libwebsockets.h. See transport.h and library-notes.md section 1 for the
+ * libwebsockets.h. See loop.h and library-notes.md section 1 for the
  * traps this file steps around (thread rules, fake wsi in
  * EVENT_WAIT_CANCELLED, in-place masking, one lws_write per WRITEABLE).
  * Outgoing frames queued together go out as one WebSocket message.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <libwebsockets.h>
 
 #include "alloc.h"
-#include "transport.h"
+#include "loop.h"
 
 /* Largest WebSocket frame we write at once; bigger messages are fragmented
  * so that control frames (pings, close) are never stuck behind them. */
@@ -27,22 +25,22 @@
 #define TX_KEEP   ((size_t)LWS_PRE + 2 * TX_BATCH)
 #define RX_BUFFER 65536
 
-struct lingma__transport {
-    struct lingma__transport_opts o;
+struct lingma__loop {
+    struct lingma__loop_opts o;
     struct lws_context *ctx;
     struct lws_vhost *vh;
     pthread_t thread;
     int started;
     int joined;
-    volatile int quit;          /* written and read on the service thread only */
-    struct lingma__conn *conns; /* every connection lws still knows about */
+    volatile int quit;        /* written and read on the service thread only */
+    struct lingma__ws *conns; /* every connection lws still knows about */
 };
 
-struct lingma__conn {
-    struct lingma__transport *t;
-    struct lingma__conn *prev, *next;
+struct lingma__ws {
+    struct lingma__loop *t;
+    struct lingma__ws *prev, *next;
     struct lws *wsi;
-    struct lingma__conn_cbs cbs;
+    struct lingma__ws_cbs cbs;
     void *ud; /* NULL once detached: no callback fires any more */
     int detached;
     int opened;
@@ -56,7 +54,7 @@ struct lingma__conn {
 
 struct lingma__timer {
     lws_sorted_usec_list_t sul; /* first: the callback gets its address */
-    struct lingma__transport *t;
+    struct lingma__loop *t;
     lingma__timer_fn fn;
     void *ud;
 };
@@ -64,35 +62,17 @@ struct lingma__timer {
 uint64_t
 lingma__now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void tlog(struct lingma__transport *t, lingma_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-tlog(struct lingma__transport *t, lingma_log_level lvl, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-
-    if (!t->o.log_fn || lvl > t->o.log_level)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    t->o.log_fn(lvl, buf, t->o.log_payload);
+    /* lws_sul timers are scheduled on lws_now_usecs(), CLOCK_MONOTONIC. */
+    return (uint64_t)lws_now_usecs() / LWS_US_PER_MS;
 }
 
 /*
  * lws' log hook is process-wide and carries no payload. It is routed to the
- * log_fn of the most recently created transport that has one; a mutex keeps
+ * log_fn of the most recently created loop that has one; a mutex keeps
  * the routing safe while pools come and go.
  */
 static pthread_mutex_t lws_log_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct lingma__transport *lws_log_sink;
+static struct lingma__loop *lws_log_sink;
 
 static void
 lws_log_hook(int level, const char *line)
@@ -109,15 +89,16 @@ lws_log_hook(int level, const char *line)
         while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
             n--;
         buf[n] = '\0';
-        tlog(lws_log_sink, level & LLL_ERR ? LINGMA_LOG_ERROR : LINGMA_LOG_WARN, "lws: %s", buf);
+        lingma__logf(&lws_log_sink->o.log, level & LLL_ERR ? LINGMA_LOG_ERROR : LINGMA_LOG_WARN,
+                     "lws: %s", buf);
     }
     pthread_mutex_unlock(&lws_log_mu);
 }
 
 static void
-conn_unlink(struct lingma__conn *c)
+conn_unlink(struct lingma__ws *c)
 {
-    struct lingma__transport *t = c->t;
+    struct lingma__loop *t = c->t;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -128,9 +109,9 @@ conn_unlink(struct lingma__conn *c)
 }
 
 static void
-conn_release(struct lingma__conn *c)
+conn_release(struct lingma__ws *c)
 {
-    struct lingma__transport *t = c->t;
+    struct lingma__loop *t = c->t;
     conn_unlink(c);
     lingma__free(t->o.alloc, c->tx);
     lingma__free(t->o.alloc, c);
@@ -138,13 +119,13 @@ conn_release(struct lingma__conn *c)
 
 /* The connection is over (error or close): tell the owner once, free it. */
 static void
-conn_ended(struct lingma__conn *c, const char *why)
+conn_ended(struct lingma__ws *c, const char *why)
 {
     if (c->wsi)
         lws_set_wsi_user(c->wsi, NULL);
     c->wsi = NULL;
     if (c->in_open) {
-        /* lingma__conn_open() reports it and frees `c`. */
+        /* lingma__ws_open() reports it and frees `c`. */
         c->open_failed = 1;
         return;
     }
@@ -156,9 +137,9 @@ conn_ended(struct lingma__conn *c, const char *why)
 /* Append one pulled frame to the message being built, growing the
  * LWS_PRE-prefixed buffer geometrically. -1 on allocation failure. */
 static int
-tx_append(struct lingma__conn *c, const char *p, size_t n)
+tx_append(struct lingma__ws *c, const char *p, size_t n)
 {
-    struct lingma__transport *t = c->t;
+    struct lingma__loop *t = c->t;
     size_t need = LWS_PRE + c->tx_len + n;
 
     if (need > c->tx_cap) {
@@ -178,9 +159,9 @@ tx_append(struct lingma__conn *c, const char *p, size_t n)
 
 /* Write (part of) the current message, or start the next one. */
 static int
-conn_write(struct lingma__conn *c)
+conn_write(struct lingma__ws *c)
 {
-    struct lingma__transport *t = c->t;
+    struct lingma__loop *t = c->t;
 
     if (c->tx_off >= c->tx_len) {
         /* Batch every frame queued right now (the ACKs of a burst of
@@ -224,7 +205,7 @@ conn_write(struct lingma__conn *c)
 static int
 callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-    struct lingma__conn *c = user;
+    struct lingma__ws *c = user;
 
     if (c && !c->wsi)
         c->wsi = wsi;
@@ -259,7 +240,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
             return -1;
         int rc = conn_write(c);
         if (rc < 0) {
-            tlog(c->t, LINGMA_LOG_WARN, "websocket write failed");
+            lingma__logf(&c->t->o.log, LINGMA_LOG_WARN, "websocket write failed");
             return -1;
         }
         if (rc > 0)
@@ -289,9 +270,9 @@ static const struct lws_protocols protocols[] = {
 };
 
 int
-lingma__transport_new(struct lingma__transport **out, const struct lingma__transport_opts *o)
+lingma__loop_new(struct lingma__loop **out, const struct lingma__loop_opts *o)
 {
-    struct lingma__transport *t = lingma__calloc(o->alloc, 1, sizeof(*t));
+    struct lingma__loop *t = lingma__calloc(o->alloc, 1, sizeof(*t));
     struct lws_context_creation_info info;
 
     if (!t)
@@ -300,7 +281,7 @@ lingma__transport_new(struct lingma__transport **out, const struct lingma__trans
 
     /* Before the context exists: lws logs from its very first call. */
     pthread_mutex_lock(&lws_log_mu);
-    if (o->log_fn)
+    if (o->log.fn)
         lws_log_sink = t;
     pthread_mutex_unlock(&lws_log_mu);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_hook);
@@ -315,7 +296,7 @@ lingma__transport_new(struct lingma__transport **out, const struct lingma__trans
     info.user = t;
     t->ctx = lws_create_context(&info);
     if (!t->ctx) {
-        lingma__transport_free(t);
+        lingma__loop_free(t);
         return LINGMA_ERROR;
     }
     t->vh = lws_get_vhost_by_name(t->ctx, "default");
@@ -323,17 +304,17 @@ lingma__transport_new(struct lingma__transport **out, const struct lingma__trans
     return 0;
 }
 
-/* The transport whose service thread this is. Set by the thread itself as
+/* The loop whose service thread this is. Set by the thread itself as
  * its first act, so callbacks see it even before pthread_create() has
  * returned to the creator (which is when t->thread gets written). */
-static _Thread_local const struct lingma__transport *current_transport;
+static _Thread_local const struct lingma__loop *current_loop;
 
 static void *
 service_main(void *arg)
 {
-    struct lingma__transport *t = arg;
+    struct lingma__loop *t = arg;
 
-    current_transport = t;
+    current_loop = t;
     t->o.on_wake(t->o.ud);
     while (!t->quit) {
         if (lws_service(t->ctx, 0) < 0)
@@ -344,7 +325,7 @@ service_main(void *arg)
 }
 
 int
-lingma__transport_start(struct lingma__transport *t)
+lingma__loop_start(struct lingma__loop *t)
 {
     if (pthread_create(&t->thread, NULL, service_main, t) != 0)
         return LINGMA_ERROR;
@@ -353,19 +334,19 @@ lingma__transport_start(struct lingma__transport *t)
 }
 
 void
-lingma__transport_wake(struct lingma__transport *t)
+lingma__loop_wake(struct lingma__loop *t)
 {
     lws_cancel_service(t->ctx);
 }
 
 void
-lingma__transport_quit(struct lingma__transport *t)
+lingma__loop_quit(struct lingma__loop *t)
 {
     t->quit = 1;
 }
 
 void
-lingma__transport_join(struct lingma__transport *t)
+lingma__loop_join(struct lingma__loop *t)
 {
     if (t->started && !t->joined) {
         pthread_join(t->thread, NULL);
@@ -374,23 +355,23 @@ lingma__transport_join(struct lingma__transport *t)
 }
 
 int
-lingma__transport_on_service_thread(const struct lingma__transport *t)
+lingma__loop_on_thread(const struct lingma__loop *t)
 {
-    return current_transport == t;
+    return current_loop == t;
 }
 
 void
-lingma__transport_free(struct lingma__transport *t)
+lingma__loop_free(struct lingma__loop *t)
 {
     if (!t)
         return;
-    lingma__transport_join(t);
+    lingma__loop_join(t);
     pthread_mutex_lock(&lws_log_mu);
     if (lws_log_sink == t)
         lws_log_sink = NULL;
     pthread_mutex_unlock(&lws_log_mu);
     /* Detach first: the destroy may deliver CLIENT_CLOSED for live ones. */
-    for (struct lingma__conn *c = t->conns; c; c = c->next)
+    for (struct lingma__ws *c = t->conns; c; c = c->next)
         c->detached = 1;
     if (t->ctx)
         lws_context_destroy(t->ctx);
@@ -400,11 +381,11 @@ lingma__transport_free(struct lingma__transport *t)
 }
 
 int
-lingma__conn_open(struct lingma__conn **out, struct lingma__transport *t, int port,
-                  const struct lingma__conn_cbs *cbs, void *ud)
+lingma__ws_open(struct lingma__ws **out, struct lingma__loop *t, int port,
+                const struct lingma__ws_cbs *cbs, void *ud)
 {
     struct lws_client_connect_info i;
-    struct lingma__conn *c = lingma__calloc(t->o.alloc, 1, sizeof(*c));
+    struct lingma__ws *c = lingma__calloc(t->o.alloc, 1, sizeof(*c));
 
     if (!c)
         return LINGMA_ENOMEM;
@@ -444,14 +425,14 @@ lingma__conn_open(struct lingma__conn **out, struct lingma__transport *t, int po
 }
 
 void
-lingma__conn_kick(struct lingma__conn *c)
+lingma__ws_kick(struct lingma__ws *c)
 {
     if (c && c->wsi && c->opened && !c->detached)
         lws_callback_on_writable(c->wsi);
 }
 
 void
-lingma__conn_close(struct lingma__conn *c)
+lingma__ws_close(struct lingma__ws *c)
 {
     if (!c)
         return;
@@ -470,7 +451,7 @@ timer_cb(lws_sorted_usec_list_t *sul)
 }
 
 struct lingma__timer *
-lingma__timer_new(struct lingma__transport *t, lingma__timer_fn fn, void *ud)
+lingma__timer_new(struct lingma__loop *t, lingma__timer_fn fn, void *ud)
 {
     struct lingma__timer *tm = lingma__calloc(t->o.alloc, 1, sizeof(*tm));
     if (tm) {
