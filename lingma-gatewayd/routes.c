@@ -179,7 +179,11 @@ gw_routes_on_headers(gw_http_req *req, void *payload)
     }
     if (!authorized(app, req, r)) {
         gw_error_invalid_api_key(&e);
-        gw_http_header extra[] = {{"WWW-Authenticate", "Bearer"}, {NULL, NULL}};
+        /* Claude Code retries a 401 like a 5xx, for a minute or more,
+         * unless the answer says not to: a wrong key does not heal. */
+        gw_http_header extra[] = {{"WWW-Authenticate", "Bearer"}, {NULL, NULL}, {NULL, NULL}};
+        if (ctx->ri.api == GW_API_ANTHROPIC)
+            extra[1] = (gw_http_header){"x-should-retry", "false"};
         gw_respond_error_with(app, req, &ctx->ri, &e, extra, NULL);
     }
 }

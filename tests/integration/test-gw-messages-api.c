@@ -188,10 +188,11 @@ test_refusals(void **state)
     const char *wrong[] = {"x-api-key: sk-wrong", NULL};
     gwd_req(&r, &G, "POST", "/v1/messages", "{}", wrong);
     assert_anthropic_error(&r, 401, "authentication_error");
+    char h[64];
+    assert_string_equal(gwd_header(&r, "x-should-retry", h, sizeof(h)), "false");
     gwd_resp_free(&r);
     gwd_req(&r, &G, "GET", "/v1/messages", NULL, auth);
     assert_anthropic_error(&r, 405, "invalid_request_error");
-    char h[64];
     assert_string_equal(gwd_header(&r, "allow", h, sizeof(h)), "POST");
     gwd_resp_free(&r);
     messages(&r, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
@@ -217,6 +218,7 @@ test_refusals(void **state)
     gwd_req(&r, &G, "POST", "/v1/chat/completions", "{}", wrong);
     assert_int_equal(r.status, 401);
     assert_non_null(json_object_get(json_object_get(r.json, "error"), "code"));
+    assert_null(gwd_header(&r, "x-should-retry", h, sizeof(h)));
     gwd_resp_free(&r);
 }
 
