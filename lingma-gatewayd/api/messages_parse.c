@@ -542,9 +542,9 @@ set_or_oom(json_t *obj, const char *key, json_t *v, gw_error *err)
 }
 
 /* One tool, in the Chat Completions shape: a custom tool (no type, or
- * "custom") needs a name and an input_schema object; Anthropic's own
- * server tools ("web_search_20250305", ...) need a name and are kept as
- * sent. A new reference in *out. */
+ * "custom") needs a name and an input_schema object; Anthropic's own typed
+ * tools ("web_search_20250305", "mcp_toolset", ...) are kept as sent, each
+ * type with its own fields. A new reference in *out. */
 static int
 parse_tool(json_t **out, const json_t *t, size_t i, gw_error *err)
 {
@@ -552,10 +552,6 @@ parse_tool(json_t **out, const json_t *t, size_t i, gw_error *err)
     gw_reqjson_param(p, "tools.%zu", i);
     if (!json_is_object(t))
         return bad_type(err, p, "a valid dictionary");
-    const char *name;
-    int rc = need_string(&name, t, "name", p, err);
-    if (rc != 0)
-        return rc;
     const json_t *type = json_object_get(t, "type");
     if (!absent(type) && !json_is_string(type))
         return bad_type(err, gw_reqjson_param(p, "tools.%zu.type", i), "a valid string");
@@ -563,6 +559,10 @@ parse_tool(json_t **out, const json_t *t, size_t i, gw_error *err)
         *out = json_incref((json_t *)t);
         return 0;
     }
+    const char *name;
+    int rc = need_string(&name, t, "name", p, err);
+    if (rc != 0)
+        return rc;
     const json_t *schema = json_object_get(t, "input_schema");
     if (!schema)
         return missing(err, gw_reqjson_param(p, "tools.%zu.input_schema", i));

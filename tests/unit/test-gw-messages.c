@@ -234,19 +234,22 @@ test_parse_tools(void **state)
                  "\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}}},"
                  "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"custom\",\"name\":"
                  "\"Read\",\"input_schema\":{\"type\":\"object\"}},{\"type\":"
-                 "\"web_search_20250305\",\"name\":\"web_search\",\"max_uses\":5}],"
+                 "\"web_search_20250305\",\"name\":\"web_search\",\"max_uses\":5},{\"type\":"
+                 "\"mcp_toolset\",\"mcp_server_name\":\"m\"}],"
                  "\"tool_choice\":{\"type\":\"tool\",\"name\":\"Bash\","
                  "\"disable_parallel_tool_use\":true},"
                  "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
         false);
-    assert_int_equal(r->n_tools, 3);
+    assert_int_equal(r->n_tools, 4);
     char *t = json_dumps(r->tools, JSON_COMPACT);
-    assert_string_equal(t, "[{\"type\":\"function\",\"function\":{\"name\":\"Bash\","
-                           "\"description\":\"Run\",\"parameters\":{\"type\":\"object\","
-                           "\"properties\":{\"command\":{\"type\":\"string\"}}}}},"
-                           "{\"type\":\"function\",\"function\":{\"name\":\"Read\",\"parameters\":"
-                           "{\"type\":\"object\"}}},{\"type\":\"web_search_20250305\",\"name\":"
-                           "\"web_search\",\"max_uses\":5}]");
+    assert_string_equal(
+        t, "[{\"type\":\"function\",\"function\":{\"name\":\"Bash\","
+           "\"description\":\"Run\",\"parameters\":{\"type\":\"object\","
+           "\"properties\":{\"command\":{\"type\":\"string\"}}}}},"
+           "{\"type\":\"function\",\"function\":{\"name\":\"Read\",\"parameters\":"
+           "{\"type\":\"object\"}}},{\"type\":\"web_search_20250305\",\"name\":"
+           "\"web_search\",\"max_uses\":5},{\"type\":\"mcp_toolset\",\"mcp_server_name\":"
+           "\"m\"}]");
     free(t);
     t = json_dumps(r->tool_choice, JSON_COMPACT | JSON_ENCODE_ANY);
     assert_string_equal(t, "{\"type\":\"function\",\"function\":{\"name\":\"Bash\"}}");
