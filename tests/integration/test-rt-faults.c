@@ -262,7 +262,8 @@ static void
 test_stalled_peer_bounds_the_send_queue(void **state)
 {
     char *dir = rt_tempdir();
-    lingma_pool *pool = rt_pool_new(dir, NULL);
+    lingma_pool_options o;
+    lingma_pool *pool = NULL;
     lingma_pool_stats *s = NULL;
     static struct rt_chat c[BIG_CHATS];
     char *prompt = malloc(BIG_PROMPT + 1);
@@ -271,6 +272,18 @@ test_stalled_peer_bounds_the_send_queue(void **state)
     assert_non_null(prompt);
     memset(prompt, 'x', BIG_PROMPT);
     prompt[BIG_PROMPT] = '\0';
+    /*
+     * The refusal is CPU work: some 32 MiB of chat/ask built and queued
+     * first. On a loaded machine (scripts/stress-test) that took more than
+     * the 5 s this test once allowed, while the chats' own timeouts were
+     * 10 s away. So the timeouts are far (120 s) and the wait long (60 s):
+     * what must hold is that the last chat ends with the cap's error; without
+     * the cap it would wait for its timeout, long after the wait gave up.
+     */
+    rt_pool_options(&o, dir, NULL);
+    o.rpc_timeout_ms = 120000;
+    o.chat_timeout_ms = 120000;
+    assert_int_equal(lingma_pool_new(&pool, &o), 0);
     assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
     assert_int_equal(lingma_pool_stats_get(&s, pool), 0);
     pid_t pid = (pid_t)s->instances[0].pid;
@@ -283,9 +296,9 @@ test_stalled_peer_bounds_the_send_queue(void **state)
         assert_int_equal(rt_chat_start(&c[i], pool, prompt, NULL), 0);
     }
     /* The last chats find the queue full: a clear error, long before the
-     * 30 s chat timeout. */
+     * chat timeout. */
     int refused =
-        rt_chat_wait(&c[BIG_CHATS - 1], 5000) == 0 && c[BIG_CHATS - 1].error == LINGMA_EIO;
+        rt_chat_wait(&c[BIG_CHATS - 1], 60000) == 0 && c[BIG_CHATS - 1].error == LINGMA_EIO;
     char msg[256];
     snprintf(msg, sizeof(msg), "%s", c[BIG_CHATS - 1].message);
     kill(pid, SIGCONT);
