@@ -102,10 +102,6 @@ int gw_chat_request_parse(gw_chat_request **out, gw_error *err, const char *body
 /* NULL-safe. */
 void gw_chat_request_free(gw_chat_request *req);
 
-/* A JSON string from answer text that should be UTF-8: invalid bytes become
- * U+FFFD instead of failing the whole response. NULL only on OOM. */
-json_t *gw_json_text(const char *s, size_t len);
-
 /*
  * Flatten the conversation into the single question Lingma takes.
  *
@@ -211,6 +207,10 @@ void gw_completion_id(char out[GW_COMPLETION_ID_SIZE],
  * response. `finish_reason` is "stop", "length", ... Return 0 or
  * LINGMA_ENOMEM.
  */
+
+/* A JSON string from text that should be UTF-8: invalid bytes become
+ * U+FFFD rather than failing the whole response. NULL only on OOM. */
+json_t *gw_json_text(const char *s, size_t len);
 
 /* A non-streaming chat.completion. `reasoning` may be NULL (the key
  * reasoning_content is then absent); `usage` may be NULL (no usage key). */
