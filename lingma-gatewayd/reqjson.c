@@ -58,6 +58,17 @@ gw_reqjson_missing(gw_error *err, const char *param)
 }
 
 int
+gw_reqjson_unsupported_part(gw_error *err, const char *param, const char *type,
+                            const char *accepted)
+{
+    gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "unsupported_content_type", param,
+                 "Invalid content part '%s': type '%.64s' is not supported; this gateway only "
+                 "accepts %s.",
+                 param, type, accepted);
+    return LINGMA_EINVAL;
+}
+
+int
 gw_reqjson_oom(gw_error *err)
 {
     gw_error_from_lingma(err, LINGMA_ENOMEM, 0, 0);

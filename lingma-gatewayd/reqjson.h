@@ -39,6 +39,11 @@ int gw_reqjson_bad_type(gw_error *err, const char *param, const char *expected, 
 /* 400 missing_required_parameter. */
 int gw_reqjson_missing(gw_error *err, const char *param);
 
+/* 400 unsupported_content_type for a content part of type `type` at
+ * `param`; `accepted` ends the sentence ("text parts"). */
+int gw_reqjson_unsupported_part(gw_error *err, const char *param, const char *type,
+                                const char *accepted);
+
 /* 500 internal error; returns LINGMA_ENOMEM. */
 int gw_reqjson_oom(gw_error *err);
 

@@ -23,6 +23,10 @@ static const struct route_def table[GW_R_COUNT] = {
     [GW_R_NONE] = {NULL, "other", 0, false, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_CHAT] = {"/chat/completions", "/v1/chat/completions", M_POST, true, GW_AUTH_API_KEY,
                    GW_API_OPENAI},
+    [GW_R_MESSAGES] = {"/messages", "/v1/messages", M_POST, true, GW_AUTH_API_KEY,
+                       GW_API_ANTHROPIC},
+    [GW_R_COUNT_TOKENS] = {"/messages/count_tokens", "/v1/messages/count_tokens", M_POST, true,
+                           GW_AUTH_API_KEY, GW_API_ANTHROPIC},
     [GW_R_MODELS] = {"/models", "/v1/models", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_MODEL] = {NULL, "/v1/models/{id}", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_HEALTHZ] = {"/healthz", "/healthz", M_GET, false, GW_AUTH_NONE, GW_API_OPENAI},
@@ -33,10 +37,6 @@ static const struct route_def table[GW_R_COUNT] = {
                           GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_LOGIN_STATUS] = {"/internal/auto-login/status", "/internal/auto-login/status", M_GET,
                            false, GW_AUTH_API_KEY, GW_API_OPENAI},
-    [GW_R_MESSAGES] = {"/messages", "/v1/messages", M_POST, true, GW_AUTH_API_KEY,
-                       GW_API_ANTHROPIC},
-    [GW_R_COUNT_TOKENS] = {"/messages/count_tokens", "/v1/messages/count_tokens", M_POST, true,
-                           GW_AUTH_API_KEY, GW_API_ANTHROPIC},
 };
 
 static void

@@ -201,6 +201,11 @@ gw_routes_handler(gw_http_req *req, void *payload)
     switch (ctx->m.route) {
     case GW_R_CHAT:
         return gw_route_chat(app, req, ri, &gw_fe_chat_completions);
+    case GW_R_MESSAGES:
+        return gw_route_messages(app, req, ri);
+    case GW_R_COUNT_TOKENS:
+        gw_route_count_tokens(app, req, ri);
+        break;
     case GW_R_MODELS:
         gw_route_models(app, req, ri, NULL);
         break;
@@ -221,11 +226,6 @@ gw_routes_handler(gw_http_req *req, void *payload)
         break;
     case GW_R_LOGIN_STATUS:
         gw_route_login_status(app, req, ri);
-        break;
-    case GW_R_MESSAGES:
-        return gw_route_messages(app, req, ri);
-    case GW_R_COUNT_TOKENS:
-        gw_route_count_tokens(app, req, ri);
         break;
     case GW_R_NONE:
     case GW_R_COUNT:
