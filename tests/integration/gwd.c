@@ -468,3 +468,20 @@ gwd_wait_catalogue(struct gwd *g, const char *const *headers, size_t n, int time
     }
     return false;
 }
+
+int
+gwd_group_up(struct gwd *g, const char *const *env, const char *const *headers, size_t n)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    gwd_start(g, env, true);
+    /* The catalogue is fetched once the instance is ready: wait for it. */
+    return gwd_wait_catalogue(g, headers, n, 10000) ? 0 : -1;
+}
+
+int
+gwd_group_down(struct gwd *g)
+{
+    int rc = gwd_stop(g);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : -1;
+}

@@ -27,19 +27,14 @@ static int
 group_setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_ALL);
-    gwd_start(&G, sim_env, true);
-    /* The catalogue is fetched once the instance is ready: wait for it. */
-    return gwd_wait_catalogue(&G, NULL, 3, 10000) ? 0 : -1;
+    return gwd_group_up(&G, sim_env, NULL, 3);
 }
 
 static int
 group_teardown(void **state)
 {
     (void)state;
-    int rc = gwd_stop(&G);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
+    return gwd_group_down(&G);
 }
 
 static int

@@ -31,18 +31,14 @@ static int
 group_setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_ALL);
-    gwd_start(&G, gw_env, true);
-    return gwd_wait_catalogue(&G, auth, 3, 10000) ? 0 : -1;
+    return gwd_group_up(&G, gw_env, auth, 3);
 }
 
 static int
 group_teardown(void **state)
 {
     (void)state;
-    int rc = gwd_stop(&G);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
+    return gwd_group_down(&G);
 }
 
 static int
