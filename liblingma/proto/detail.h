@@ -17,4 +17,11 @@
  */
 int lingma__detail(int code, char *err, size_t len, const char *fmt, ...) LINGMA__PRINTF(4, 5);
 
+/**
+ * Copies `src` into `dst` (`cap` > 0 bytes, always terminated), truncated
+ * at a UTF-8 character boundary: messages kept this way end up in JSON.
+ * `src` may overlap `dst`.
+ */
+void lingma__detail_copy(char *dst, size_t cap, const char *src);
+
 #endif

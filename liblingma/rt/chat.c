@@ -1,23 +1,164 @@
 /*
- * One chat on one connection: chat/ask, the chat/answer and chat/finish
- * pushes, chat/stop, and the per-chat bookkeeping (lingma-protocol.md §6).
- * Service thread only. Payloads are built and decoded by methods.c; the
- * think block is split by think.c.
+ * A chat's whole life on the service thread (see chat.h):
+ *
+ *   IDLE --submit--> WAITING --a connection has room: chat/ask--> ASKING
+ *        --accepted or first answer--> STREAMING --chat/finish--> ENDED
+ *
+ * and, from any phase, ENDED by a cancel, a deadline, an error or the loss
+ * of its instance or connection. IDLE is the pool's time: new, queued,
+ * or between two instances (a retry). Payloads are built and decoded by
+ * methods.c; the think block is split by think.c.
+ *
+ * The chats of one instance make a lane: the ones waiting for a connection
+ * (in order) and, per connection, the ones running on it. Pushes find their
+ * chat by requestId through the request-id table.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "alloc.h"
+#include "chat.h"
 #include "methods.h"
-#include "pool_internal.h"
+#include "strbuf.h"
+#include "think.h"
 
 /* Give up on "Another chat is in progress" after this many retries. */
 #define MAX_BUSY_RETRIES 1000
+/* Bytes a connection may have waiting to be sent before new chats on it are
+ * refused (one frame of any size is always accepted below it). */
+#define SEND_BACKLOG_MAX ((size_t)32 << 20)
+#define RID_BUCKETS      4096
 
-/* ---- request-id table (service thread) ---- */
+enum chat_phase {
+    CHAT_IDLE = 0,  /* held by the pool: new, queued, or to be routed again */
+    CHAT_WAITING,   /* submitted, waiting in its lane for a connection */
+    CHAT_ASKING,    /* chat/ask sent, no answer yet */
+    CHAT_STREAMING, /* chat/ask accepted */
+    CHAT_ENDED,
+};
+
+/* The chats running on one connection of an instance. */
+struct slot {
+    struct lingma__chat *chats; /* linked by next/prev */
+    unsigned nchats;
+    unsigned limit; /* learned from "Another chat is in progress"; 0: none */
+};
+
+/* The chats of one instance. */
+struct lane {
+    struct lingma__inst *inst;
+    struct lingma__chat *waitq, *waitq_tail; /* submitted, waiting for a connection */
+    struct slot *slots;                      /* one per connection of the instance */
+    int pump_wanted;                         /* waiting chats may fit now */
+};
+
+struct lingma__chats {
+    /* [init] */
+    struct lingma__chats_cfg cfg;
+
+    /* [svc] */
+    struct lingma__chat **rids; /* request-id table, RID_BUCKETS chains */
+    struct lingma__buf scratch; /* NUL-terminated copies of reasoning text */
+    struct lane *lanes;         /* cfg.ninst */
+    int pump_wanted;            /* some lane has pump_wanted set */
+};
+
+struct lingma__chat {
+    /* [init] written by the thread calling lingma_chat_start() */
+    struct lingma__chats *cs;
+    const struct lingma__chat_owner *owner;
+    void *owner_ud;
+    lingma_chat_id id;
+    char *prompt, *model, *session_in, *affinity;
+    lingma_ask_mode mode;
+    uint64_t timeout_ms, first_token_ms;
+    lingma_chat_event_fn on_event;
+    void *payload;
+    uint64_t created_ms;
+
+    /* [svc] */
+    enum chat_phase phase;
+    struct lane *lane;                /* submitted to (WAITING in it, or running) */
+    struct lingma__conn *conn;        /* running on */
+    struct lingma__chat *next, *prev; /* lane wait list or slot list */
+    struct lingma__chat *rnext;       /* request-id table chain */
+    char request_id[33];
+    uint64_t rid_key;
+    int64_t ask_rpc_id; /* 0 when no chat/ask is pending */
+    char *session_id;   /* learned from Lingma */
+    int started_sent;
+    int got_token;
+    uint64_t ask_sent_ms, first_token_at_ms;
+    lingma_usage usage;
+    struct lingma__think think;
+    struct lingma__buf text;
+    struct lingma__timer *timer;    /* whole-chat deadline */
+    struct lingma__timer *ft_timer; /* first-token deadline */
+    int retries;                    /* "Another chat is in progress" */
+};
+
+static void pump(struct lingma__chats *cs, struct lane *lane);
+
+static struct lane *
+lane_of(struct lingma__chats *cs, const struct lingma__inst *in)
+{
+    return &cs->lanes[in->index];
+}
+
+static struct slot *
+slot_of(struct lane *lane, const struct lingma__conn *conn)
+{
+    return &lane->slots[conn->index];
+}
+
+/* ---- the chats of a pool ---- */
+
+int
+lingma__chats_new(struct lingma__chats **out, const struct lingma__chats_cfg *cfg)
+{
+    struct lingma__chats *cs = lingma__calloc(cfg->alloc, 1, sizeof(*cs));
+
+    *out = NULL;
+    if (!cs)
+        return LINGMA_ENOMEM;
+    cs->cfg = *cfg;
+    cs->rids = lingma__calloc(cfg->alloc, RID_BUCKETS, sizeof(*cs->rids));
+    cs->lanes = lingma__calloc(cfg->alloc, cfg->ninst, sizeof(*cs->lanes));
+    if (!cs->rids || !cs->lanes) {
+        lingma__chats_free(cs);
+        return LINGMA_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->ninst; i++) {
+        struct lane *lane = &cs->lanes[i];
+        lane->inst = &cfg->inst[i];
+        lane->slots = lingma__calloc(cfg->alloc, lane->inst->nconns, sizeof(*lane->slots));
+        if (!lane->slots) {
+            lingma__chats_free(cs);
+            return LINGMA_ENOMEM;
+        }
+    }
+    *out = cs;
+    return 0;
+}
+
+void
+lingma__chats_free(struct lingma__chats *cs)
+{
+    if (!cs)
+        return;
+    const lingma_allocator *a = cs->cfg.alloc;
+    if (cs->lanes)
+        for (size_t i = 0; i < cs->cfg.ninst; i++)
+            lingma__free(a, cs->lanes[i].slots);
+    lingma__free(a, cs->lanes);
+    lingma__free(a, cs->rids);
+    lingma__free(a, cs->scratch.p);
+    lingma__free(a, cs);
+}
+
+/* ---- request-id table ---- */
 
 static uint64_t
 rid_key(const char *rid)
@@ -31,19 +172,20 @@ rid_key(const char *rid)
 }
 
 static void
-rid_insert(struct lingma_pool *p, struct lingma__chat *c)
+rid_insert(struct lingma__chat *c)
 {
-    size_t b = c->rid_key % p->nrid_buckets;
-    c->rnext = p->rids[b];
-    p->rids[b] = c;
+    struct lingma__chats *cs = c->cs;
+    size_t b = c->rid_key % RID_BUCKETS;
+    c->rnext = cs->rids[b];
+    cs->rids[b] = c;
 }
 
-void
-lingma__rid_remove(struct lingma_pool *p, struct lingma__chat *c)
+static void
+rid_remove(struct lingma__chat *c)
 {
     if (!c->request_id[0])
         return;
-    for (struct lingma__chat **pp = &p->rids[c->rid_key % p->nrid_buckets]; *pp;
+    for (struct lingma__chat **pp = &c->cs->rids[c->rid_key % RID_BUCKETS]; *pp;
          pp = &(*pp)->rnext) {
         if (*pp == c) {
             *pp = c->rnext;
@@ -55,25 +197,254 @@ lingma__rid_remove(struct lingma_pool *p, struct lingma__chat *c)
 }
 
 static struct lingma__chat *
-rid_find(struct lingma_pool *p, const char *rid)
+rid_find(struct lingma__chats *cs, const char *rid)
 {
     if (!rid)
         return NULL;
-    for (struct lingma__chat *c = p->rids[rid_key(rid) % p->nrid_buckets]; c; c = c->rnext)
+    for (struct lingma__chat *c = cs->rids[rid_key(rid) % RID_BUCKETS]; c; c = c->rnext)
         if (strcmp(c->request_id, rid) == 0)
             return c;
     return NULL;
 }
 
+/* ---- making a chat (any thread) ---- */
+
+static char *
+dup_opt(const lingma_allocator *a, const char *s, int *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = lingma__strdup(a, s);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
+int
+lingma__chat_new(struct lingma__chat **out, struct lingma__chats *cs,
+                 const lingma_chat_options *opts)
+{
+    const lingma_allocator *a = cs->cfg.alloc;
+    int oom = 0;
+
+    *out = NULL;
+    if (!opts || opts->version != LINGMA_CHAT_OPTIONS_VERSION || !opts->prompt || !*opts->prompt ||
+        !opts->on_event || (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
+        return LINGMA_EINVAL;
+    /* Fail invalid UTF-8 here, synchronously, rather than at chat/ask. */
+    if (!lingma__method_ask_prompt_ok(opts->prompt))
+        return LINGMA_EINVAL;
+
+    struct lingma__chat *c = lingma__calloc(a, 1, sizeof(*c));
+    if (!c)
+        return LINGMA_ENOMEM;
+    c->cs = cs;
+    c->prompt = dup_opt(a, opts->prompt, &oom);
+    c->model = opts->model && *opts->model ? dup_opt(a, opts->model, &oom) : NULL;
+    c->session_in =
+        opts->session_id && *opts->session_id ? dup_opt(a, opts->session_id, &oom) : NULL;
+    c->affinity =
+        opts->affinity_key && *opts->affinity_key ? dup_opt(a, opts->affinity_key, &oom) : NULL;
+    if (oom) {
+        lingma__chat_free(c);
+        return LINGMA_ENOMEM;
+    }
+    c->mode = opts->ask_mode;
+    c->timeout_ms = opts->timeout_ms == LINGMA_ZERO ? 0 : opts->timeout_ms;
+    c->first_token_ms = opts->first_token_timeout_ms ? opts->first_token_timeout_ms
+                                                     : cs->cfg.o->first_token_timeout_ms;
+    if (c->first_token_ms == LINGMA_ZERO)
+        c->first_token_ms = 0;
+    c->on_event = opts->on_event;
+    c->payload = opts->payload;
+    c->created_ms = lingma__now_ms();
+    lingma__think_init(&c->think);
+    *out = c;
+    return 0;
+}
+
+void
+lingma__chat_publish(struct lingma__chat *c, lingma_chat_id id,
+                     const struct lingma__chat_owner *owner, void *owner_ud)
+{
+    c->id = id;
+    c->owner = owner;
+    c->owner_ud = owner_ud;
+}
+
+const char *
+lingma__chat_affinity(const struct lingma__chat *c)
+{
+    return c->affinity;
+}
+
+uint64_t
+lingma__chat_created_ms(const struct lingma__chat *c)
+{
+    return c->created_ms;
+}
+
+void
+lingma__chat_free(struct lingma__chat *c)
+{
+    if (!c)
+        return;
+    const lingma_allocator *a = c->cs->cfg.alloc;
+    lingma__timer_free(c->timer);
+    lingma__timer_free(c->ft_timer);
+    lingma__free(a, c->prompt);
+    lingma__free(a, c->model);
+    lingma__free(a, c->session_in);
+    lingma__free(a, c->affinity);
+    lingma__free(a, c->session_id);
+    lingma__free(a, c->text.p);
+    lingma__free(a, c);
+}
+
+/* ---- leaving a lane ---- */
+
+/* Unhook a running chat from its connection, its first-token deadline and
+ * its request id. The whole-chat deadline survives: a chat released for a
+ * retry elsewhere keeps it (the end cancels it). */
+static void
+release_conn(struct lingma__chat *c)
+{
+    struct lingma__conn *conn = c->conn;
+    struct slot *s = slot_of(c->lane, conn);
+
+    lingma__timer_cancel(c->ft_timer);
+    if (c->ask_rpc_id)
+        lingma__conn_cancel(conn, c->ask_rpc_id);
+    c->ask_rpc_id = 0;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->chats = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    s->nchats--;
+    c->conn = NULL;
+    rid_remove(c);
+}
+
+/* The connection got room: send what waits, from the loop (not from the
+ * middle of this chat's own teardown). */
+static void
+pump_later(struct lane *lane, struct lingma__chats *cs)
+{
+    if (!lane->waitq)
+        return;
+    lane->pump_wanted = 1;
+    cs->pump_wanted = 1;
+    lingma__loop_wake(cs->cfg.loop);
+}
+
+/* Take a chat out of its lane and its instance's count. */
+static void
+detach(struct lingma__chat *c)
+{
+    struct lane *lane = c->lane;
+
+    if (c->phase == CHAT_WAITING) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            lane->waitq = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        else
+            lane->waitq_tail = c->prev;
+        c->next = c->prev = NULL;
+    } else if (c->conn) {
+        release_conn(c);
+        pump_later(lane, c->cs);
+    } else {
+        rid_remove(c);
+    }
+    c->lane = NULL;
+    lingma__inst_unassign(lane->inst);
+}
+
+/* ---- the end ---- */
+
+void
+lingma__chat_end(struct lingma__chat *c, lingma_chat_event *ev)
+{
+    if (c->phase == CHAT_ENDED)
+        return;
+    lingma__timer_cancel(c->timer);
+    lingma__timer_cancel(c->ft_timer);
+    if (c->lane)
+        detach(c);
+    else
+        rid_remove(c);
+    c->phase = CHAT_ENDED;
+    /* The slot is free before the callback runs: a callback that starts a
+     * new chat is admitted. */
+    c->owner->release(c->owner_ud);
+    ev->id = c->id;
+    c->on_event(ev, c->payload);
+    lingma__chat_free(c);
+}
+
+void
+lingma__chat_fail(struct lingma__chat *c, int code, const char *msg)
+{
+    lingma_chat_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = LINGMA_CHAT_ERROR;
+    ev.error.code = code;
+    ev.error.message = msg ? msg : lingma_strerror(code);
+    lingma__chat_end(c, &ev);
+}
+
+static void
+stop_upstream(struct lingma__chat *c)
+{
+    if (!c->conn || !c->request_id[0])
+        return;
+    json_t *params = lingma__method_stop(c->request_id, c->session_id);
+    if (params)
+        lingma__conn_call(c->conn, NULL, LINGMA__M_CHAT_STOP, params, NULL, NULL);
+}
+
+void
+lingma__chat_cancel(struct lingma__chat *c)
+{
+    if (c->phase == CHAT_ENDED)
+        return;
+    if (c->phase == CHAT_ASKING || c->phase == CHAT_STREAMING)
+        stop_upstream(c);
+    lingma__chat_fail(c, LINGMA_ECANCELED, "cancelled");
+}
+
+static void
+on_chat_timeout(void *ud)
+{
+    struct lingma__chat *c = ud;
+    stop_upstream(c);
+    lingma__chat_fail(c, LINGMA_ETIMEDOUT, "the chat timed out");
+}
+
+static void
+on_first_token_timeout(void *ud)
+{
+    struct lingma__chat *c = ud;
+    stop_upstream(c);
+    lingma__chat_fail(c, LINGMA_ETIMEDOUT, "no first token in time");
+}
+
 /* ---- events ---- */
 
 static const char *
-scratch_copy(struct lingma_pool *p, const char *s, size_t n)
+scratch_copy(struct lingma__chats *cs, const char *s, size_t n)
 {
-    p->scratch.len = 0;
-    if (lingma__buf_append(p->alloc, &p->scratch, s, n) != 0)
+    cs->scratch.len = 0;
+    if (lingma__buf_append(cs->cfg.alloc, &cs->scratch, s, n) != 0)
         return NULL;
-    return p->scratch.p;
+    return cs->scratch.p;
 }
 
 static void
@@ -87,7 +458,7 @@ emit_started(struct lingma__chat *c)
     memset(&ev, 0, sizeof(ev));
     ev.type = LINGMA_CHAT_STARTED;
     ev.id = c->id;
-    ev.started.instance = c->inst ? c->inst->name : "";
+    ev.started.instance = c->lane ? c->lane->inst->name : "";
     ev.started.session_id = c->session_id ? c->session_id : "";
     c->on_event(&ev, c->payload);
 }
@@ -96,18 +467,17 @@ static int
 think_emit(int reasoning, const char *text, size_t len, void *payload)
 {
     struct lingma__chat *c = payload;
-    struct lingma_pool *p = c->inst->pool;
     lingma_chat_event ev;
 
     memset(&ev, 0, sizeof(ev));
     ev.id = c->id;
     if (reasoning) {
         ev.type = LINGMA_CHAT_REASONING;
-        ev.delta.text = scratch_copy(p, text, len);
+        ev.delta.text = scratch_copy(c->cs, text, len);
     } else {
         size_t at = c->text.len;
         ev.type = LINGMA_CHAT_DELTA;
-        if (lingma__buf_append(p->alloc, &c->text, text, len) == 0)
+        if (lingma__buf_append(c->cs->cfg.alloc, &c->text, text, len) == 0)
             ev.delta.text = c->text.p + at;
     }
     if (!ev.delta.text)
@@ -121,17 +491,15 @@ static void
 learn_session(struct lingma__chat *c, const char *sid)
 {
     if (sid && *sid && !c->session_id)
-        c->session_id = lingma__strdup(c->inst->pool->alloc, sid);
+        c->session_id = lingma__strdup(c->cs->cfg.alloc, sid);
 }
 
 /* @return 0, or -1 when the chat ended (and was freed) meanwhile. */
 static int
 got_text(struct lingma__chat *c, const char *text, size_t len)
 {
-    struct lingma_pool *p = c->inst->pool;
-
-    if (c->phase == LINGMA__CHAT_ASKING)
-        c->phase = LINGMA__CHAT_STREAMING;
+    if (c->phase == CHAT_ASKING)
+        c->phase = CHAT_STREAMING;
     emit_started(c);
     if (len == 0)
         return 0;
@@ -141,7 +509,7 @@ got_text(struct lingma__chat *c, const char *text, size_t len)
         lingma__timer_cancel(c->ft_timer);
     }
     if (lingma__think_feed(&c->think, text, len, think_emit, c) != 0) {
-        lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory while streaming");
+        lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory while streaming");
         return -1;
     }
     return 0;
@@ -154,24 +522,22 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
                 void *payload)
 {
     struct lingma__chat *c = payload;
-    struct lingma_pool *p;
     char msg[300];
 
     (void)rpc;
     if (status == LINGMA_ECANCELED)
         return; /* the chat is being released: it no longer expects this */
-    p = c->inst->pool;
     c->ask_rpc_id = 0;
 
     if (status == 0) {
         const char *m;
         if (lingma__method_ask_result(result, &m) != 0) {
             snprintf(msg, sizeof(msg), "chat/ask refused: %s", m && *m ? m : "no reason given");
-            lingma__chat_fail(p, c, LINGMA_ERPC, msg);
+            lingma__chat_fail(c, LINGMA_ERPC, msg);
             return;
         }
-        if (c->phase == LINGMA__CHAT_ASKING)
-            c->phase = LINGMA__CHAT_STREAMING;
+        if (c->phase == CHAT_ASKING)
+            c->phase = CHAT_STREAMING;
         emit_started(c);
         return;
     }
@@ -179,18 +545,19 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
         strstr(err->message, "Another chat is in progress")) {
         /* The connection takes fewer chats than we thought: remember that
          * and try again elsewhere (or here, once a chat ends). Never shown. */
-        struct lingma__lconn *lc = c->conn;
-        struct lingma__inst *in = c->inst;
+        struct slot *s = slot_of(c->lane, c->conn);
         if (++c->retries > MAX_BUSY_RETRIES) {
-            lingma__chat_fail(p, c, LINGMA_EUNAVAIL, "Lingma kept refusing concurrent chats");
+            lingma__chat_fail(c, LINGMA_EUNAVAIL, "Lingma kept refusing concurrent chats");
             return;
         }
-        unsigned others = lc->nchats > 0 ? lc->nchats - 1 : 0;
-        lc->limit = others > 0 ? others : 1;
-        lingma__logf(&p->log, LINGMA_LOG_DEBUG, "%s: conn %u busy, chat %llu retried (limit %u)",
-                     in->name, lc->index, (unsigned long long)c->id, lc->limit);
-        lingma__inst_detach_chat(in, c);
-        lingma__pool_schedule(p, c);
+        unsigned others = s->nchats > 0 ? s->nchats - 1 : 0;
+        s->limit = others > 0 ? others : 1;
+        lingma__logf(c->cs->cfg.log, LINGMA_LOG_DEBUG,
+                     "%s: conn %u busy, chat %llu retried (limit %u)", c->lane->inst->name,
+                     c->conn->index, (unsigned long long)c->id, s->limit);
+        detach(c);
+        c->phase = CHAT_IDLE;
+        c->owner->reroute(c->owner_ud);
         return;
     }
     if (status == LINGMA_ERPC && err) {
@@ -198,34 +565,26 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
         memset(&ev, 0, sizeof(ev));
         snprintf(msg, sizeof(msg), "chat/ask failed: %s", err->message);
         ev.type = LINGMA_CHAT_ERROR;
-        ev.id = c->id;
         ev.error.code = LINGMA_ERPC;
         ev.error.message = msg;
         ev.error.rpc_code = err->code;
-        lingma__chat_end(p, c, &ev);
+        lingma__chat_end(c, &ev);
         return;
     }
     if (status == LINGMA_ETIMEDOUT) {
-        lingma__chat_stop_upstream(c);
-        lingma__chat_fail(p, c, LINGMA_ETIMEDOUT, "chat/ask got no answer in time");
+        stop_upstream(c);
+        lingma__chat_fail(c, LINGMA_ETIMEDOUT, "chat/ask got no answer in time");
         return;
     }
-    lingma__chat_fail(p, c, LINGMA_EIO, "connection lost before chat/ask was answered");
+    lingma__chat_fail(c, LINGMA_EIO, "connection lost before chat/ask was answered");
 }
 
-static void
-on_first_token_timeout(void *ud)
+static int
+send_ask(struct lingma__chat *c, struct lingma__conn *conn)
 {
-    struct lingma__chat *c = ud;
-    lingma__chat_stop_upstream(c);
-    lingma__chat_fail(c->inst->pool, c, LINGMA_ETIMEDOUT, "no first token in time");
-}
-
-int
-lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
-{
-    struct lingma__inst *in = lc->inst;
-    struct lingma_pool *p = in->pool;
+    struct lingma__chats *cs = c->cs;
+    const lingma_pool_options *o = cs->cfg.o;
+    struct slot *s = slot_of(c->lane, conn);
     unsigned char rnd[16];
     struct lingma__ask_spec spec;
     uint64_t now = lingma__now_ms();
@@ -242,91 +601,209 @@ lingma__chat_send(struct lingma__lconn *lc, struct lingma__chat *c)
     spec.request_id = c->request_id;
     spec.session_id = c->session_in;
     spec.prompt = c->prompt;
-    spec.model = c->model ? c->model : p->default_model;
-    spec.mode = c->mode != LINGMA_ASK_DEFAULT ? c->mode : p->o.ask_mode;
+    spec.model = c->model ? c->model : o->default_model;
+    spec.mode = c->mode != LINGMA_ASK_DEFAULT ? c->mode : o->ask_mode;
     json_t *params = lingma__method_ask(&spec);
     if (!params) {
         c->request_id[0] = '\0';
         return LINGMA_EINVAL; /* the prompt was checked for UTF-8 at start: ENOMEM really */
     }
-    int rc = lingma_rpc_call(lc->rpc, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, params,
-                             now + p->o.rpc_timeout_ms, on_ask_response, c);
+    int rc =
+        lingma__conn_call(conn, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, params, on_ask_response, c);
     if (rc != 0) {
         c->request_id[0] = '\0';
         c->ask_rpc_id = 0;
         return rc;
     }
-    rid_insert(p, c);
-    c->conn = lc;
+    rid_insert(c);
+    c->conn = conn;
     c->prev = NULL;
-    c->next = lc->chats;
-    if (lc->chats)
-        lc->chats->prev = c;
-    lc->chats = c;
-    lc->nchats++;
-    c->phase = LINGMA__CHAT_ASKING;
+    c->next = s->chats;
+    if (s->chats)
+        s->chats->prev = c;
+    s->chats = c;
+    s->nchats++;
+    c->phase = CHAT_ASKING;
     c->ask_sent_ms = now;
     if (c->first_token_ms && !c->got_token) {
         if (!c->ft_timer)
-            c->ft_timer = lingma__timer_new(p->loop, on_first_token_timeout, c);
+            c->ft_timer = lingma__timer_new(cs->cfg.loop, on_first_token_timeout, c);
         if (c->ft_timer)
             lingma__timer_arm(c->ft_timer, c->first_token_ms);
     }
-    lingma__lconn_kick(lc);
     return 0;
 }
 
-void
-lingma__chat_stop_upstream(struct lingma__chat *c)
-{
-    struct lingma__lconn *lc = c->conn;
+/* ---- lanes ---- */
 
-    if (!lc || !lc->rpc || !c->request_id[0])
+void
+lingma__chat_submit(struct lingma__chat *c, struct lingma__inst *in, const char *rule)
+{
+    struct lingma__chats *cs = c->cs;
+    struct lane *lane = lane_of(cs, in);
+
+    /* The whole-chat deadline runs from the first submit: it covers a lazy
+     * start, retries elsewhere, and the stream. */
+    uint64_t to = c->timeout_ms ? c->timeout_ms : cs->cfg.o->chat_timeout_ms;
+    if (to && !c->timer) {
+        c->timer = lingma__timer_new(cs->cfg.loop, on_chat_timeout, c);
+        if (!c->timer) {
+            lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory");
+            return;
+        }
+        lingma__timer_arm(c->timer, to);
+    }
+    lingma__logf(cs->cfg.log, LINGMA_LOG_DEBUG, "chat %llu -> %s (%s)", (unsigned long long)c->id,
+                 in->name, rule);
+    c->lane = lane;
+    c->phase = CHAT_WAITING;
+    c->next = NULL;
+    c->prev = lane->waitq_tail;
+    if (lane->waitq_tail)
+        lane->waitq_tail->next = c;
+    else
+        lane->waitq = c;
+    lane->waitq_tail = c;
+    lingma__inst_assign(in);
+    if (in->state == LINGMA_INSTANCE_READY)
+        pump(cs, lane);
+    else if (in->state == LINGMA_INSTANCE_STOPPED || in->state == LINGMA_INSTANCE_FAILED)
+        lingma__inst_start(in);
+}
+
+/* The ready connection with the fewest chats that has room, or NULL. */
+static struct lingma__conn *
+pick_conn(struct lingma__chats *cs, struct lane *lane)
+{
+    struct lingma__inst *in = lane->inst;
+    unsigned cap = cs->cfg.o->max_chats_per_connection;
+    struct lingma__conn *best = NULL;
+    unsigned best_n = 0;
+
+    for (unsigned i = 0; i < in->nconns; i++) {
+        struct lingma__conn *conn = &in->conns[i];
+        struct slot *s = &lane->slots[i];
+        if (!lingma__conn_ready(conn))
+            continue;
+        if ((cap && s->nchats >= cap) || (s->limit && s->nchats >= s->limit))
+            continue;
+        if (!best || s->nchats < best_n) {
+            best = conn;
+            best_n = s->nchats;
+        }
+    }
+    return best;
+}
+
+/* Send the waiting chats, in order, while a connection has room. */
+static void
+pump(struct lingma__chats *cs, struct lane *lane)
+{
+    struct lingma__inst *in = lane->inst;
+    struct lingma__conn *conn;
+
+    lane->pump_wanted = 0;
+    while (lane->waitq && in->state == LINGMA_INSTANCE_READY && (conn = pick_conn(cs, lane))) {
+        struct lingma__chat *c = lane->waitq;
+        lane->waitq = c->next;
+        if (lane->waitq)
+            lane->waitq->prev = NULL;
+        else
+            lane->waitq_tail = NULL;
+        c->next = c->prev = NULL;
+        c->phase = CHAT_ASKING; /* off the wait list: what a failure below expects */
+        /* A Lingma that stopped reading (hung, stopped) leaves everything we
+         * send in the session's queue: past the cap, refuse rather than
+         * grow it by a prompt per chat until the connection is given up. */
+        size_t backlog = lingma__conn_backlog(conn);
+        if (backlog > SEND_BACKLOG_MAX) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "Lingma is not reading its connection (%zu bytes wait to be sent)", backlog);
+            lingma__chat_fail(c, LINGMA_EIO, msg);
+            continue;
+        }
+        int rc = send_ask(c, conn);
+        if (rc != 0)
+            lingma__chat_fail(c, rc, "chat/ask could not be sent");
+    }
+}
+
+void
+lingma__chats_pump_wanted(struct lingma__chats *cs)
+{
+    if (!cs->pump_wanted)
         return;
-    json_t *params = lingma__method_stop(c->request_id, c->session_id);
-    if (params &&
-        lingma_rpc_call(lc->rpc, NULL, LINGMA__M_CHAT_STOP, params,
-                        lingma__now_ms() + lc->inst->pool->o.rpc_timeout_ms, NULL, NULL) == 0)
-        lingma__lconn_kick(lc);
+    cs->pump_wanted = 0;
+    for (size_t i = 0; i < cs->cfg.ninst; i++)
+        if (cs->lanes[i].pump_wanted)
+            pump(cs, &cs->lanes[i]);
+}
+
+void
+lingma__chats_conn_ready(struct lingma__chats *cs, struct lingma__inst *in)
+{
+    pump(cs, lane_of(cs, in));
+}
+
+void
+lingma__chats_conn_down(struct lingma__chats *cs, struct lingma__inst *in,
+                        struct lingma__conn *conn, int code, const char *why)
+{
+    struct slot *s = slot_of(lane_of(cs, in), conn);
+
+    while (s->chats)
+        lingma__chat_fail(s->chats, code, why);
+    /* A new connection starts without a learned limit. */
+    s->nchats = 0;
+    s->limit = 0;
+}
+
+void
+lingma__chats_unavailable(struct lingma__chats *cs, struct lingma__inst *in, int code,
+                          const char *why)
+{
+    struct lane *lane = lane_of(cs, in);
+
+    while (lane->waitq)
+        lingma__chat_fail(lane->waitq, code, why);
 }
 
 /* ---- pushes ---- */
 
 static void
-delete_session(struct lingma__lconn *lc, const char *sid)
+delete_session(struct lingma__conn *conn, const char *sid)
 {
     json_t *params = lingma__method_delete_session(sid);
-    if (params &&
-        lingma_rpc_call(lc->rpc, NULL, LINGMA__M_DELETE_SESSION, params,
-                        lingma__now_ms() + lc->inst->pool->o.rpc_timeout_ms, NULL, NULL) == 0)
-        lingma__lconn_kick(lc);
+    if (params)
+        lingma__conn_call(conn, NULL, LINGMA__M_DELETE_SESSION, params, NULL, NULL);
 }
 
 static void
-on_finish(struct lingma__lconn *lc, struct lingma__chat *c, const struct lingma__finish *f)
+on_finish(struct lingma__conn *conn, struct lingma__chat *c, const struct lingma__finish *f)
 {
-    struct lingma_pool *p = lc->inst->pool;
+    const lingma_pool_options *o = c->cs->cfg.o;
     lingma_chat_event ev;
     char msg[300];
 
     learn_session(c, f->session_id);
-    if (c->phase == LINGMA__CHAT_ASKING)
-        c->phase = LINGMA__CHAT_STREAMING;
+    if (c->phase == CHAT_ASKING)
+        c->phase = CHAT_STREAMING;
     /* A Lingma that sent the answer only as fullAnswer (no deltas). */
     if (!c->got_token && f->full_answer_len > 0 && f->status_code == 200 &&
         got_text(c, f->full_answer, f->full_answer_len) != 0)
         return;
     if (lingma__think_finish(&c->think, think_emit, c) != 0) {
-        lingma__chat_fail(p, c, LINGMA_ENOMEM, "out of memory while streaming");
+        lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory while streaming");
         return;
     }
     if (f->usage.present)
         c->usage = f->usage;
     /* Fresh sessions are deleted so that Lingma's database does not grow for
      * ever; a session the caller named is theirs to keep. */
-    if (p->o.session_mode == LINGMA_SESSION_FRESH && c->session_id &&
+    if (o->session_mode == LINGMA_SESSION_FRESH && c->session_id &&
         !(c->session_in && *c->session_in))
-        delete_session(lc, c->session_id);
+        delete_session(conn, c->session_id);
 
     memset(&ev, 0, sizeof(ev));
     ev.id = c->id;
@@ -350,26 +827,26 @@ on_finish(struct lingma__lconn *lc, struct lingma__chat *c, const struct lingma_
         ev.done.total_ms = now - c->created_ms;
         ev.done.usage = c->usage;
     }
-    lingma__chat_end(p, c, &ev);
+    lingma__chat_end(c, &ev);
 }
 
 int
-lingma__chat_on_request(struct lingma__lconn *lc, const json_t *id, const char *method,
-                        json_t *params)
+lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
+                         struct lingma__conn *conn, const json_t *id, const char *method,
+                         json_t *params)
 {
-    struct lingma_pool *p = lc->inst->pool;
+    enum lingma__push kind = lingma__push_kind(method);
     struct lingma__chat *c;
 
-    enum lingma__push kind = lingma__push_kind(method);
-
+    (void)in;
     if (kind == LINGMA__PUSH_ANSWER) {
         struct lingma__answer a;
         /* Answer first: Lingma waits for the ACK before its next push. */
-        lingma_rpc_respond(lc->rpc, id, lingma__method_ack());
+        lingma__conn_respond(conn, id, lingma__method_ack());
         if (lingma__method_answer(&a, params) != 0)
             return 0;
-        c = rid_find(p, a.request_id);
-        if (c && c->conn == lc && c->phase != LINGMA__CHAT_ENDED) {
+        c = rid_find(cs, a.request_id);
+        if (c && c->conn == conn && c->phase != CHAT_ENDED) {
             learn_session(c, a.session_id);
             got_text(c, a.text, a.len);
         }
@@ -377,20 +854,20 @@ lingma__chat_on_request(struct lingma__lconn *lc, const json_t *id, const char *
     }
     if (kind == LINGMA__PUSH_FINISH) {
         struct lingma__finish f;
-        lingma_rpc_respond(lc->rpc, id, lingma__method_ack());
+        lingma__conn_respond(conn, id, lingma__method_ack());
         if (lingma__method_finish(&f, params) != 0)
             return 0;
-        c = rid_find(p, f.request_id);
-        if (c && c->conn == lc && c->phase != LINGMA__CHAT_ENDED)
-            on_finish(lc, c, &f);
+        c = rid_find(cs, f.request_id);
+        if (c && c->conn == conn && c->phase != CHAT_ENDED)
+            on_finish(conn, c, &f);
         return 0;
     }
     if (kind == LINGMA__PUSH_THINK || kind == LINGMA__PUSH_STEP) {
         /* step_end may come before or after chat/finish: the turn ends on
          * chat/finish only, so it needs nothing but the ACK. */
-        lingma_rpc_respond(lc->rpc, id, lingma__method_ack());
-        c = rid_find(p, lingma__method_request_id(params));
-        if (c && c->conn == lc)
+        lingma__conn_respond(conn, id, lingma__method_ack());
+        c = rid_find(cs, lingma__method_request_id(params));
+        if (c && c->conn == conn)
             learn_session(c, lingma__method_session_id(params));
         return 0;
     }
@@ -398,70 +875,21 @@ lingma__chat_on_request(struct lingma__lconn *lc, const json_t *id, const char *
 }
 
 void
-lingma__chat_on_notification(struct lingma__lconn *lc, const char *method, json_t *params)
+lingma__chats_on_notification(struct lingma__chats *cs, struct lingma__inst *in,
+                              struct lingma__conn *conn, const char *method, json_t *params)
 {
+    struct slot *s = slot_of(lane_of(cs, in), conn);
     struct lingma__chat *c;
 
     if (lingma__push_kind(method) != LINGMA__PUSH_USAGE)
         return;
-    c = rid_find(lc->inst->pool, lingma__method_request_id(params));
-    if (!c && lc->nchats == 1)
-        c = lc->chats; /* Qoder-style pushes carry no requestId */
-    if (!c || c->conn != lc)
+    c = rid_find(cs, lingma__method_request_id(params));
+    if (!c && s->nchats == 1)
+        c = s->chats; /* Qoder-style pushes carry no requestId */
+    if (!c || c->conn != conn)
         return;
     lingma_usage u;
     lingma__method_context_usage(&u, params);
     if (u.present)
         c->usage = u;
-}
-
-void
-lingma__chat_conn_lost(struct lingma__lconn *lc, int code, const char *why)
-{
-    struct lingma_pool *p = lc->inst->pool;
-
-    while (lc->chats)
-        lingma__chat_fail(p, lc->chats, code, why);
-}
-
-/* Unhook a chat from its connection, timers and request id. */
-void
-lingma__chat_release(struct lingma_pool *p, struct lingma__chat *c)
-{
-    struct lingma__lconn *lc = c->conn;
-
-    /* The whole-chat deadline survives: a chat released for a retry elsewhere
-     * keeps it (lingma__chat_end cancels it at the end). */
-    lingma__timer_cancel(c->ft_timer);
-    if (lc) {
-        if (c->ask_rpc_id && lc->rpc)
-            lingma_rpc_cancel(lc->rpc, c->ask_rpc_id);
-        c->ask_rpc_id = 0;
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            lc->chats = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-        c->next = c->prev = NULL;
-        lc->nchats--;
-        c->conn = NULL;
-    }
-    lingma__rid_remove(p, c);
-}
-
-void
-lingma__chat_free(struct lingma_pool *p, struct lingma__chat *c)
-{
-    if (!c)
-        return;
-    lingma__timer_free(c->timer);
-    lingma__timer_free(c->ft_timer);
-    lingma__free(p->alloc, c->prompt);
-    lingma__free(p->alloc, c->model);
-    lingma__free(p->alloc, c->session_in);
-    lingma__free(p->alloc, c->affinity);
-    lingma__free(p->alloc, c->session_id);
-    lingma__free(p->alloc, c->text.p);
-    lingma__free(p->alloc, c);
 }

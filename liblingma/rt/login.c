@@ -1,6 +1,6 @@
 /*
  * Login management of one instance (lingma-protocol.md section 4): the
- * attempt state machine, the login hook, logged-in detection.
+ * attempt state machine, the login hook, logged-in detection (see login.h).
  *
  *   NONE --start--> WAIT_INST --ready--> CHECK --not logged in--> URL --url--> POLL
  *                                          \--logged in: LOGGED_IN           |
@@ -9,8 +9,8 @@
  * Everything runs on the service thread. Events (RPC answers, the instance
  * changing state, an auth/report push) only record what happened and arm
  * the login timer at 0; the timer callback then advances the attempt from a
- * clean stack. That keeps this file out of the middle of instance.c's
- * connection teardown, where RPC callbacks fire with LINGMA_ECLOSED.
+ * clean stack. That keeps this file out of the middle of a connection's
+ * teardown (conn.c), where RPC callbacks fire with LINGMA_ECLOSED.
  *
  * The hook's pipe and pidfd are not adopted into libwebsockets (lws would
  * close an adopted descriptor on its own terms, and loginhook owns both):
@@ -23,13 +23,14 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "detail.h"
 #include "loginhook.h"
 #include "methods.h"
-#include "pool_internal.h"
+#include "login.h"
 
 #define HOOK_TICK_MS 50
 
-_Static_assert(sizeof(((struct lingma__inst_pub *)0)->login_reason) ==
+_Static_assert(sizeof(((struct lingma__login_pub *)0)->reason) ==
                    sizeof(((struct lingma__login *)0)->reason),
                "publish() copies the reason whole");
 
@@ -43,113 +44,152 @@ lingma_login_state_name(lingma_login_state state)
 static void login_timer_cb(void *ud);
 
 int
-lingma__login_init(struct lingma__inst *in)
+lingma__login_init(struct lingma__login *L, const struct lingma__login_cfg *cfg,
+                   struct lingma__inst *in)
 {
-    in->login.timer = lingma__timer_new(in->pool->loop, login_timer_cb, in);
-    return in->login.timer ? 0 : LINGMA_ENOMEM;
+    memset(L, 0, sizeof(*L));
+    L->cfg = cfg;
+    L->inst = in;
+    L->logged_in = -1;
+    L->timer = lingma__timer_new(cfg->loop, login_timer_cb, L);
+    return L->timer ? 0 : LINGMA_ENOMEM;
 }
 
 void
-lingma__login_dispose(struct lingma__inst *in)
+lingma__login_dispose(struct lingma__login *L)
 {
-    const lingma_allocator *a = in->pool->alloc;
+    if (!L->cfg)
+        return;
+    const lingma_allocator *a = L->cfg->alloc;
 
-    lingma__timer_free(in->login.timer);
-    in->login.timer = NULL;
-    lingma__hook_free(in->login.hook);
-    in->login.hook = NULL;
-    lingma__free(a, in->login.url);
-    in->login.url = NULL;
-    lingma__free(a, in->pub.login_url);
-    in->pub.login_url = NULL;
+    lingma__timer_free(L->timer);
+    L->timer = NULL;
+    lingma__hook_free(L->hook);
+    L->hook = NULL;
+    lingma__free(a, L->url);
+    L->url = NULL;
+    lingma__free(a, L->pub.url);
+    L->pub.url = NULL;
+}
+
+void
+lingma__login_mark_waiting(struct lingma__login *L)
+{
+    /* WAITING as soon as the caller's request returns, so that a caller
+     * polling the stats never sees the state from before its own request.
+     * The service thread publishes the same when it takes the command (or
+     * nothing new when an attempt already runs). */
+    if (L->pub.state != LINGMA_LOGIN_WAITING) {
+        L->pub.state = LINGMA_LOGIN_WAITING;
+        L->pub.reason[0] = '\0';
+        lingma__free(L->cfg->alloc, L->pub.url);
+        L->pub.url = NULL;
+    }
 }
 
 /* Copy the login fields to what other threads read. */
 static void
-publish(struct lingma__inst *in)
+publish(struct lingma__login *L)
 {
-    struct lingma_pool *p = in->pool;
-    struct lingma__login *L = &in->login;
-    char *url = L->url ? lingma__strdup(p->alloc, L->url) : NULL;
+    char *url = L->url ? lingma__strdup(L->cfg->alloc, L->url) : NULL;
 
-    pthread_mutex_lock(&p->mu);
-    char *old = in->pub.login_url;
-    in->pub.login_state = L->state;
-    in->pub.login_url = url;
-    memcpy(in->pub.login_reason, L->reason, sizeof(in->pub.login_reason));
-    pthread_mutex_unlock(&p->mu);
-    lingma__free(p->alloc, old);
+    pthread_mutex_lock(L->cfg->mu);
+    char *old = L->pub.url;
+    L->pub.state = L->state;
+    L->pub.url = url;
+    memcpy(L->pub.reason, L->reason, sizeof(L->pub.reason));
+    pthread_mutex_unlock(L->cfg->mu);
+    lingma__free(L->cfg->alloc, old);
 }
 
 /* Handle it from the timer, soon. */
 static void
-kick(struct lingma__inst *in)
+kick(struct lingma__login *L)
 {
-    if (!in->pool->shut_down)
-        lingma__timer_arm(in->login.timer, 0);
+    if (!L->closing)
+        lingma__timer_arm(L->timer, 0);
 }
 
 static void
-succeed(struct lingma__inst *in)
+succeed(struct lingma__login *L)
 {
-    struct lingma__login *L = &in->login;
+    struct lingma__inst *in = L->inst;
 
     if (L->phase != LINGMA__LOGIN_NONE)
-        lingma__logf(&in->pool->log, LINGMA_LOG_INFO, "%s: logged in", in->name);
+        lingma__logf(L->cfg->log, LINGMA_LOG_INFO, "%s: logged in", in->name);
     L->phase = LINGMA__LOGIN_NONE;
     L->hook_failed = 0;
     L->state = LINGMA_LOGIN_LOGGED_IN;
     L->reason[0] = '\0';
-    publish(in);
+    publish(L);
     /* A hook still running finishes on its own (bounded by its timeout):
      * it may be closing its browser. */
 }
 
 static void
-fail(struct lingma__inst *in, const char *reason)
+fail(struct lingma__login *L, const char *reason)
 {
-    struct lingma__login *L = &in->login;
+    struct lingma__inst *in = L->inst;
 
-    lingma__logf(&in->pool->log, LINGMA_LOG_WARN, "%s: login failed: %s", in->name, reason);
+    lingma__logf(L->cfg->log, LINGMA_LOG_WARN, "%s: login failed: %s", in->name, reason);
     L->phase = LINGMA__LOGIN_NONE;
     L->hook_failed = 0;
     L->state = LINGMA_LOGIN_FAILED;
-    /* Truncated at a UTF-8 character boundary: the reason ends up in JSON. */
-    size_t n = strlen(reason);
-    if (n >= sizeof(L->reason)) {
-        n = sizeof(L->reason) - 1;
-        while (n > 0 && ((unsigned char)reason[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memmove(L->reason, reason, n);
-    L->reason[n] = '\0';
-    publish(in);
+    lingma__detail_copy(L->reason, sizeof(L->reason), reason);
+    publish(L);
 }
 
 void
-lingma__login_on_auth(struct lingma__inst *in, int status)
+lingma__login_on_auth(struct lingma__login *L, int status)
 {
-    struct lingma__login *L = &in->login;
-
-    if (in->pool->shut_down)
+    if (L->closing)
         return;
     if (status == 2) {
         if (L->phase != LINGMA__LOGIN_NONE || L->state != LINGMA_LOGIN_LOGGED_IN)
-            succeed(in);
+            succeed(L);
         return;
     }
     if (L->phase == LINGMA__LOGIN_NONE && L->state == LINGMA_LOGIN_LOGGED_IN) {
         /* Logged out, expired, or a fresh work dir after a respawn. */
         L->state = LINGMA_LOGIN_IDLE;
-        publish(in);
+        publish(L);
     }
 }
 
 void
-lingma__login_on_inst_state(struct lingma__inst *in)
+lingma__login_on_inst_state(struct lingma__login *L)
 {
-    if (in->login.phase != LINGMA__LOGIN_NONE)
-        kick(in);
+    if (L->phase != LINGMA__LOGIN_NONE)
+        kick(L);
+}
+
+static void
+on_auth_status(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
+               void *payload)
+{
+    struct lingma__login *L = payload;
+    int st;
+
+    (void)rpc;
+    (void)err;
+    if (status != 0)
+        return;
+    int known = lingma__method_auth(result, &st, NULL) == 0;
+    L->logged_in = known ? st == 2 : -1;
+    if (L->logged_in == 0)
+        lingma__logf(L->cfg->log, LINGMA_LOG_WARN, "%s: Lingma is not logged in", L->inst->name);
+    if (known)
+        lingma__login_on_auth(L, st);
+}
+
+void
+lingma__login_on_conn_ready(struct lingma__login *L, struct lingma__conn *c)
+{
+    /* Every (re)connection tells whether Lingma is logged in: the first
+     * connection always asks, the others while it is not known. */
+    if (c->index == 0 || L->logged_in < 0)
+        lingma__conn_call(c, NULL, LINGMA__M_AUTH_STATUS, lingma__method_no_params(),
+                          on_auth_status, L);
 }
 
 /* ---- RPCs ---- */
@@ -157,19 +197,18 @@ lingma__login_on_inst_state(struct lingma__inst *in)
 static void
 on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err, void *payload)
 {
-    struct lingma__inst *in = payload;
-    struct lingma__login *L = &in->login;
+    struct lingma__login *L = payload;
     enum lingma__login_rpc kind = L->pending;
     char msg[300];
 
     (void)rpc;
     L->pending = LINGMA__LOGIN_RPC_NONE;
-    if (in->pool->shut_down)
+    if (L->closing)
         return;
     if (kind == LINGMA__LOGIN_RPC_AUTH) {
         int st;
         if (status == 0 && lingma__method_auth(result, &st, NULL) == 0) {
-            lingma__login_on_auth(in, st);
+            lingma__login_on_auth(L, st);
             if (L->phase == LINGMA__LOGIN_CHECK)
                 L->phase = LINGMA__LOGIN_URL;
         } else if (L->phase == LINGMA__LOGIN_CHECK) {
@@ -181,40 +220,39 @@ on_rpc(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
         }
         if (L->phase == LINGMA__LOGIN_POLL && L->hook_failed == 2) {
             /* That was the look after the hook failed: not logged in. */
-            fail(in, L->hook_outcome);
+            fail(L, L->hook_outcome);
             return;
         }
     } else if (kind == LINGMA__LOGIN_RPC_URL && L->phase == LINGMA__LOGIN_URL) {
         const char *url, *why;
         int bad = lingma__method_login_url_result(result, &url, &why);
         if (status == 0 && !bad && *url) {
-            lingma__free(in->pool->alloc, L->url);
-            L->url = lingma__strdup(in->pool->alloc, url);
+            lingma__free(L->cfg->alloc, L->url);
+            L->url = lingma__strdup(L->cfg->alloc, url);
             if (!L->url) {
-                fail(in, "out of memory");
+                fail(L, "out of memory");
                 return;
             }
             L->phase = LINGMA__LOGIN_POLL;
             L->url_new = 1;
-            L->next_poll_ms = lingma__now_ms() + in->pool->o.login_poll_ms;
+            L->next_poll_ms = lingma__now_ms() + L->cfg->o->login_poll_ms;
         } else if (status == 0 || status == LINGMA_ERPC || status == LINGMA_EPROTO) {
             if (status == LINGMA_ERPC && err)
                 why = err->message;
             snprintf(msg, sizeof(msg), "login/generateUrl failed: %s",
                      why && *why ? why : (status ? lingma_strerror(status) : "no login URL"));
-            fail(in, msg);
+            fail(L, msg);
             return;
         } else {
             L->phase = LINGMA__LOGIN_WAIT_INST; /* connection lost or timed out: again */
         }
     }
-    kick(in);
+    kick(L);
 }
 
 static int
-send_rpc(struct lingma__inst *in, struct lingma__lconn *lc, enum lingma__login_rpc kind)
+send_rpc(struct lingma__login *L, struct lingma__conn *c, enum lingma__login_rpc kind)
 {
-    struct lingma_pool *p = in->pool;
     json_t *params =
         kind == LINGMA__LOGIN_RPC_URL ? lingma__method_login_url() : lingma__method_no_params();
     const char *method =
@@ -223,12 +261,10 @@ send_rpc(struct lingma__inst *in, struct lingma__lconn *lc, enum lingma__login_r
     if (!params)
         return LINGMA_ENOMEM;
     /* params is stolen even on failure; on failure on_rpc never runs. */
-    int rc = lingma_rpc_call(lc->rpc, NULL, method, params, lingma__now_ms() + p->o.rpc_timeout_ms,
-                             on_rpc, in);
+    int rc = lingma__conn_call(c, NULL, method, params, on_rpc, L);
     if (rc != 0)
         return rc;
-    in->login.pending = kind;
-    lingma__lconn_kick(lc);
+    L->pending = kind;
     return 0;
 }
 
@@ -241,10 +277,9 @@ hook_log(lingma_log_level lvl, const char *msg, void *payload)
 }
 
 static int
-start_hook(struct lingma__inst *in, uint64_t now)
+start_hook(struct lingma__login *L, uint64_t now)
 {
-    struct lingma_pool *p = in->pool;
-    struct lingma__login *L = &in->login;
+    struct lingma__inst *in = L->inst;
     struct lingma__hook_opts ho = LINGMA__HOOK_OPTS_INIT;
     char err[300], msg[400];
 
@@ -253,7 +288,7 @@ start_hook(struct lingma__inst *in, uint64_t now)
         lingma__hook_free(L->hook);
         L->hook = NULL;
     }
-    ho.command = p->login_hook;
+    ho.command = L->cfg->o->login_hook;
     ho.instance = in->name;
     ho.login_url = L->url;
     ho.username = in->username ? in->username : "";
@@ -261,25 +296,24 @@ start_hook(struct lingma__inst *in, uint64_t now)
     /* Bounded by what is left of the attempt: the hook dies at its deadline. */
     uint64_t left = L->deadline_ms > now ? L->deadline_ms - now : 1;
     ho.timeout_ms = left > INT_MAX ? INT_MAX : (int)left;
-    ho.log = p->log.fn ? hook_log : NULL;
-    ho.log_payload = &p->log;
-    ho.alloc = p->alloc;
+    ho.log = L->cfg->log->fn ? hook_log : NULL;
+    ho.log_payload = (void *)L->cfg->log;
+    ho.alloc = L->cfg->alloc;
     int rc = lingma__hook_start(&L->hook, &ho, (int64_t)now, err, sizeof(err));
     if (rc != 0) {
         L->hook = NULL;
         snprintf(msg, sizeof(msg), "the login hook could not be started: %s", err);
-        fail(in, msg);
+        fail(L, msg);
         return rc;
     }
-    lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: login hook started", in->name);
+    lingma__logf(L->cfg->log, LINGMA_LOG_INFO, "%s: login hook started", in->name);
     return 0;
 }
 
 /* Step a running hook; on its end, record the outcome for the attempt. */
 static void
-drive_hook(struct lingma__inst *in, uint64_t now)
+drive_hook(struct lingma__login *L, uint64_t now)
 {
-    struct lingma__login *L = &in->login;
     struct lingma__hook_result r;
     char what[128];
 
@@ -289,10 +323,10 @@ drive_hook(struct lingma__inst *in, uint64_t now)
     lingma__hook_free(L->hook);
     L->hook = NULL;
     lingma__hook_describe(&r, what, sizeof(what));
-    lingma__logf(&in->pool->log,
+    lingma__logf(L->cfg->log,
                  r.outcome == LINGMA__HOOK_EXITED && r.exit_code == 0 ? LINGMA_LOG_INFO
                                                                       : LINGMA_LOG_WARN,
-                 "%s: login hook %s", in->name, what);
+                 "%s: login hook %s", L->inst->name, what);
     if (r.outcome == LINGMA__HOOK_TIMEDOUT)
         L->hook_killed = 1;
     if (L->phase != LINGMA__LOGIN_POLL || r.outcome == LINGMA__HOOK_TIMEDOUT)
@@ -307,9 +341,8 @@ drive_hook(struct lingma__inst *in, uint64_t now)
 /* ---- the attempt ---- */
 
 static void
-arm(struct lingma__inst *in, uint64_t now)
+arm(struct lingma__login *L, uint64_t now)
 {
-    struct lingma__login *L = &in->login;
     uint64_t at = UINT64_MAX;
 
     if (L->phase != LINGMA__LOGIN_NONE)
@@ -325,69 +358,68 @@ arm(struct lingma__inst *in, uint64_t now)
 }
 
 static void
-advance(struct lingma__inst *in, uint64_t now)
+advance(struct lingma__login *L, uint64_t now)
 {
-    struct lingma_pool *p = in->pool;
-    struct lingma__login *L = &in->login;
+    struct lingma__inst *in = L->inst;
     char msg[400];
 
     if (L->phase == LINGMA__LOGIN_NONE)
         return;
     if (now >= L->deadline_ms) {
-        snprintf(msg, sizeof(msg), "timed out after %u ms %s%s", p->o.login_timeout_ms,
+        snprintf(msg, sizeof(msg), "timed out after %u ms %s%s", L->cfg->o->login_timeout_ms,
                  L->phase == LINGMA__LOGIN_POLL ? "waiting for the login"
                                                 : "waiting for the instance",
                  L->hook || L->hook_killed ? " (the login hook was killed)" : "");
-        fail(in, msg);
+        fail(L, msg);
         return;
     }
     if (in->state == LINGMA_INSTANCE_FAILED || in->state == LINGMA_INSTANCE_CLOSED) {
         snprintf(msg, sizeof(msg), "the instance is %s%s%s", lingma_instance_state_name(in->state),
                  in->last_error[0] ? ": " : "", in->last_error);
-        fail(in, msg);
+        fail(L, msg);
         return;
     }
     if (L->phase == LINGMA__LOGIN_POLL && L->url_new) {
         L->url_new = 0;
-        lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: waiting for the login", in->name);
-        publish(in);
-        if (p->login_hook && start_hook(in, now) != 0)
+        lingma__logf(L->cfg->log, LINGMA_LOG_INFO, "%s: waiting for the login", in->name);
+        publish(L);
+        if (L->cfg->o->login_hook && start_hook(L, now) != 0)
             return;
     }
     if (L->pending)
         return; /* its answer kicks us */
-    struct lingma__lconn *lc =
+    struct lingma__conn *c =
         in->state == LINGMA_INSTANCE_READY ? lingma__inst_ready_conn(in) : NULL;
     switch (L->phase) {
     case LINGMA__LOGIN_WAIT_INST:
-        if (!lc)
+        if (!c)
             return; /* becoming ready kicks us */
         L->phase = LINGMA__LOGIN_CHECK;
         /* fall through */
     case LINGMA__LOGIN_CHECK:
     case LINGMA__LOGIN_URL:
-        if (!lc) {
+        if (!c) {
             L->phase = LINGMA__LOGIN_WAIT_INST;
             return;
         }
-        if (send_rpc(in, lc,
+        if (send_rpc(L, c,
                      L->phase == LINGMA__LOGIN_URL ? LINGMA__LOGIN_RPC_URL
                                                    : LINGMA__LOGIN_RPC_AUTH) != 0)
-            fail(in, "the login request could not be sent");
+            fail(L, "the login request could not be sent");
         return;
     case LINGMA__LOGIN_POLL:
         if (L->hook_failed) {
             /* One last look: the login may have completed anyway. Without a
              * connection there is no way to tell: the attempt failed. */
-            if (!lc || send_rpc(in, lc, LINGMA__LOGIN_RPC_AUTH) != 0)
-                fail(in, L->hook_outcome);
+            if (!c || send_rpc(L, c, LINGMA__LOGIN_RPC_AUTH) != 0)
+                fail(L, L->hook_outcome);
             else
                 L->hook_failed = 2;
             return;
         }
-        if (lc && now >= L->next_poll_ms) {
-            L->next_poll_ms = now + p->o.login_poll_ms;
-            send_rpc(in, lc, LINGMA__LOGIN_RPC_AUTH); /* a failure: the next poll */
+        if (c && now >= L->next_poll_ms) {
+            L->next_poll_ms = now + L->cfg->o->login_poll_ms;
+            send_rpc(L, c, LINGMA__LOGIN_RPC_AUTH); /* a failure: the next poll */
         }
         return;
     default:
@@ -398,20 +430,19 @@ advance(struct lingma__inst *in, uint64_t now)
 static void
 login_timer_cb(void *ud)
 {
-    struct lingma__inst *in = ud;
+    struct lingma__login *L = ud;
 
-    if (in->pool->shut_down)
+    if (L->closing)
         return;
-    drive_hook(in, lingma__now_ms());
-    advance(in, lingma__now_ms());
-    arm(in, lingma__now_ms());
+    drive_hook(L, lingma__now_ms());
+    advance(L, lingma__now_ms());
+    arm(L, lingma__now_ms());
 }
 
 void
-lingma__login_start(struct lingma__inst *in)
+lingma__login_start(struct lingma__login *L)
 {
-    struct lingma_pool *p = in->pool;
-    struct lingma__login *L = &in->login;
+    struct lingma__inst *in = L->inst;
     uint64_t now = lingma__now_ms();
 
     if (L->phase != LINGMA__LOGIN_NONE)
@@ -423,22 +454,23 @@ lingma__login_start(struct lingma__inst *in)
     L->url_new = 0;
     L->reason[0] = '\0';
     L->started_ms = now;
-    L->deadline_ms = now + p->o.login_timeout_ms;
-    lingma__free(p->alloc, L->url);
+    L->deadline_ms = now + L->cfg->o->login_timeout_ms;
+    lingma__free(L->cfg->alloc, L->url);
     L->url = NULL;
-    publish(in);
-    lingma__logf(&p->log, LINGMA_LOG_INFO, "%s: login attempt started", in->name);
+    publish(L);
+    lingma__logf(L->cfg->log, LINGMA_LOG_INFO, "%s: login attempt started", in->name);
     if (in->state == LINGMA_INSTANCE_STOPPED || in->state == LINGMA_INSTANCE_FAILED)
         lingma__inst_start(in);
-    kick(in);
+    kick(L);
 }
 
 void
-lingma__login_shutdown(struct lingma__inst *in)
+lingma__login_shutdown(struct lingma__login *L)
 {
-    lingma__timer_cancel(in->login.timer);
+    L->closing = 1;
+    lingma__timer_cancel(L->timer);
     /* Kills a running hook's process group and reaps it (bounded). */
-    lingma__hook_free(in->login.hook);
-    in->login.hook = NULL;
-    in->login.phase = LINGMA__LOGIN_NONE;
+    lingma__hook_free(L->hook);
+    L->hook = NULL;
+    L->phase = LINGMA__LOGIN_NONE;
 }

@@ -9,7 +9,7 @@
 
 #include "accounts.h"
 #include "alloc.h"
-#include "pool_internal.h"
+#include "pool.h"
 
 static unsigned
 dflt(unsigned v, unsigned def)
@@ -22,16 +22,19 @@ dflt(unsigned v, unsigned def)
 static void
 pool_destroy(struct lingma_pool *p)
 {
-    if (p->inst)
-        for (size_t i = 0; i < p->ninst; i++)
+    for (size_t i = 0; i < p->ninst; i++) {
+        if (p->login)
+            lingma__login_dispose(&p->login[i]);
+        if (p->inst)
             lingma__inst_dispose(&p->inst[i]);
+    }
+    lingma__chats_free(p->chats);
     lingma__timer_free(p->queue_timer);
     lingma__timer_free(p->tick_timer);
     lingma__loop_free(p->loop);
     lingma__free(p->alloc, p->inst);
+    lingma__free(p->alloc, p->login);
     lingma__free(p->alloc, p->reg);
-    lingma__free(p->alloc, p->rids);
-    lingma__free(p->alloc, p->scratch.p);
     lingma__free(p->alloc, p->binary);
     lingma__free(p->alloc, p->work_dir);
     lingma__free(p->alloc, p->default_model);
@@ -132,10 +135,8 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     lingma__admission_init(&p->adm, p->o.max_in_flight, p->o.max_queue,
                            (int64_t)p->o.queue_timeout_ms);
     p->nreg_buckets = 1024;
-    p->nrid_buckets = 4096;
     p->reg = lingma__calloc(p->alloc, p->nreg_buckets, sizeof(*p->reg));
-    p->rids = lingma__calloc(p->alloc, p->nrid_buckets, sizeof(*p->rids));
-    if (!p->reg || !p->rids)
+    if (!p->reg)
         goto fail;
 
     struct lingma__loop_opts to;
@@ -151,12 +152,39 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     p->queue_timer = lingma__timer_new(p->loop, lingma__pool_on_queue_timer, p);
     p->tick_timer = lingma__timer_new(p->loop, lingma__pool_on_tick, p);
     p->inst = lingma__calloc(p->alloc, p->ninst, sizeof(*p->inst));
-    if (!p->queue_timer || !p->tick_timer || !p->inst)
+    p->login = lingma__calloc(p->alloc, p->ninst, sizeof(*p->login));
+    if (!p->queue_timer || !p->tick_timer || !p->inst || !p->login)
         goto fail;
+
+    /* What the layers below get: the pool's options, loop, logger and
+     * lock, and where to call back. */
+    p->inst_cfg.loop = p->loop;
+    p->inst_cfg.alloc = p->alloc;
+    p->inst_cfg.log = &p->log;
+    p->inst_cfg.mu = &p->mu;
+    p->inst_cfg.o = &p->o;
+    p->inst_cfg.extra_env = (const char *const *)p->extra_env;
+    p->inst_cfg.ninst = p->ninst;
+    p->inst_cfg.ev = &lingma__pool_inst_events;
+    p->inst_cfg.ud = p;
+    p->login_cfg.loop = p->loop;
+    p->login_cfg.alloc = p->alloc;
+    p->login_cfg.log = &p->log;
+    p->login_cfg.mu = &p->mu;
+    p->login_cfg.o = &p->o;
     for (size_t i = 0; i < p->ninst; i++) {
-        if ((rc = lingma__inst_init(&p->inst[i], p, i)) != 0)
+        if ((rc = lingma__inst_init(&p->inst[i], &p->inst_cfg, i)) != 0 ||
+            (rc = lingma__login_init(&p->login[i], &p->login_cfg, &p->inst[i])) != 0)
             goto fail;
     }
+    p->chats_cfg.loop = p->loop;
+    p->chats_cfg.alloc = p->alloc;
+    p->chats_cfg.log = &p->log;
+    p->chats_cfg.o = &p->o;
+    p->chats_cfg.inst = p->inst;
+    p->chats_cfg.ninst = p->ninst;
+    if ((rc = lingma__chats_new(&p->chats, &p->chats_cfg)) != 0)
+        goto fail;
     /* The caller's array is not ours beyond this call. */
     p->o.accounts = NULL;
     if ((rc = lingma__loop_start(p->loop)) != 0)
@@ -218,9 +246,9 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
     size_t strings = 0;
     for (size_t i = 0; i < p->ninst; i++) {
         const struct lingma__inst *in = &p->inst[i];
+        const struct lingma__login_pub *lp = &p->login[i].pub;
         strings += strlen(in->pub.last_error) + 1 + (in->username ? strlen(in->username) : 0) + 1 +
-                   (in->pub.login_url ? strlen(in->pub.login_url) : 0) + 1 +
-                   strlen(in->pub.login_reason) + 1;
+                   (lp->url ? strlen(lp->url) : 0) + 1 + strlen(lp->reason) + 1;
     }
     size_t size = sizeof(lingma_pool_stats) + p->ninst * sizeof(lingma_instance_stats) + strings;
     lingma_pool_stats *s = calloc(1, size);
@@ -234,6 +262,7 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
     lingma__admission_stats(&p->adm, &as);
     for (size_t i = 0; i < p->ninst; i++) {
         const struct lingma__inst *in = &p->inst[i];
+        const struct lingma__login_pub *lp = &p->login[i].pub;
         lingma_instance_stats *is = &s->instances[i];
         snprintf(is->name, sizeof(is->name), "%s", in->name);
         is->state = in->pub.state;
@@ -245,9 +274,9 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
         is->pid = in->pub.pid;
         is->last_error = put_str(&str, in->pub.last_error);
         is->username = put_str(&str, in->username);
-        is->login_state = in->pub.login_state;
-        is->login_url = put_str(&str, in->pub.login_url);
-        is->login_reason = put_str(&str, in->pub.login_reason);
+        is->login_state = lp->state;
+        is->login_url = put_str(&str, lp->url);
+        is->login_reason = put_str(&str, lp->reason);
     }
     pthread_mutex_unlock(&p->mu);
     s->in_flight = as.in_flight;

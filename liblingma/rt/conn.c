@@ -1,0 +1,253 @@
+/*
+ * One connection to Lingma: a WebSocket pipe of the loop, a JSON-RPC
+ * session of proto, and the handshake (see conn.h). Service thread only.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "methods.h"
+
+static void
+report_fault(struct lingma__conn *c, enum lingma__conn_fault fault, const char *msg)
+{
+    c->cfg->ev->on_fault(c, fault, msg, c->cfg->ud);
+}
+
+void
+lingma__conn_init(struct lingma__conn *c, const struct lingma__conn_cfg *cfg, unsigned index)
+{
+    memset(c, 0, sizeof(*c));
+    c->cfg = cfg;
+    c->index = index;
+}
+
+int
+lingma__conn_live(const struct lingma__conn *c)
+{
+    return c->ws != NULL;
+}
+
+int
+lingma__conn_ready(const struct lingma__conn *c)
+{
+    return c->ws && c->state == LINGMA__CONN_READY;
+}
+
+void
+lingma__conn_kick(struct lingma__conn *c)
+{
+    if (c->ws && c->rpc && lingma_rpc_want_write(c->rpc))
+        lingma__ws_kick(c->ws);
+}
+
+int
+lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_t *params,
+                  lingma_rpc_response_cb cb, void *payload)
+{
+    if (!c->rpc) {
+        json_decref(params);
+        return LINGMA_EIO;
+    }
+    int rc = lingma_rpc_call(c->rpc, id, method, params, lingma__now_ms() + c->cfg->rpc_timeout_ms,
+                             cb, payload);
+    if (rc == 0)
+        lingma__conn_kick(c);
+    return rc;
+}
+
+void
+lingma__conn_notify(struct lingma__conn *c, const char *method, json_t *params)
+{
+    if (c->rpc)
+        lingma_rpc_notify(c->rpc, method, params);
+    else
+        json_decref(params);
+}
+
+void
+lingma__conn_respond(struct lingma__conn *c, const json_t *id, json_t *result)
+{
+    if (c->rpc)
+        lingma_rpc_respond(c->rpc, id, result);
+    else
+        json_decref(result);
+}
+
+void
+lingma__conn_cancel(struct lingma__conn *c, int64_t id)
+{
+    if (c->rpc)
+        lingma_rpc_cancel(c->rpc, id);
+}
+
+size_t
+lingma__conn_backlog(const struct lingma__conn *c)
+{
+    return c->rpc ? lingma_rpc_send_queued(c->rpc) : 0;
+}
+
+/* A failure that happened inside a callback of the session is reported
+ * once the session returned, so that the owner may drop it. */
+static void
+check_doomed(struct lingma__conn *c)
+{
+    if (!c->doomed)
+        return;
+    c->doomed = 0;
+    report_fault(c, LINGMA__CONN_REFUSED, c->doom_msg);
+}
+
+void
+lingma__conn_tick(struct lingma__conn *c, uint64_t now)
+{
+    if (!c->rpc)
+        return;
+    lingma_rpc_tick(c->rpc, now);
+    lingma__conn_kick(c);
+    check_doomed(c);
+}
+
+void
+lingma__conn_drop(struct lingma__conn *c, int code, const char *why)
+{
+    if (c->ws) {
+        lingma__ws_close(c->ws);
+        c->ws = NULL;
+    }
+    c->cfg->ev->on_down(c, code, why, c->cfg->ud);
+    if (c->rpc) {
+        lingma_rpc *rpc = c->rpc;
+        c->rpc = NULL;
+        lingma_rpc_free(rpc); /* pending calls get LINGMA_ECLOSED */
+    }
+    c->doomed = 0;
+    c->state = LINGMA__CONN_CONNECTING;
+}
+
+/* ---- the handshake ---- */
+
+static void
+on_initialize(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
+              void *payload)
+{
+    struct lingma__conn *c = payload;
+
+    (void)rpc;
+    (void)result;
+    if (status == LINGMA_ECLOSED || status == LINGMA_ECANCELED)
+        return;
+    if (status != 0) {
+        snprintf(c->doom_msg, sizeof(c->doom_msg), "initialize failed: %s",
+                 status == LINGMA_ERPC && err ? err->message : lingma_strerror(status));
+        /* Inside a callback of c->rpc: reported by check_doomed() once
+         * lingma_rpc_recv()/lingma_rpc_tick() returned. */
+        c->doomed = 1;
+        return;
+    }
+    lingma__conn_notify(c, LINGMA__M_INITIALIZED, lingma__method_no_params());
+    c->state = LINGMA__CONN_READY;
+    lingma__conn_kick(c);
+    c->cfg->ev->on_ready(c, c->cfg->ud);
+}
+
+/* ---- the WebSocket pipe ---- */
+
+static void
+ws_on_open(struct lingma__ws *ws, void *ud)
+{
+    struct lingma__conn *c = ud;
+
+    (void)ws;
+    c->state = LINGMA__CONN_INITIALIZING;
+    json_t *params =
+        lingma__method_initialize((long)getpid(), lingma_version(), c->cfg->work_dir, c->cfg->name);
+    if (lingma__conn_call(c, NULL, LINGMA__M_INITIALIZE, params, on_initialize, c) != 0)
+        report_fault(c, LINGMA__CONN_UNSENT, "initialize could not be sent");
+}
+
+static void
+ws_on_data(struct lingma__ws *ws, const void *data, size_t len, void *ud)
+{
+    struct lingma__conn *c = ud;
+    char msg[300];
+
+    (void)ws;
+    int rc = lingma_rpc_recv(c->rpc, data, len);
+    if (rc < 0 && rc != LINGMA_ENOMEM) {
+        snprintf(msg, sizeof(msg), "Lingma broke the protocol (%s)", lingma_strerror(rc));
+        report_fault(c, LINGMA__CONN_BROKEN, msg);
+        return;
+    }
+    lingma__conn_kick(c);
+    check_doomed(c);
+}
+
+static size_t
+ws_pull(struct lingma__ws *ws, const char **out, void *ud)
+{
+    struct lingma__conn *c = ud;
+    (void)ws;
+    return c->rpc ? lingma_rpc_mem_send(c->rpc, out) : 0;
+}
+
+static void
+ws_on_close(struct lingma__ws *ws, int opened, const char *why, void *ud)
+{
+    struct lingma__conn *c = ud;
+
+    (void)ws;
+    c->ws = NULL; /* the loop frees it */
+    c->cfg->ev->on_closed(c, opened, why, c->cfg->ud);
+}
+
+static const struct lingma__ws_cbs ws_cbs = {ws_on_open, ws_on_data, ws_pull, ws_on_close};
+
+/* ---- the session ---- */
+
+static int
+rpc_on_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *params, void *payload)
+{
+    struct lingma__conn *c = payload;
+    (void)rpc;
+    return c->cfg->ev->on_request(c, id, method, params, c->cfg->ud);
+}
+
+static void
+rpc_on_notification(lingma_rpc *rpc, const char *method, json_t *params, void *payload)
+{
+    struct lingma__conn *c = payload;
+    (void)rpc;
+    c->cfg->ev->on_notification(c, method, params, c->cfg->ud);
+}
+
+static void
+rpc_log(lingma_log_level lvl, const char *msg, void *payload)
+{
+    struct lingma__conn *c = payload;
+    lingma__logf(c->cfg->log, lvl, "%s: rpc: %s", c->cfg->name, msg);
+}
+
+int
+lingma__conn_dial(struct lingma__conn *c, int port)
+{
+    lingma_rpc_options ro = LINGMA_RPC_OPTIONS_INIT;
+
+    ro.alloc = c->cfg->alloc;
+    ro.on_request = rpc_on_request;
+    ro.on_notification = rpc_on_notification;
+    ro.log_fn = c->cfg->log->fn ? rpc_log : NULL;
+    ro.payload = c;
+    int rc = lingma_rpc_new(&c->rpc, &ro);
+    if (rc != 0)
+        return rc;
+    c->state = LINGMA__CONN_CONNECTING;
+    rc = lingma__ws_open(&c->ws, c->cfg->loop, port, &ws_cbs, c);
+    if (rc != 0) {
+        c->ws = NULL;
+        lingma_rpc_free(c->rpc);
+        c->rpc = NULL;
+    }
+    return rc;
+}
