@@ -15,6 +15,8 @@
 typedef enum gw_route_id {
     GW_R_NONE = 0,
     GW_R_CHAT,
+    GW_R_MESSAGES,     /* POST /v1/messages (Anthropic) */
+    GW_R_COUNT_TOKENS, /* POST /v1/messages/count_tokens */
     GW_R_MODELS,
     GW_R_MODEL,
     GW_R_HEALTHZ,

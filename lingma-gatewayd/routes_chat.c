@@ -505,6 +505,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     c->ans.stream = creq->stream;
     c->ans.include_usage = creq->stream && creq->include_usage;
     c->ans.show_reasoning = creq->show_reasoning;
+    c->ans.input_tokens = (int64_t)c->prompt_tokens;
     c->ans.req = creq;
     atomic_init(&c->refs, 2); /* the handler's and the chat's */
     gw_route_ctx *ctx = gw_route_ctx_of(req);

@@ -57,6 +57,9 @@ typedef struct gw_answer {
     bool show_reasoning;        /* render Lingma's think text (Anthropic: thinking enabled) */
     const char *stop_sequence;  /* the matched one, for GW_FINISH_STOP_SEQUENCE */
     const gw_chat_request *req; /* the parsed request (model, limits, front-end extras) */
+    /* The estimate of the flattened prompt: Anthropic's message_start
+     * carries input_tokens before Lingma could report any count. */
+    int64_t input_tokens;
 } gw_answer;
 
 typedef struct gw_frontend gw_frontend;

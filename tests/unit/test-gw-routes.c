@@ -136,6 +136,38 @@ test_methods(void **state)
     assert_int_equal(gw_route_auth_kind(GW_R_NONE), GW_AUTH_API_KEY);
 }
 
+/* The Anthropic Messages routes: paths, Anthropic's error family, methods. */
+static void
+test_messages_routes(void **state)
+{
+    (void)state;
+    assert_int_equal(route_of("/v1/messages"), GW_R_MESSAGES);
+    assert_int_equal(route_of("/v1/messages/count_tokens"), GW_R_COUNT_TOKENS);
+    assert_int_equal(route_of("/messages"), GW_R_MESSAGES);
+    const char *none[] = {"/v1/messages/", "/v1/messages/count_tokens/", "/v1/messages/batches",
+                          "/v1/Messages"};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+        if (route_of(none[i]) != GW_R_NONE)
+            fail_msg("'%s' matched a route", none[i]);
+    gw_route_match m;
+    gw_route_match_path(&m, "/v1/messages");
+    assert_int_equal(m.errors, GW_API_ANTHROPIC);
+    assert_string_equal(m.label, "/v1/messages");
+    assert_true(m.api);
+    gw_route_match_path(&m, "/v1/messages/count_tokens");
+    assert_int_equal(m.errors, GW_API_ANTHROPIC);
+    assert_string_equal(m.label, "/v1/messages/count_tokens");
+    gw_route_match_path(&m, "/v1/chat/completions");
+    assert_int_equal(m.errors, GW_API_OPENAI);
+    assert_int_equal(gw_route_method(GW_R_MESSAGES, "POST", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_MESSAGES, "GET", false), GW_METHOD_NOT_ALLOWED);
+    assert_int_equal(gw_route_method(GW_R_COUNT_TOKENS, "POST", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_COUNT_TOKENS, "OPTIONS", true), GW_METHOD_PREFLIGHT);
+    assert_string_equal(gw_route_allow(GW_R_MESSAGES, true), "POST, OPTIONS");
+    assert_int_equal(gw_route_auth_kind(GW_R_MESSAGES), GW_AUTH_API_KEY);
+    assert_int_equal(gw_route_auth_kind(GW_R_COUNT_TOKENS), GW_AUTH_API_KEY);
+}
+
 static void
 test_cors(void **state)
 {
@@ -227,9 +259,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_paths),           cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_messages_routes), cmocka_unit_test(test_cors),
         cmocka_unit_test(test_aliases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
