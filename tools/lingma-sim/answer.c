@@ -1,6 +1,8 @@
 /* lingma-sim: deterministic answers, see answer.h. */
 #include "answer.h"
 
+#include "reply_tools.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +52,19 @@ tokens_text(uint64_t seed, const char *question, int n)
     return out;
 }
 
+static char *
+echo_text(const char *question)
+{
+    char *body = malloc(strlen(question) + 7);
+    if (body)
+        sprintf(body, "ECHO: %s", question);
+    return body;
+}
+
 char *
 sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning)
 {
-    char *body;
+    char *body = NULL;
     switch (s->reply) {
     case SIM_REPLY_TEXT:
         body = strdup(s->reply_text ? s->reply_text : "");
@@ -61,10 +72,13 @@ sim_answer_text(const struct sim_settings *s, const char *question, bool reasoni
     case SIM_REPLY_TOKENS:
         body = tokens_text(s->seed, question, s->reply_tokens);
         break;
+    case SIM_REPLY_TOOLS:
+        /* 1: no tool section, so the "model" answers like echo */
+        if (sim_tools_reply(question, &body) == 1)
+            body = echo_text(question);
+        break;
     default:
-        body = malloc(strlen(question) + 7);
-        if (body)
-            sprintf(body, "ECHO: %s", question);
+        body = echo_text(question);
         break;
     }
     if (!body || !reasoning)

@@ -225,7 +225,7 @@ struct setting {
 static const struct setting table[] = {
     {"LOGGED_IN", K_BOOL, OFF(logged_in), 0, 0, "0 or 1"},
     {"SEED", K_U64, OFF(seed), 0, 0, "an unsigned integer"},
-    {"REPLY", K_SPECIAL, 0, 0, 0, "echo, text:<s> or tokens:<n>"},
+    {"REPLY", K_SPECIAL, 0, 0, 0, "echo, text:<s>, tokens:<n> or tools"},
     {"CHUNKS", K_INT, OFF(chunks), 1, 100000, "an integer from 1 to 100000"},
     {"FIRST_TOKEN_MS", K_INT, OFF(first_token_ms), 0, 3600000, "milliseconds (0-3600000)"},
     {"CHUNK_MS", K_INT, OFF(chunk_ms), 0, 3600000, "milliseconds (0-3600000)"},
@@ -261,6 +261,8 @@ set_special(struct sim_settings *s, const char *name, const char *v, char *err, 
         } else if (!strncmp(v, "tokens:", 7) && !parse_int(v + 7, 0, 1000000, &n)) {
             s->reply = SIM_REPLY_TOKENS;
             s->reply_tokens = (int)n;
+        } else if (!strcmp(v, "tools")) {
+            s->reply = SIM_REPLY_TOOLS;
         } else {
             return -1;
         }

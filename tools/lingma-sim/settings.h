@@ -19,6 +19,7 @@ enum sim_reply_kind {
     SIM_REPLY_ECHO = 0,
     SIM_REPLY_TEXT,
     SIM_REPLY_TOKENS,
+    SIM_REPLY_TOOLS, /* a model that follows the tool contract, reply_tools.h */
 };
 
 enum sim_info_kind {
