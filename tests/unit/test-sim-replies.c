@@ -1,7 +1,8 @@
 /*
  * Unit: lingma-sim's tool-calling reply modes, pure parts — reading the
  * tool contract out of a prompt (doc/tools.md), arguments made from JSON
- * Schemas and the tools answer. Links only the simulator's pure sources.
+ * Schemas, the tools answer, and the script rules. Links only the
+ * simulator's pure sources.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "answer.h"
+#include "reply_script.h"
 #include "reply_tools.h"
 #include "schema_args.h"
 #include "settings.h"
@@ -308,27 +310,164 @@ test_tools_reply(void **state)
     char err[256];
     sim_settings_defaults(&s);
     assert_int_equal(sim_settings_set(&s, "REPLY", "tools", err, sizeof(err)), 0);
-    char *a = sim_answer_text(&s, TOOLS2 "User: q\n", true);
+    char *a = sim_answer_text(&s, TOOLS2 "User: q\n", true, err, sizeof(err));
     assert_non_null(a);
     assert_memory_equal(a, SIM_THINK_OPEN, strlen(SIM_THINK_OPEN));
     const char *body = strstr(a, SIM_THINK_CLOSE);
     assert_non_null(body);
     assert_string_equal(body + strlen(SIM_THINK_CLOSE), CALL_WEATHER);
     free(a);
-    a = sim_answer_text(&s, "no tools here", false);
+    a = sim_answer_text(&s, "no tools here", false, err, sizeof(err));
     assert_string_equal(a, "ECHO: no tools here");
     free(a);
     sim_settings_free(&s);
+}
+
+static char *
+script_file(const char *content)
+{
+    char tmpl[] = "/tmp/lingma-sim-script-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    size_t n = strlen(content);
+    assert_int_equal(write(fd, content, n), (ssize_t)n);
+    close(fd);
+    return strdup(tmpl);
+}
+
+static int
+script_error(const char *rules_json, char *err, size_t errlen)
+{
+    json_t *rules = json_loads(rules_json, 0, NULL);
+    assert_non_null(rules);
+    struct sim_script *s = NULL;
+    int rc = sim_script_from_json(rules, &s, err, errlen);
+    json_decref(rules);
+    sim_script_free(s);
+    return rc;
+}
+
+static void
+test_script_rules(void **state)
+{
+    char err[256];
+    /* what makes a file invalid, each named */
+    assert_int_equal(script_error("{\"match\":\"a\",\"reply\":\"b\"}", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "array"));
+    assert_int_equal(script_error("[{\"match\":\"a\",\"reply\":\"b\"},3]", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "rule 2"));
+    assert_int_equal(script_error("[{\"match\":\"a\"}]", err, sizeof(err)), -1);
+    assert_int_equal(script_error("[{\"match\":\"a\",\"reply\":1}]", err, sizeof(err)), -1);
+    assert_int_equal(
+        script_error("[{\"regex\":\"a\",\"match\":\"a\",\"reply\":\"b\"}]", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'regex'"));
+    assert_int_equal(script_error("[{\"match\":\"a(\",\"reply\":\"b\"}]", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bad regular expression 'a('"));
+    assert_int_equal(
+        script_error("[{\"match\":\"a\",\"reply\":\"b\",\"icase\":\"yes\"}]", err, sizeof(err)),
+        -1);
+    assert_int_equal(script_error("[]", err, sizeof(err)), 0);
+
+    /* first match wins; grep -E semantics: ^ and $ per line, . not across lines */
+    json_t *rules = json_loads("[{\"match\":\"^User: (hi|hello)$\",\"reply\":\"greeting\"},"
+                               "{\"match\":\"Tool result\",\"reply\":\"DONE\"},"
+                               "{\"match\":\"start.*end\",\"reply\":\"one line\"},"
+                               "{\"match\":\"WEATHER\",\"icase\":true,\"reply\":\"```tool_call\\n{"
+                               "\\\"name\\\":\\\"w\\\"\"},"
+                               "{\"match\":\"weather\",\"reply\":\"never: the rule above wins\"}]",
+                               0, NULL);
+    assert_non_null(rules);
+    struct sim_script *s;
+    assert_int_equal(sim_script_from_json(rules, &s, err, sizeof(err)), 0);
+    json_decref(rules);
+    assert_string_equal(sim_script_match(s, "System:\nx\nUser: hello\nmore"), "greeting");
+    assert_string_equal(sim_script_match(s, "User: hello\nTool result (c1):"), "greeting");
+    assert_string_equal(sim_script_match(s, "User: hello there\nTool result (c1):"), "DONE");
+    assert_string_equal(sim_script_match(s, "start and end"), "one line");
+    assert_null(sim_script_match(s, "start\nend"));
+    assert_string_equal(sim_script_match(s, "the Weather today"), "```tool_call\n{\"name\":\"w\"");
+    assert_null(sim_script_match(s, "nothing to see"));
+    sim_script_free(s);
+
+    /* {{prompt}} */
+    char *x = sim_script_expand("<{{prompt}}|{{prompt}}>{{prompt", "P");
+    assert_string_equal(x, "<P|P>{{prompt");
+    free(x);
+    x = sim_script_expand("plain", "P");
+    assert_string_equal(x, "plain");
+    free(x);
+}
+
+static void
+test_script_file_and_settings(void **state)
+{
+    char err[512];
+    char *path =
+        script_file("[{\"match\":\"ping\",\"reply\":\"pong: {{prompt}}\"},\n"
+                    "{\"match\":\"block\",\"reply\":\"text\\n```tool_call\\n{\\\"name\\\":1}\"}]");
+    char *out = NULL;
+    assert_int_equal(sim_script_reply(path, "a ping", &out, err, sizeof(err)), 0);
+    assert_string_equal(out, "pong: a ping");
+    free(out);
+    assert_int_equal(sim_script_reply(path, "block", &out, err, sizeof(err)), 0);
+    assert_string_equal(out, "text\n```tool_call\n{\"name\":1}");
+    free(out);
+    assert_int_equal(sim_script_reply(path, "none", &out, err, sizeof(err)), 0);
+    assert_null(out);
+
+    /* the setting, and the echo fallback and the error through sim_answer_text */
+    struct sim_settings st, copy;
+    sim_settings_defaults(&st);
+    char setting[600];
+    snprintf(setting, sizeof(setting), "script:%s", path);
+    assert_int_equal(sim_settings_set(&st, "LINGMA_SIM_REPLY", setting, err, sizeof(err)), 0);
+    assert_int_equal(st.reply, SIM_REPLY_SCRIPT);
+    assert_string_equal(st.reply_script, path);
+    assert_int_equal(sim_settings_copy(&copy, &st), 0);
+    assert_string_equal(copy.reply_script, path);
+    sim_settings_free(&copy);
+    char *a = sim_answer_text(&st, "nothing", false, err, sizeof(err));
+    assert_string_equal(a, "ECHO: nothing");
+    free(a);
+    a = sim_answer_text(&st, "ping", false, err, sizeof(err));
+    assert_string_equal(a, "pong: ping");
+    free(a);
+
+    /* the file is read anew at every answer; a broken one is an error, named */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[{\"match\":\"(\",\"reply\":\"x\"}]", f);
+    fclose(f);
+    assert_null(sim_answer_text(&st, "ping", false, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "rule 1"));
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not json", f);
+    fclose(f);
+    assert_int_equal(sim_script_reply(path, "x", &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not JSON"));
+    unlink(path);
+    assert_int_equal(sim_script_reply(path, "x", &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "No such file"));
+
+    assert_int_equal(sim_settings_set(&st, "REPLY", "tools", err, sizeof(err)), 0);
+    assert_int_equal(st.reply, SIM_REPLY_TOOLS);
+    assert_int_equal(sim_settings_set(&st, "REPLY", "script:", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "script:<file>"));
+    assert_int_equal(sim_settings_set(&st, "REPLY", "tool", err, sizeof(err)), -1);
+    assert_int_equal(st.reply, SIM_REPLY_TOOLS);
+    sim_settings_free(&st);
+    free(path);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_section_detection),
-        cmocka_unit_test(test_last_tool_result),
-        cmocka_unit_test(test_schema_arguments),
-        cmocka_unit_test(test_tools_reply),
+        cmocka_unit_test(test_section_detection), cmocka_unit_test(test_last_tool_result),
+        cmocka_unit_test(test_schema_arguments),  cmocka_unit_test(test_tools_reply),
+        cmocka_unit_test(test_script_rules),      cmocka_unit_test(test_script_file_and_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* lingma-sim: deterministic answers, see answer.h. */
 #include "answer.h"
 
+#include "reply_script.h"
 #include "reply_tools.h"
 
 #include <stdio.h>
@@ -62,9 +63,12 @@ echo_text(const char *question)
 }
 
 char *
-sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning)
+sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning, char *err,
+                size_t errlen)
 {
     char *body = NULL;
+    int rc;
+    err[0] = '\0';
     switch (s->reply) {
     case SIM_REPLY_TEXT:
         body = strdup(s->reply_text ? s->reply_text : "");
@@ -74,7 +78,14 @@ sim_answer_text(const struct sim_settings *s, const char *question, bool reasoni
         break;
     case SIM_REPLY_TOOLS:
         /* 1: no tool section, so the "model" answers like echo */
-        if (sim_tools_reply(question, &body) == 1)
+        rc = sim_tools_reply(question, &body);
+        if (rc == 1)
+            body = echo_text(question);
+        break;
+    case SIM_REPLY_SCRIPT:
+        if (sim_script_reply(s->reply_script, question, &body, err, errlen))
+            return NULL;
+        if (!body) /* no rule matched */
             body = echo_text(question);
         break;
     default:
