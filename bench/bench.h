@@ -27,6 +27,14 @@ void samples_free(struct samples *s);
 double samples_pct(struct samples *s, double p);
 double samples_max(struct samples *s);
 
+/* The wire API a load speaks to the gateway: the three front-ends of one
+ * chat path (the direct driver has only liblingma's API and ignores it).
+ * Chat Completions is 0, so a zeroed `struct load` speaks it. */
+enum bench_api { API_CHAT, API_MESSAGES, API_RESPONSES, API_COUNT };
+
+/* "chat", "messages", "responses": the names of the results. */
+const char *api_name(enum bench_api api);
+
 /* Progress of a running load, handed to a `tick` hook. */
 struct progress {
     unsigned long started;  /* requests started */
@@ -47,6 +55,7 @@ struct load {
     unsigned long total; /* stop after this many started; 0: no limit */
     double ramp_per_s;   /* closed loop: at most this many starts per second; 0: at once */
     int stream;          /* SSE (HTTP) / event stream (direct) measurements */
+    enum bench_api api;  /* HTTP: the route, body and stream shape */
     long timeout_ms;     /* per request */
     void (*tick)(const struct progress *p, void *arg);
     void *tick_arg;

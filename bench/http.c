@@ -16,10 +16,35 @@
 
 #include "http.h"
 
-static const char body_plain[] =
-    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"bench\"}]}";
-static const char body_stream[] =
-    "{\"model\":\"auto\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"bench\"}]}";
+/* One question to every API, in the smallest body each one requires
+ * (Messages requires max_tokens; store:false keeps Responses from holding
+ * every benchmark answer in the gateway's store). */
+static const struct wire {
+    const char *name, *path, *plain, *stream;
+    const char *answer; /* in a complete non-streaming answer */
+} wires[API_COUNT] = {
+    [API_CHAT] = {"chat", "/v1/chat/completions",
+                  "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"bench\"}]}",
+                  "{\"model\":\"auto\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                  "\"content\":\"bench\"}]}",
+                  "\"chat.completion\""},
+    [API_MESSAGES] = {"messages", "/v1/messages",
+                      "{\"model\":\"auto\",\"max_tokens\":1024,\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"bench\"}]}",
+                      "{\"model\":\"auto\",\"max_tokens\":1024,\"stream\":true,\"messages\":[{"
+                      "\"role\":\"user\",\"content\":\"bench\"}]}",
+                      "\"type\":\"message\""},
+    [API_RESPONSES] = {"responses", "/v1/responses",
+                       "{\"model\":\"auto\",\"store\":false,\"input\":\"bench\"}",
+                       "{\"model\":\"auto\",\"stream\":true,\"store\":false,\"input\":\"bench\"}",
+                       "\"status\":\"completed\""},
+};
+
+const char *
+api_name(enum bench_api api)
+{
+    return wires[api].name;
+}
 
 /* A non-streaming answer of the benchmark is well under this; the rest of
  * a larger body is counted, not kept. */
@@ -28,6 +53,7 @@ static const char body_stream[] =
 struct hreq {
     struct http *h;
     CURL *e;
+    int api; /* the route and headers set on `e`; -1 before the first */
     uint64_t t0;
     int busy;
     long status;
@@ -39,8 +65,8 @@ struct hreq {
 
 struct http {
     CURLM *m;
-    char url[256];
-    struct curl_slist *hdrs;
+    char url[API_COUNT][300];
+    struct curl_slist *hdrs, *hdrs_anthropic;
     struct hreq **idle; /* handles not in a transfer */
     size_t nidle, cap;
     struct hreq **all; /* every handle, for the clean-up of a cut run */
@@ -128,15 +154,12 @@ req_new(struct http *h)
     if (!q)
         return NULL;
     q->h = h;
+    q->api = -1;
     q->e = curl_easy_init();
     if (!q->e) {
         free(q);
         return NULL;
     }
-    char url[300];
-    snprintf(url, sizeof(url), "%s/v1/chat/completions", h->url);
-    curl_easy_setopt(q->e, CURLOPT_URL, url);
-    curl_easy_setopt(q->e, CURLOPT_HTTPHEADER, h->hdrs);
     curl_easy_setopt(q->e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(q->e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(q->e, CURLOPT_HEADERFUNCTION, on_header);
@@ -207,8 +230,17 @@ start_one(struct http *h)
     q->status = 0;
     q->first_token = 0;
     q->body_len = 0;
-    sse_reset(&q->sse);
-    curl_easy_setopt(q->e, CURLOPT_POSTFIELDS, l->stream ? body_stream : body_plain);
+    sse_reset(&q->sse, l->api);
+    if (q->api != (int)l->api) {
+        /* Only when the handle changes API: curl copies the URL. The
+         * connection stays cached in the multi handle whatever the path. */
+        curl_easy_setopt(q->e, CURLOPT_URL, h->url[l->api]);
+        curl_easy_setopt(q->e, CURLOPT_HTTPHEADER,
+                         l->api == API_MESSAGES ? h->hdrs_anthropic : h->hdrs);
+        q->api = (int)l->api;
+    }
+    curl_easy_setopt(q->e, CURLOPT_POSTFIELDS,
+                     l->stream ? wires[l->api].stream : wires[l->api].plain);
     curl_easy_setopt(q->e, CURLOPT_TIMEOUT_MS, l->timeout_ms > 0 ? l->timeout_ms : 60000L);
     q->t0 = now_ns();
     if (curl_multi_add_handle(h->m, q->e) != CURLM_OK) {
@@ -247,14 +279,21 @@ finish(struct http *h, CURL *e, CURLcode res)
         r->failed++;
         note_error(r, "%s (status %ld)", q->body, q->status);
     } else if (h->load->stream ? (q->sse.done && !q->sse.error && q->sse.tokens > 0)
-                               : strstr(q->body, "\"chat.completion\"") != NULL) {
+                               : strstr(q->body, wires[q->api].answer) != NULL) {
         r->ok++;
         samples_add(&r->lat, us);
+    } else if (h->load->stream) {
+        r->failed++;
+        /* Say what was missing, naming the end event as the API does. */
+        int ended = q->sse.error || q->sse.done;
+        note_error(r, "incomplete %s stream: %s%s (status %ld)", wires[q->api].name,
+                   q->sse.error  ? "an error event"
+                   : q->sse.done ? "no text"
+                                 : "no ",
+                   ended ? "" : sse_end_name(q->sse.api), q->status);
     } else {
         r->failed++;
-        note_error(r, "incomplete answer: %s (status %ld)",
-                   h->load->stream ? (q->sse.error ? "error event" : "no [DONE]") : q->body,
-                   q->status);
+        note_error(r, "incomplete answer: %s (status %ld)", q->body, q->status);
     }
     h->prog.outstanding--;
     h->prog.finished++;
@@ -353,10 +392,19 @@ http_open(struct http **out, const char *base_url)
     *out = NULL;
     if (!h)
         return -1;
-    snprintf(h->url, sizeof(h->url), "%s", base_url);
+    for (int a = 0; a < API_COUNT; a++)
+        snprintf(h->url[a], sizeof(h->url[a]), "%s%s", base_url, wires[a].path);
     h->m = curl_multi_init();
     h->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    if (!h->m || !h->hdrs) {
+    h->hdrs_anthropic = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *more =
+        h->hdrs_anthropic ? curl_slist_append(h->hdrs_anthropic, "anthropic-version: 2023-06-01")
+                          : NULL;
+    if (!more) {
+        curl_slist_free_all(h->hdrs_anthropic);
+        h->hdrs_anthropic = NULL;
+    }
+    if (!h->m || !h->hdrs || !h->hdrs_anthropic) {
         http_close(h);
         return -1;
     }
@@ -384,5 +432,6 @@ http_close(struct http *h)
     free(h->all);
     free(h->idle);
     curl_slist_free_all(h->hdrs);
+    curl_slist_free_all(h->hdrs_anthropic);
     free(h);
 }

@@ -2,7 +2,7 @@
  * lingma-bench: the benchmark of liblingma and lingma-gatewayd.
  *
  *   lingma-bench --sim PATH [--gateway PATH] [--out DIR] [--quick]
- *                [--direct-only] [--repeat N] [--scenarios 1,2,3,4]
+ *                [--direct-only] [--repeat N] [--scenarios 1,2,3,4,5]
  *                [--idle N[,N...]]
  *
  * It starts everything it measures itself (lingma-sim under a direct pool,
@@ -32,7 +32,7 @@ usage(FILE *f)
                "  --direct-only      measure liblingma alone (no gateway)\n"
                "  --quick            small runs: a smoke test, under a minute\n"
                "  --repeat N         repeats per cell (default 5, quick 2)\n"
-               "  --scenarios LIST   which of 1,2,3,4 to run (default all)\n"
+               "  --scenarios LIST   which of 1,2,3,4,5 to run (default all; 3-5 need a gateway)\n"
                "  --idle LIST        stream counts of scenario 3 (default 1000,10000; quick 200)\n"
                "  --out DIR          where lingma-bench.json and .txt go (default .)\n");
 }
@@ -60,8 +60,8 @@ main(int argc, char **argv)
     struct bench b = {0};
     const char *out = ".";
     int direct_only = 0, repeat = 0;
-    unsigned which[4] = {1, 2, 3, 4};
-    int nwhich = 4, nidle = 0;
+    unsigned which[5] = {1, 2, 3, 4, 5};
+    int nwhich = 5, nidle = 0;
     unsigned idle[3];
 
     b.sim_bin = getenv("LINGMA_SIM_BIN");
@@ -85,7 +85,7 @@ main(int argc, char **argv)
         } else if (v && !strcmp(a, "--repeat")) {
             repeat = atoi(argv[++i]);
         } else if (v && !strcmp(a, "--scenarios")) {
-            nwhich = parse_list(argv[++i], which, 4);
+            nwhich = parse_list(argv[++i], which, 5);
         } else if (v && !strcmp(a, "--idle")) {
             nidle = parse_list(argv[++i], idle, 3);
         } else {
@@ -147,6 +147,10 @@ main(int argc, char **argv)
         case 4:
             if (b.gw_bin)
                 scenario_overload(&b);
+            break;
+        case 5:
+            if (b.gw_bin)
+                scenario_apis(&b);
             break;
         default:
             fprintf(stderr, "lingma-bench: no scenario %u\n", which[i]);

@@ -130,43 +130,70 @@ sides_close(struct sides *s)
     s->ddir = NULL;
 }
 
+/* The unmeasured warm-up of `load`: 2·C requests, at least 20. */
+static struct load
+warm_load(const struct load *load)
+{
+    struct load w = *load;
+    w.duration_s = 0;
+    w.total = load->concurrency * 2 < 20 ? 20 : load->concurrency * 2;
+    w.tick = NULL;
+    return w;
+}
+
+int
+drive_http(struct http *h, const struct load *load, struct run *r, int warm)
+{
+    if (warm) {
+        struct load w = warm_load(load);
+        struct run wr = {0};
+        http_run(h, &w, &wr);
+        run_free(&wr);
+    }
+    return http_run(h, load, r);
+}
+
 /* A short unmeasured run first: connections opened, caches warm. */
 int
 drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm)
 {
+    if (gateway)
+        return drive_http(s->h, load, r, warm);
     if (warm) {
-        struct load w = *load;
+        struct load w = warm_load(load);
         struct run wr = {0};
-        w.duration_s = 0;
-        w.total = load->concurrency * 2 < 20 ? 20 : load->concurrency * 2;
-        w.tick = NULL;
-        if (gateway)
-            http_run(s->h, &w, &wr);
-        else
-            direct_run(s->d, &w, &wr);
+        direct_run(s->d, &w, &wr);
         run_free(&wr);
     }
-    return gateway ? http_run(s->h, load, r) : direct_run(s->d, load, r);
+    return direct_run(s->d, load, r);
 }
 
-/* compare = gateway minus direct for each key (and the throughput ratio). */
-static void
-compare(json_t *runs, json_t *dj, json_t *gj, const char *const *keys)
+void
+compare(json_t *runs, json_t *a, json_t *b, const char *const *keys)
 {
     json_t *o = json_object();
     char k[96];
     for (; *keys; keys++) {
-        json_t *d = json_object_get(dj, *keys), *g = json_object_get(gj, *keys);
-        if (!json_is_number(d) || !json_is_number(g))
+        json_t *x = json_object_get(a, *keys), *y = json_object_get(b, *keys);
+        if (!json_is_number(x) || !json_is_number(y))
             continue;
         snprintf(k, sizeof(k), "added_%s", *keys);
-        json_object_set_new(o, k, json_real(json_number_value(g) - json_number_value(d)));
+        json_object_set_new(o, k, json_real(json_number_value(y) - json_number_value(x)));
     }
-    double drps = json_number_value(json_object_get(dj, "rps"));
-    if (drps > 0)
+    double arps = json_number_value(json_object_get(a, "rps"));
+    if (arps > 0)
         json_object_set_new(o, "throughput_ratio",
-                            json_real(json_number_value(json_object_get(gj, "rps")) / drps));
+                            json_real(json_number_value(json_object_get(b, "rps")) / arps));
     json_array_append_new(runs, o);
+}
+
+json_t *
+envv_json(const struct envv *e)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < e->n; i++)
+        json_array_append_new(a, json_string(e->buf[i]));
+    return a;
 }
 
 /* Scenarios 1 and 2: for every concurrency, R repeats of direct and gateway. */
@@ -176,11 +203,8 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
 {
     struct sides s;
     json_t *cells = json_array();
-    json_object_set_new(b->root, name, json_pack("{s:o}", "cells", cells));
-    json_t *env = json_array();
-    for (int i = 0; i < sim->n; i++)
-        json_array_append_new(env, json_string(sim->buf[i]));
-    json_object_set_new(json_object_get(b->root, name), "sim", env);
+    json_object_set_new(b->root, name,
+                        json_pack("{s:o,s:o}", "cells", cells, "sim", envv_json(sim)));
     for (int i = 0; i < nconc; i++)
         json_array_append_new(cells, json_pack("{s:i}", "concurrency", (int)concs[i]));
 
@@ -235,26 +259,34 @@ scenario_nonstream(struct bench *b)
     return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys);
 }
 
-int
-scenario_stream(struct bench *b)
+const unsigned stream_concs[STREAM_NCONC] = {1, 16};
+const char *const stream_keys[] = {"ttfb_p50_us",  "ttfb_p99_us",  "ttft_p50_us",
+                                   "ttft_p99_us",  "relay_p50_us", "relay_p99_us",
+                                   "relay_max_us", "lat_p50_us",   NULL};
+
+struct load
+stream_cell(struct bench *b, struct envv *sim, struct envv *gw)
 {
-    static const unsigned concs[] = {1, 16};
-    static const char *const keys[] = {"ttfb_p50_us",  "ttfb_p99_us",  "ttft_p50_us",
-                                       "ttft_p99_us",  "relay_p50_us", "relay_p99_us",
-                                       "relay_max_us", "lat_p50_us",   NULL};
-    struct envv sim = {0}, gw = {0};
     struct load l = {0};
-    envv_add(&sim, "LINGMA_SIM_TIMESTAMPS=1");
-    envv_add(&sim, "LINGMA_SIM_REPLY=tokens:64");
-    envv_add(&sim, "LINGMA_SIM_CHUNKS=16");
-    envv_add(&sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
+    envv_add(sim, "LINGMA_SIM_TIMESTAMPS=1");
+    envv_add(sim, "LINGMA_SIM_REPLY=tokens:64");
+    envv_add(sim, "LINGMA_SIM_CHUNKS=16");
+    envv_add(sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
     /* Spaced chunks: each one crosses an idle path, as tokens of a real
      * model do, instead of queueing behind the previous one. */
-    envv_add(&sim, "LINGMA_SIM_CHUNK_MS=5");
-    envv_add(&gw, "GATEWAY_MAX_IN_FLIGHT=1024");
-    envv_add(&gw, "GATEWAY_MAX_QUEUE=1024");
+    envv_add(sim, "LINGMA_SIM_CHUNK_MS=5");
+    envv_add(gw, "GATEWAY_MAX_IN_FLIGHT=1024");
+    envv_add(gw, "GATEWAY_MAX_QUEUE=1024");
     l.stream = 1;
     l.duration_s = b->quick ? 0.6 : 4.0;
     l.timeout_ms = 30000;
-    return side_by_side(b, "stream", &sim, &gw, concs, 2, &l, keys);
+    return l;
+}
+
+int
+scenario_stream(struct bench *b)
+{
+    struct envv sim = {0}, gw = {0};
+    struct load l = stream_cell(b, &sim, &gw);
+    return side_by_side(b, "stream", &sim, &gw, stream_concs, STREAM_NCONC, &l, stream_keys);
 }

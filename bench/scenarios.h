@@ -1,4 +1,4 @@
-/* lingma-bench: the four scenarios of issue 7. */
+/* lingma-bench: the four scenarios of issue 7, and the wire APIs of issue 11. */
 #ifndef BENCH_SCENARIOS_H
 #define BENCH_SCENARIOS_H
 
@@ -18,5 +18,6 @@ int scenario_nonstream(struct bench *b);
 int scenario_stream(struct bench *b);
 int scenario_idle(struct bench *b);
 int scenario_overload(struct bench *b);
+int scenario_apis(struct bench *b);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * lingma-bench: scenarios 3 (many idle streams) and 4 (overload). Both are
+ * lingma-bench: scenarios 3 (many idle streams) and 4 (overload), which are
  * about the gateway process itself, its memory and its admission, so they
  * run through lingma-gatewayd only, one fresh gateway per measured run so
- * that "RSS before" is a clean baseline.
+ * that "RSS before" is a clean baseline; and scenario 5 (the wire APIs
+ * side by side), which compares the gateway's front-ends with each other.
  */
 #include <math.h>
 #include <stdio.h>
@@ -231,6 +232,62 @@ scenario_overload(struct bench *b)
                 json_object_set_new(ro, "share_429", json_real(0));
             run_free(&r);
             progress_note("overload: %dx, run %d/%d done", factors[i], rep + 1, b->repeats);
+        }
+    }
+    http_close(h);
+    gateway_stop(&g);
+    return 0;
+}
+
+/* Scenario 5: scenario 2's streaming cell through each wire API of one
+ * gateway. The APIs of a repeat run back to back, the one that goes first
+ * rotating from repeat to repeat, so that the noise of a shared machine
+ * hits them alike; each is compared with Chat Completions of the same
+ * repeat, the front-end every other API is measured against. */
+int
+scenario_apis(struct bench *b)
+{
+    struct envv sim = {0}, gw = {0}, env = {0};
+    struct load tmpl = stream_cell(b, &sim, &gw);
+    struct gateway g;
+    struct http *h = NULL;
+    json_t *cells = json_array();
+    json_object_set_new(b->root, "apis",
+                        json_pack("{s:o,s:o}", "cells", cells, "sim", envv_json(&sim)));
+    for (int i = 0; i < STREAM_NCONC; i++)
+        json_array_append_new(cells, json_pack("{s:i}", "concurrency", (int)stream_concs[i]));
+    envv_cat(&env, &sim);
+    envv_cat(&env, &gw);
+    if (gw_open(b, &g, &h, &env) != 0) {
+        b->failures++;
+        return -1;
+    }
+    for (int rep = 0; rep < b->repeats; rep++) {
+        for (int i = 0; i < STREAM_NCONC; i++) {
+            json_t *cell = json_array_get(cells, (size_t)i);
+            json_t *res[API_COUNT] = {NULL};
+            for (int k = 0; k < API_COUNT; k++) {
+                struct load l = tmpl;
+                struct run r = {0};
+                l.concurrency = stream_concs[i];
+                l.api = (enum bench_api)((k + rep) % API_COUNT);
+                drive_http(h, &l, &r, 1);
+                res[l.api] = record_run(b, &r, part(cell, api_name(l.api)), 0);
+                /* A cell with no answer at all would pass for one without
+                 * failures: the smoke test must see every API answer. */
+                if (!r.ok) {
+                    progress_note("apis: no %s stream completed", api_name(l.api));
+                    b->failures++;
+                }
+                run_free(&r);
+            }
+            for (int a = API_CHAT + 1; a < API_COUNT; a++) {
+                char name[64];
+                snprintf(name, sizeof(name), "%s_vs_chat", api_name((enum bench_api)a));
+                compare(part(cell, name), res[API_CHAT], res[a], stream_keys);
+            }
+            progress_note("apis: run %d/%d, concurrency %u done", rep + 1, b->repeats,
+                          stream_concs[i]);
         }
     }
     http_close(h);

@@ -19,6 +19,8 @@ struct envv {
 
 void envv_add(struct envv *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void envv_cat(struct envv *e, const struct envv *from);
+/* The list as a JSON array of its strings, for the results. */
+json_t *envv_json(const struct envv *e);
 
 void progress_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -39,5 +41,21 @@ int sides_open(struct sides *s, struct bench *b, const struct envv *sim, const s
 void sides_close(struct sides *s);
 /* Run `load` on one side, after an unmeasured warm-up when `warm`. */
 int drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm);
+/* The same through a gateway's HTTP client alone. */
+int drive_http(struct http *h, const struct load *load, struct run *r, int warm);
+
+/* Append {"added_<key>": b - a for each key, "throughput_ratio": b/a of
+ * "rps"} to `runs`: `b` measured against its baseline `a` of the same
+ * repeat (the gateway against direct, an API against Chat Completions). */
+void compare(json_t *runs, json_t *a, json_t *b, const char *const *keys);
+
+/* The streaming cell of scenario 2, which scenario 5 repeats per wire API:
+ * the simulator's and the gateway's settings added to `sim` and `gw`, the
+ * load (concurrency left to the caller), the concurrencies and the keys
+ * that compare two runs. */
+#define STREAM_NCONC 2
+extern const unsigned stream_concs[STREAM_NCONC];
+extern const char *const stream_keys[];
+struct load stream_cell(struct bench *b, struct envv *sim, struct envv *gw);
 
 #endif
