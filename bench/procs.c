@@ -283,6 +283,16 @@ proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+double
+proc_cpu_ns(pid_t pid)
+{
+    clockid_t c;
+    struct timespec ts;
+    if (clock_getcpuclockid(pid, &c) != 0 || clock_gettime(c, &ts) != 0)
+        return -1;
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
 static void
 cpu_model(char *out, size_t len)
 {

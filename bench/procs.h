@@ -38,6 +38,10 @@ long proc_rss_kb(pid_t pid);
 long proc_hwm_kb(pid_t pid);
 /* User + system CPU seconds of a process, -1 when unknown. */
 double proc_cpu_s(pid_t pid);
+/* CPU nanoseconds of a process (all its threads) from its CPU-time clock:
+ * /proc's clock ticks are 10 ms, too coarse for the cost of one request.
+ * -1 when unknown. */
+double proc_cpu_ns(pid_t pid);
 
 /* Facts about this machine and build, as a JSON object. */
 json_t *machine_facts(void);

@@ -309,14 +309,16 @@ table_overload(FILE *f, json_t *root)
 static void
 table_apis(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps",          "ttfb_p50_us",  "ttft_p50_us", "ttft_p99_us",
-                                       "relay_p50_us", "relay_p99_us", "relay_max_us"};
-    static const char *const ckeys[] = {
-        "throughput_ratio",   "added_ttfb_p50_us",  "added_ttft_p50_us", "added_ttft_p99_us",
-        "added_relay_p50_us", "added_relay_p99_us", "added_relay_max_us"};
-    static const double sc[] = {1, 1, 1, 1, 1, 1, 1};
-    static const int dec[] = {1, 0, 0, 0, 0, 0, 0};
-    static const int cdec[] = {2, 0, 0, 0, 0, 0, 0};
+    static const char *const keys[] = {"rps",          "ttfb_p50_us",      "ttft_p50_us",
+                                       "ttft_p99_us",  "relay_p50_us",     "relay_p99_us",
+                                       "relay_max_us", "gw_cpu_us_per_req"};
+    static const char *const ckeys[] = {"throughput_ratio",   "added_ttfb_p50_us",
+                                        "added_ttft_p50_us",  "added_ttft_p99_us",
+                                        "added_relay_p50_us", "added_relay_p99_us",
+                                        "added_relay_max_us", "added_gw_cpu_us_per_req"};
+    static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1};
+    static const int dec[] = {1, 0, 0, 0, 0, 0, 0, 0};
+    static const int cdec[] = {2, 0, 0, 0, 0, 0, 0, 0};
     /* Row label and part of the cell, in the order of the rows. */
     static const char *const rows[][2] = {
         {"chat", "chat"},
@@ -332,16 +334,16 @@ table_apis(FILE *f, json_t *root)
         return;
     fprintf(f, "\n5. Wire APIs, streaming through the gateway, scenario 2's cell per API (us;"
                " an API minus chat per repeat)\n");
-    fprintf(f, "%5s %-10s %-20s %-20s %-20s %-20s %-20s %-20s %-20s\n", "conc", "api",
+    fprintf(f, "%5s %-10s %-20s %-20s %-20s %-20s %-20s %-20s %-20s %-20s\n", "conc", "api",
             "req/s (-chat: ratio)", "ttfb p50", "ttft p50", "ttft p99", "relay p50", "relay p99",
-            "relay max");
+            "relay max", "gatewayd CPU/req");
     json_array_foreach(cells, i, c)
     {
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
             int diff = k >= 3;
             fprintf(f, "%5d %-10s", conc, rows[k][0]);
-            row(f, c, rows[k][1], diff ? ckeys : keys, sc, diff ? cdec : dec, 7, 20);
+            row(f, c, rows[k][1], diff ? ckeys : keys, sc, diff ? cdec : dec, 8, 20);
         }
     }
 }

@@ -41,6 +41,8 @@ int sides_open(struct sides *s, struct bench *b, const struct envv *sim, const s
 void sides_close(struct sides *s);
 /* Run `load` on one side, after an unmeasured warm-up when `warm`. */
 int drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm);
+/* The unmeasured warm-up of `load`: 2·C requests, at least 20. */
+struct load warm_load(const struct load *load);
 /* The same through a gateway's HTTP client alone. */
 int drive_http(struct http *h, const struct load *load, struct run *r, int warm);
 
@@ -52,7 +54,7 @@ void compare(json_t *runs, json_t *a, json_t *b, const char *const *keys);
 /* The streaming cell of scenario 2, which scenario 5 repeats per wire API:
  * the simulator's and the gateway's settings added to `sim` and `gw`, the
  * load (concurrency left to the caller), the concurrencies and the keys
- * that compare two runs. */
+ * that compare two runs (the gateway's CPU per request: scenario 5 only). */
 #define STREAM_NCONC 2
 extern const unsigned stream_concs[STREAM_NCONC];
 extern const char *const stream_keys[];
