@@ -228,8 +228,9 @@ lingma__chat_new(struct lingma__chat **out, struct lingma__chats *cs,
     int oom = 0;
 
     *out = NULL;
-    if (!opts || opts->version != LINGMA_CHAT_OPTIONS_VERSION || !opts->prompt || !*opts->prompt ||
-        !opts->on_event || (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
+    if (!opts || (opts->version != LINGMA_CHAT_OPTIONS_VERSION && opts->version != 1) ||
+        !opts->prompt || !*opts->prompt || !opts->on_event ||
+        (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
         return LINGMA_EINVAL;
     /* Fail invalid UTF-8 here, synchronously, rather than at chat/ask. */
     if (!lingma__method_ask_prompt_ok(opts->prompt))

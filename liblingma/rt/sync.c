@@ -5,6 +5,7 @@
  * public API only (and refuse to block the service thread).
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,8 @@ complete_cb(const lingma_chat_event *ev, void *payload)
         if (lingma__buf_append(NULL, &cp->reasoning, ev->delta.text, ev->delta.len) != 0)
             cp->oom = 1;
         return;
+    case LINGMA_CHAT_TOOL_CALL:
+        return;
     case LINGMA_CHAT_DONE:
         r->error = 0;
         r->status_code = ev->done.status_code;
@@ -275,7 +278,9 @@ lingma_chat_complete(lingma_chat_result **out, lingma_pool *p, const lingma_chat
         return LINGMA_ENOMEM;
     cp.user_fn = opts->on_event;
     cp.user_payload = opts->payload;
-    o = *opts;
+    /* A version 1 struct ends before the tool fields: read only its part. */
+    memset(&o, 0, sizeof(o));
+    memcpy(&o, opts, opts->version == 1 ? offsetof(lingma_chat_options, tools) : sizeof(o));
     o.on_event = complete_cb;
     o.payload = &cp;
     waiter_init(&cp.w, NULL);

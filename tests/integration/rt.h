@@ -23,6 +23,16 @@ const char *rt_sim_bin(void);
 void rt_pool_options(lingma_pool_options *o, const char *dir, const char *const *env);
 lingma_pool *rt_pool_new(const char *dir, const char *const *env);
 
+/* A TOOL_CALL event, copied. */
+struct rt_tool_call {
+    size_t index;
+    char id[64];
+    char name[136];
+    char *arguments;
+};
+
+#define RT_MAX_CALLS 8
+
 /* Records the events of one chat. */
 struct rt_chat {
     pthread_mutex_t mu;
@@ -41,6 +51,11 @@ struct rt_chat {
     char instance[32];
     char message[256];
     int order_ok; /* STARTED before deltas, nothing after the terminal */
+    /* TOOL_CALL events (the first RT_MAX_CALLS) and DONE's count; order_ok
+     * also requires them after every DELTA and with indexes 0, 1, ... */
+    struct rt_tool_call calls[RT_MAX_CALLS];
+    int ncalls;
+    size_t done_tool_calls;
 };
 
 void rt_chat_init(struct rt_chat *c);
