@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "chat.h"
@@ -1007,6 +1008,29 @@ on_finish(struct lingma__conn *conn, struct lingma__chat *c, const struct lingma
     lingma__chat_end(c, &ev);
 }
 
+/* Lingma's agent mode asks the client to run its built-in tools (read_file,
+ * run_in_terminal, ...). liblingma runs none: a chat's tools are its
+ * caller's, called through the tool contract. A clean refusal at once lets
+ * Lingma go on without it, where no answer would leave the chat waiting. */
+static void
+refuse_tool_invoke(struct lingma__chats *cs, struct lingma__inst *in, struct lingma__conn *conn,
+                   const json_t *id, json_t *params)
+{
+    static const char why[] = "this client does not run Lingma's tools; answer without them";
+    struct lingma__tool_invoke ti;
+    struct timespec now;
+
+    lingma__method_tool_invoke(&ti, params);
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *r = lingma__method_tool_invoke_refusal(
+        &ti, why, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    lingma__conn_respond(conn, id, r ? r : json_null());
+    struct lingma__chat *c = rid_find(cs, ti.request_id);
+    lingma__logf(cs->cfg.log, LINGMA_LOG_WARN,
+                 "%s: refused Lingma's tool/invoke of '%.64s' (toolCallId '%.64s', chat %llu)",
+                 in->name, ti.name, ti.tool_call_id, c ? (unsigned long long)c->id : 0ull);
+}
+
 int
 lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
                          struct lingma__conn *conn, const json_t *id, const char *method,
@@ -1015,7 +1039,6 @@ lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
     enum lingma__push kind = lingma__push_kind(method);
     struct lingma__chat *c;
 
-    (void)in;
     if (kind == LINGMA__PUSH_ANSWER) {
         struct lingma__answer a;
         /* Answer first: Lingma waits for the ACK before its next push. */
@@ -1037,6 +1060,10 @@ lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
         c = rid_find(cs, f.request_id);
         if (c && c->conn == conn && c->phase != CHAT_ENDED)
             on_finish(conn, c, &f);
+        return 0;
+    }
+    if (kind == LINGMA__PUSH_TOOL_INVOKE) {
+        refuse_tool_invoke(cs, in, conn, id, params);
         return 0;
     }
     if (kind == LINGMA__PUSH_THINK || kind == LINGMA__PUSH_STEP) {

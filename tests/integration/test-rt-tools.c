@@ -57,10 +57,22 @@ rules(const char *dir, int n, const char *const *pairs)
     return env;
 }
 
-/* Start a chat with tools on `pool`, recording into `c`. */
+/* Run `o` on `pool` to its end, recording into `c`; the event order must
+ * hold. */
 static void
-start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const lingma_toolset *ts,
-      lingma_tool_choice choice, const char *name, int single)
+chat_to_end(struct rt_chat *c, lingma_pool *pool, const lingma_chat_options *o)
+{
+    rt_chat_init(c);
+    assert_int_equal(rt_chat_start_opts(c, NULL, pool, o), 0);
+    assert_int_equal(rt_chat_wait(c, 30000), 0);
+    assert_int_equal(c->terminals, 1);
+    assert_true(c->order_ok);
+}
+
+/* chat_to_end() with tools. */
+static void
+ask(struct rt_chat *c, lingma_pool *pool, const char *prompt, const lingma_toolset *ts,
+    lingma_tool_choice choice, const char *name, int single)
 {
     lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
     o.prompt = prompt;
@@ -68,8 +80,7 @@ start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const lingma_too
     o.tool_choice = choice;
     o.tool_name = name;
     o.single_tool_call = single;
-    rt_chat_init(c);
-    assert_int_equal(rt_chat_start_opts(c, NULL, pool, &o), 0);
+    chat_to_end(c, pool, &o);
 }
 
 static long wait_status(const char *dir, const char *key, long want);
@@ -84,14 +95,11 @@ run(struct rt_chat *c, const char *const *env, const char *prompt, lingma_tool_c
     char *dir = rt_tempdir();
     lingma_toolset *ts = toolset();
     lingma_pool *pool = rt_pool_new(dir, env);
-    start(c, pool, prompt, ts, choice, name, single);
-    assert_int_equal(rt_chat_wait(c, 30000), 0);
+    ask(c, pool, prompt, ts, choice, name, single);
     assert_int_equal(wait_status(dir, "chats_started", asks), asks);
     lingma_pool_free(pool);
     lingma_toolset_free(ts);
     rt_rmdir(dir);
-    assert_int_equal(c->terminals, 1);
-    assert_true(c->order_ok);
 }
 
 static void
@@ -131,10 +139,8 @@ test_call_then_result(void **state)
     lingma_pool *pool = rt_pool_new(dir, env);
     struct rt_chat c;
 
-    start(&c, pool, "What is the weather in Paris?", ts, LINGMA_TOOL_CHOICE_AUTO, NULL, 0);
-    assert_int_equal(rt_chat_wait(&c, 30000), 0);
+    ask(&c, pool, "What is the weather in Paris?", ts, LINGMA_TOOL_CHOICE_AUTO, NULL, 0);
     rt_assert_done(&c, 0);
-    assert_true(c.order_ok);
     assert_int_equal(c.ncalls, 1);
     assert_int_equal(c.done_tool_calls, 1);
     assert_string_equal(c.calls[0].name, "get_weather");
@@ -153,10 +159,8 @@ test_call_then_result(void **state)
     lingma_free(result);
     rt_chat_clear(&c);
 
-    start(&c, pool, prompt, ts, LINGMA_TOOL_CHOICE_AUTO, NULL, 0);
-    assert_int_equal(rt_chat_wait(&c, 30000), 0);
+    ask(&c, pool, prompt, ts, LINGMA_TOOL_CHOICE_AUTO, NULL, 0);
     rt_assert_done(&c, 1);
-    assert_true(c.order_ok);
     assert_int_equal(c.ncalls, 0);
     assert_int_equal(c.done_tool_calls, 0);
     assert_string_equal(c.text, "DONE: {\"temp_c\":21}");
@@ -209,11 +213,8 @@ test_required_reasoning_held(void **state)
     o.model = "dashscope_qwen_plus_20250428_thinking";
     o.tools = ts;
     o.tool_choice = LINGMA_TOOL_CHOICE_REQUIRED;
-    rt_chat_init(&c);
-    assert_int_equal(rt_chat_start_opts(&c, NULL, pool, &o), 0);
-    assert_int_equal(rt_chat_wait(&c, 30000), 0);
+    chat_to_end(&c, pool, &o);
     rt_assert_done(&c, 0);
-    assert_true(c.order_ok);
     assert_int_equal(c.reasonings, 1); /* held, then released in one piece */
     assert_true(c.reasoning_len > 0);
     assert_int_equal(c.ncalls, 1);
@@ -509,8 +510,7 @@ test_retry_keeps_instance(void **state)
     for (int i = 0; i < 2; i++)
         snprintf(inst[i], sizeof(inst[i]), "%s/inst-%d", dir, i);
     for (int round = 0; round < 2; round++) {
-        start(&c, pool, "Weather in Paris?", ts, LINGMA_TOOL_CHOICE_AUTO, NULL, 0);
-        assert_int_equal(rt_chat_wait(&c, 30000), 0);
+        ask(&c, pool, "Weather in Paris?", ts, LINGMA_TOOL_CHOICE_AUTO, NULL, 0);
         rt_assert_done(&c, round);
         assert_int_equal(c.ncalls, 1);
         int k = strcmp(c.instance, "inst-1") == 0;
@@ -528,6 +528,37 @@ test_retry_keeps_instance(void **state)
         assert_true(n[k] >= 2);
         rt_chat_clear(&c);
     }
+    lingma_pool_free(pool);
+    lingma_toolset_free(ts);
+    rt_rmdir(dir);
+}
+
+/* ---- Lingma's own tools ---- */
+
+/* In agent mode Lingma may ask the client to run its built-in tools and
+ * waits for the result: the chat gets a clean refusal at once and goes on
+ * to its answer (here a call of the caller's tool). */
+static void
+test_tool_invoke_refused(void **state)
+{
+    (void)state;
+    const char *env[] = {"LINGMA_SIM_REPLY=tools", "LINGMA_SIM_FAULT=tool_invoke", NULL};
+    char *dir = rt_tempdir();
+    lingma_toolset *ts = toolset();
+    lingma_pool *pool = rt_pool_new(dir, env);
+    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
+    struct rt_chat c;
+
+    o.prompt = "Weather?";
+    o.ask_mode = LINGMA_ASK_AGENT;
+    o.tools = ts;
+    chat_to_end(&c, pool, &o);
+    rt_assert_done(&c, 0);
+    assert_int_equal(c.ncalls, 1);
+    assert_string_equal(c.calls[0].name, "get_weather");
+    assert_int_equal(wait_status(dir, "tool_invokes_refused", 1), 1);
+    assert_int_equal(rt_sim_status(dir, "tool_invokes"), 1);
+    rt_chat_clear(&c);
     lingma_pool_free(pool);
     lingma_toolset_free(ts);
     rt_rmdir(dir);
@@ -655,6 +686,7 @@ main(void)
         cmocka_unit_test(test_cancel_during_retry),
         cmocka_unit_test(test_timeout_during_retry),
         cmocka_unit_test(test_retry_keeps_instance),
+        cmocka_unit_test(test_tool_invoke_refused),
         cmocka_unit_test(test_complete_result_calls),
         cmocka_unit_test(test_options),
     };
