@@ -205,8 +205,14 @@ on_call(const lingma_tool_call *call, void *payload)
     t->seen++;
     if (t->single && call->index > 0)
         return; /* "Call one tool at a time": the rest is not looked at */
-    const char *error = call->valid ? NULL : call->error;
-    if (!error && t->named && strcmp(call->name, t->named) != 0) {
+    const char *error = NULL;
+    if (!call->valid && lingma_toolset_has(t->ts, call->name)) {
+        /* The schema's sentences do not name the tool. */
+        snprintf(why, sizeof(why), "%.128s: %s", call->name, call->error);
+        error = why;
+    } else if (!call->valid) {
+        error = call->error;
+    } else if (t->named && strcmp(call->name, t->named) != 0) {
         snprintf(why, sizeof(why), "only the tool %.128s may be called, not '%.64s'", t->named,
                  call->name);
         error = why;

@@ -250,6 +250,33 @@ test_invalid_then_valid(void **state)
     rt_rmdir(dir);
 }
 
+/* Arguments against the schema, under REQUIRED: the correction names the
+ * tool and the broken rule; the second answer's call is the only output. */
+static void
+test_schema_violation_retried(void **state)
+{
+    (void)state;
+    char *dir = rt_tempdir();
+    const char *r[] = {
+        "^Your reply above is not valid: get_weather: arguments lacks the required property "
+        "'city'\\.$",
+        good_call,
+        ".",
+        "Sure.\n```tool_call\n{\"name\":\"get_weather\",\"arguments\":{\"units\":\"celsius\"}}\n``"
+        "`",
+    };
+    const char *env[] = {rules(dir, 2, r), NULL};
+    struct rt_chat c;
+
+    run(&c, env, "Weather in Paris?", LINGMA_TOOL_CHOICE_REQUIRED, NULL, 0, 2);
+    rt_assert_done(&c, 0);
+    assert_int_equal(c.deltas, 0);
+    assert_int_equal(c.ncalls, 1);
+    assert_string_equal(c.calls[0].arguments, "{\"city\":\"Paris\"}");
+    rt_chat_clear(&c);
+    rt_rmdir(dir);
+}
+
 /* Invalid twice under AUTO: the second answer is delivered as text, its
  * block included, after the first answer's prose. */
 static void
@@ -678,6 +705,7 @@ main(void)
         cmocka_unit_test(test_prose_streams_block_held),
         cmocka_unit_test(test_required_reasoning_held),
         cmocka_unit_test(test_invalid_then_valid),
+        cmocka_unit_test(test_schema_violation_retried),
         cmocka_unit_test(test_invalid_twice_auto_text),
         cmocka_unit_test(test_invalid_twice_required_fails),
         cmocka_unit_test(test_required_text_retried),
