@@ -415,33 +415,6 @@ test_named(void **state)
 
 /* ---- the retry within the chat's limits ---- */
 
-/* Start a chat whose first answer (AUTO, streamed slowly) is invalid, and
- * make the simulator hold the retry's first token for a minute: sim.json
- * changes once the first answer's prose arrived, before its retry asks. */
-static void
-start_slow_retry(struct rt_chat *c, lingma_pool *pool, const char *dir, const lingma_toolset *ts,
-                 unsigned timeout_ms)
-{
-    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
-    o.prompt = "Weather in Paris?";
-    o.tools = ts;
-    o.timeout_ms = timeout_ms;
-    o.first_token_timeout_ms = 60000;
-    rt_chat_init(c);
-    assert_int_equal(rt_chat_start_opts(c, NULL, pool, &o), 0);
-    for (int i = 0; i < 1000; i++) {
-        pthread_mutex_lock(&c->mu);
-        int go = c->deltas > 0 || c->terminals;
-        pthread_mutex_unlock(&c->mu);
-        if (go)
-            break;
-        struct timespec ts10 = {0, 10 * 1000000L};
-        nanosleep(&ts10, NULL);
-    }
-    assert_int_equal(c->terminals, 0);
-    rt_sim_json(dir, "{\"first_token_ms\":60000}");
-}
-
 static long
 wait_status(const char *dir, const char *key, long want)
 {
@@ -453,34 +426,85 @@ wait_status(const char *dir, const char *key, long want)
     return v;
 }
 
-static const char *const slow_env_tail[] = {"LINGMA_SIM_CHUNKS=4", "LINGMA_SIM_CHUNK_MS=400"};
+/* A pool whose answers are all bad_call, streamed slowly (4 pieces 400 ms
+ * apart: over a second), and a chat on it. */
+struct slow {
+    char *dir;
+    lingma_toolset *ts;
+    lingma_pool *pool;
+    struct rt_chat c;
+};
+
+static void
+slow_up(struct slow *f)
+{
+    f->dir = rt_tempdir();
+    const char *r[] = {".", bad_call};
+    const char *env[] = {rules(f->dir, 1, r), "LINGMA_SIM_CHUNKS=4", "LINGMA_SIM_CHUNK_MS=400",
+                         NULL};
+    f->ts = toolset();
+    f->pool = rt_pool_new(f->dir, env);
+    rt_wait_ready(f->pool, 1, 15000);
+}
+
+/* The chat ended once and in order, the simulator saw both asks. */
+static void
+slow_down(struct slow *f)
+{
+    assert_int_equal(wait_status(f->dir, "chats_started", 2), 2);
+    lingma_pool_free(f->pool);
+    assert_int_equal(f->c.terminals, 1);
+    assert_true(f->c.order_ok);
+    rt_chat_clear(&f->c);
+    lingma_toolset_free(f->ts);
+    rt_rmdir(f->dir);
+}
+
+/* Start the chat (AUTO; its first answer is refused) and give the retry's
+ * ask the simulator settings `retry_sim`: sim.json changes once the first
+ * answer's prose arrived, well before the retry asks. */
+static void
+start_retry_with(struct slow *f, unsigned timeout_ms, const char *retry_sim)
+{
+    struct rt_chat *c = &f->c;
+    lingma_chat_options o = LINGMA_CHAT_OPTIONS_INIT;
+    o.prompt = "Weather in Paris?";
+    o.tools = f->ts;
+    o.timeout_ms = timeout_ms;
+    o.first_token_timeout_ms = 60000;
+    rt_chat_init(c);
+    assert_int_equal(rt_chat_start_opts(c, NULL, f->pool, &o), 0);
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&c->mu);
+        int go = c->deltas > 0 || c->terminals;
+        pthread_mutex_unlock(&c->mu);
+        if (go)
+            break;
+        struct timespec ts10 = {0, 10 * 1000000L};
+        nanosleep(&ts10, NULL);
+    }
+    assert_int_equal(c->terminals, 0);
+    rt_sim_json(f->dir, retry_sim);
+}
+
+/* A retry whose first token the simulator holds for a minute. */
+static const char hold_retry[] = "{\"first_token_ms\":60000}";
 
 static void
 test_cancel_during_retry(void **state)
 {
     (void)state;
-    char *dir = rt_tempdir();
-    const char *r[] = {".", bad_call};
-    const char *env[] = {rules(dir, 1, r), slow_env_tail[0], slow_env_tail[1], NULL};
-    lingma_toolset *ts = toolset();
-    lingma_pool *pool = rt_pool_new(dir, env);
-    struct rt_chat c;
-
-    start_slow_retry(&c, pool, dir, ts, 0);
-    assert_int_equal(wait_status(dir, "chats_started", 2), 2);
-    rt_cancel_expect(pool, &c, LINGMA_ECANCELED);
-    /* The retry's ask is stopped upstream, and the chat ended once. */
-    assert_int_equal(wait_status(dir, "stops_received", 1), 1);
-    assert_int_equal(c.terminals, 1);
-    assert_true(c.order_ok);
-    lingma_pool_stats *s = rt_pool_stats(pool);
+    struct slow f;
+    slow_up(&f);
+    start_retry_with(&f, 0, hold_retry);
+    assert_int_equal(wait_status(f.dir, "chats_started", 2), 2);
+    rt_cancel_expect(f.pool, &f.c, LINGMA_ECANCELED);
+    /* The retry's ask is stopped upstream; the slot is free. */
+    assert_int_equal(wait_status(f.dir, "stops_received", 1), 1);
+    lingma_pool_stats *s = rt_pool_stats(f.pool);
     assert_int_equal(s->in_flight, 0);
     lingma_pool_stats_free(s);
-    lingma_pool_free(pool);
-    assert_int_equal(c.terminals, 1);
-    rt_chat_clear(&c);
-    lingma_toolset_free(ts);
-    rt_rmdir(dir);
+    slow_down(&f);
 }
 
 /* The whole-chat deadline runs from the first ask through the retry: it
@@ -489,31 +513,33 @@ static void
 test_timeout_during_retry(void **state)
 {
     (void)state;
-    char *dir = rt_tempdir();
-    const char *r[] = {".", bad_call};
-    const char *env[] = {rules(dir, 1, r), slow_env_tail[0], slow_env_tail[1], NULL};
-    lingma_toolset *ts = toolset();
-    lingma_pool *pool = rt_pool_new(dir, env);
-    rt_wait_ready(pool, 1, 15000);
-    struct rt_chat c;
-
+    struct slow f;
+    slow_up(&f);
     uint64_t t0 = lingma__now_ms();
-    start_slow_retry(&c, pool, dir, ts, 4000);
-    assert_int_equal(rt_chat_wait(&c, 20000), 0);
+    start_retry_with(&f, 4000, hold_retry);
+    assert_int_equal(rt_chat_wait(&f.c, 20000), 0);
     uint64_t took = lingma__now_ms() - t0;
-    assert_int_equal(c.error, LINGMA_ETIMEDOUT);
-    assert_string_equal(c.message, "the chat timed out");
+    assert_int_equal(f.c.error, LINGMA_ETIMEDOUT);
+    assert_string_equal(f.c.message, "the chat timed out");
     assert_true(took >= 3900);
     if (took > 4900)
         fail_msg("the deadline fired after %llu ms, not 4000", (unsigned long long)took);
-    assert_int_equal(wait_status(dir, "stops_received", 1), 1);
-    assert_int_equal(wait_status(dir, "chats_started", 2), 2);
-    lingma_pool_free(pool);
-    assert_int_equal(c.terminals, 1);
-    assert_true(c.order_ok);
-    rt_chat_clear(&c);
-    lingma_toolset_free(ts);
-    rt_rmdir(dir);
+    assert_int_equal(wait_status(f.dir, "stops_received", 1), 1);
+    slow_down(&f);
+}
+
+/* The connection drops during the retry: LINGMA_EIO, never DONE. */
+static void
+test_connection_lost_during_retry(void **state)
+{
+    (void)state;
+    struct slow f;
+    slow_up(&f);
+    start_retry_with(&f, 0, "{\"fault\":\"drop_after:1\"}");
+    assert_int_equal(rt_chat_wait(&f.c, 20000), 0);
+    assert_int_equal(f.c.error, LINGMA_EIO);
+    assert_false(f.c.done);
+    slow_down(&f);
 }
 
 /* Two ready instances and no affinity key: the router would take turns;
@@ -713,6 +739,7 @@ main(void)
         cmocka_unit_test(test_named),
         cmocka_unit_test(test_cancel_during_retry),
         cmocka_unit_test(test_timeout_during_retry),
+        cmocka_unit_test(test_connection_lost_during_retry),
         cmocka_unit_test(test_retry_keeps_instance),
         cmocka_unit_test(test_tool_invoke_refused),
         cmocka_unit_test(test_complete_result_calls),
