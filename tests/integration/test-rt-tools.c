@@ -432,6 +432,7 @@ struct slow {
     char *dir;
     lingma_toolset *ts;
     lingma_pool *pool;
+    unsigned first_token_ms; /* the chat's first-token deadline */
     struct rt_chat c;
 };
 
@@ -444,6 +445,7 @@ slow_up(struct slow *f)
                          NULL};
     f->ts = toolset();
     f->pool = rt_pool_new(f->dir, env);
+    f->first_token_ms = 60000;
     rt_wait_ready(f->pool, 1, 15000);
 }
 
@@ -471,7 +473,7 @@ start_retry_with(struct slow *f, unsigned timeout_ms, const char *retry_sim)
     o.prompt = "Weather in Paris?";
     o.tools = f->ts;
     o.timeout_ms = timeout_ms;
-    o.first_token_timeout_ms = 60000;
+    o.first_token_timeout_ms = f->first_token_ms;
     rt_chat_init(c);
     assert_int_equal(rt_chat_start_opts(c, NULL, f->pool, &o), 0);
     for (int i = 0; i < 1000; i++) {
@@ -524,6 +526,22 @@ test_timeout_during_retry(void **state)
     assert_true(took >= 3900);
     if (took > 4900)
         fail_msg("the deadline fired after %llu ms, not 4000", (unsigned long long)took);
+    assert_int_equal(wait_status(f.dir, "stops_received", 1), 1);
+    slow_down(&f);
+}
+
+/* The first-token deadline is armed again for the retry's ask. */
+static void
+test_first_token_timeout_during_retry(void **state)
+{
+    (void)state;
+    struct slow f;
+    slow_up(&f);
+    f.first_token_ms = 1500;
+    start_retry_with(&f, 0, hold_retry);
+    assert_int_equal(rt_chat_wait(&f.c, 20000), 0);
+    assert_int_equal(f.c.error, LINGMA_ETIMEDOUT);
+    assert_string_equal(f.c.message, "no first token in time");
     assert_int_equal(wait_status(f.dir, "stops_received", 1), 1);
     slow_down(&f);
 }
@@ -739,6 +757,7 @@ main(void)
         cmocka_unit_test(test_named),
         cmocka_unit_test(test_cancel_during_retry),
         cmocka_unit_test(test_timeout_during_retry),
+        cmocka_unit_test(test_first_token_timeout_during_retry),
         cmocka_unit_test(test_connection_lost_during_retry),
         cmocka_unit_test(test_retry_keeps_instance),
         cmocka_unit_test(test_tool_invoke_refused),
