@@ -116,6 +116,8 @@ on_event(const lingma_chat_event *ev, void *payload)
         if (d->load->stream)
             samples_add(&r->ttfb, us);
         break;
+    case LINGMA_CHAT_TOOL_CALL: /* the bench declares no tools */
+        break;
     case LINGMA_CHAT_DELTA:
     case LINGMA_CHAT_REASONING:
         if (!d->load->stream || !ev->delta.len)

@@ -36,6 +36,7 @@ on_event(const lingma_chat_event *ev, void *payload)
         fwrite(ev->delta.text, 1, ev->delta.len, stderr);
         return;
     case LINGMA_CHAT_STARTED:
+    case LINGMA_CHAT_TOOL_CALL: /* this example declares no tools */
         return;
     case LINGMA_CHAT_DONE:
     case LINGMA_CHAT_ERROR:

@@ -360,6 +360,8 @@ on_event(const lingma_chat_event *ev, void *payload)
         if (!c->finished)
             on_reasoning(c, ev->delta.text, ev->delta.len);
         return;
+    case LINGMA_CHAT_TOOL_CALL: /* the gateway declares no tools yet */
+        return;
     case LINGMA_CHAT_DONE:
         if (!c->finished) {
             gw_buf rest = GW_BUF_INIT;

@@ -7,6 +7,7 @@
  *
  *     STARTED  (once Lingma accepted chat/ask; absent when the chat fails earlier)
  *     DELTA / REASONING *
+ *     TOOL_CALL *  (only with tools in the options: see tools.h)
  *     DONE or ERROR  (exactly one terminal event)
  *
  * No event at all fires when lingma_chat_start() returns an error. Event data
@@ -25,6 +26,7 @@
 
 #include "lingma/common.h"
 #include "lingma/pool.h"
+#include "lingma/tools.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +41,7 @@ typedef enum lingma_chat_event_type {
     LINGMA_CHAT_REASONING = 2,
     LINGMA_CHAT_DONE = 3,
     LINGMA_CHAT_ERROR = 4,
+    LINGMA_CHAT_TOOL_CALL = 5, /**< a valid call (options version 2 with tools) */
 } lingma_chat_event_type;
 
 /** Token counts, when Lingma reported them. */
@@ -74,6 +77,7 @@ typedef struct lingma_chat_event {
         uint64_t first_token_ms; /**< ask sent to first delta; 0 when no delta came */
         uint64_t total_ms;       /**< chat start to finish */
         lingma_usage usage;
+        size_t tool_calls; /**< TOOL_CALL events of this chat: > 0 means it ends in calls */
     } done;
     struct {
         int code;                    /**< negative LINGMA_E* */
@@ -82,11 +86,20 @@ typedef struct lingma_chat_event {
         int rpc_code;                /**< JSON-RPC error code for LINGMA_ERPC, else 0 */
         unsigned int retry_after_ms; /**< for LINGMA_EBUSY, else 0 */
     } error;
+    /** TOOL_CALL: one call, after every DELTA of the answer and before DONE. */
+    struct {
+        size_t index;          /**< 0, 1, ... */
+        const char *id;        /**< "call_" + 24 hex digits, unique within the pool's life */
+        const char *name;      /**< a declared tool */
+        const char *arguments; /**< compact JSON text of an object that matches its schema */
+    } tool_call;
 } lingma_chat_event;
 
 typedef void (*lingma_chat_event_fn)(const lingma_chat_event *ev, void *payload);
 
-#define LINGMA_CHAT_OPTIONS_VERSION 1
+/* Version 2 appended the tool fields (tools and after). Version 1 is still
+ * accepted: those fields are then taken as unset. */
+#define LINGMA_CHAT_OPTIONS_VERSION 2
 
 /** Options of one chat. Strings are copied by lingma_chat_start(). */
 typedef struct lingma_chat_options {
@@ -100,6 +113,22 @@ typedef struct lingma_chat_options {
     unsigned int first_token_timeout_ms; /**< 0: the pool's */
     lingma_chat_event_fn on_event;       /**< required for lingma_chat_start() */
     void *payload;
+    /**
+     * Tool calling (version 2; doc/tools.md). With tools and a choice other
+     * than NONE, the tool section of lingma_tool_prompt() goes before the
+     * prompt, the answer runs through a lingma_tool_parser, DELTA events
+     * carry only text that cannot be part of a call block, and the valid
+     * calls come as TOOL_CALL events once the answer is complete. An answer
+     * with an invalid call (an undeclared tool, arguments against the
+     * schema), or without a call when one is required, is asked once more
+     * with a short correction; after that its text is delivered as text
+     * (AUTO) or the chat ends with LINGMA_EPROTO (REQUIRED, NAMED). The
+     * toolset must outlive the chat.
+     */
+    const lingma_toolset *tools;    /**< NULL: no tool calling */
+    lingma_tool_choice tool_choice; /**< LINGMA_TOOL_CHOICE_AUTO by default */
+    const char *tool_name;          /**< the tool of LINGMA_TOOL_CHOICE_NAMED */
+    int single_tool_call;           /**< 1: keep only the first call (parallel_tool_calls false) */
 } lingma_chat_options;
 
 #define LINGMA_CHAT_OPTIONS_INIT                                                                   \
@@ -123,7 +152,9 @@ typedef struct lingma_chat_admission {
  *               LINGMA_EBUSY, the retry-after hint
  * Threads: any thread, including an event callback.
  * @return 0 (the callback will fire, ending with one terminal event);
- *         LINGMA_EINVAL (NULL or empty prompt, no on_event, unknown version);
+ *         LINGMA_EINVAL (NULL or empty prompt, no on_event, unknown version;
+ *         a tool_choice out of range, REQUIRED or NAMED without tools, NAMED
+ *         with a tool_name the toolset does not declare);
  *         LINGMA_EBUSY (in-flight limit and queue full); LINGMA_ENOMEM;
  *         LINGMA_ECLOSED (the pool is shutting down).
  */
@@ -141,6 +172,13 @@ LINGMA_EXPORT int lingma_chat_start(lingma_chat_id *out, lingma_chat_admission *
  */
 LINGMA_EXPORT int lingma_chat_cancel(lingma_pool *pool, lingma_chat_id id);
 
+/** One tool call of a lingma_chat_result: the TOOL_CALL event, copied. */
+typedef struct lingma_chat_tool_call {
+    char *id;        /**< "call_" + 24 hex digits */
+    char *name;      /**< a declared tool */
+    char *arguments; /**< compact JSON text of an object */
+} lingma_chat_tool_call;
+
 /** The outcome of lingma_chat_complete(); strings are NUL-terminated and owned by it. */
 typedef struct lingma_chat_result {
     int error;       /**< 0 or the terminal error code */
@@ -156,6 +194,10 @@ typedef struct lingma_chat_result {
     uint64_t first_token_ms;
     uint64_t total_ms;
     lingma_usage usage;
+    /* Appended with LINGMA_CHAT_OPTIONS_VERSION 2 (the library allocates
+     * results, so their layout may grow at the end). */
+    lingma_chat_tool_call *tool_calls; /**< the TOOL_CALL events in order; NULL when none */
+    size_t tool_call_count;            /**< == DONE's tool_calls; 0 on error */
 } lingma_chat_result;
 
 /**

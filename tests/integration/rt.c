@@ -103,6 +103,8 @@ rt_chat_clear(struct rt_chat *c)
     free(c->text);
     free(c->reasoning);
     free(c->done_text);
+    for (int i = 0; i < c->ncalls && i < RT_MAX_CALLS; i++)
+        free(c->calls[i].arguments);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
 }
@@ -138,7 +140,7 @@ rt_on_event(const lingma_chat_event *ev, void *payload)
         break;
     case LINGMA_CHAT_DELTA:
     case LINGMA_CHAT_REASONING:
-        if (!c->started || strlen(ev->delta.text) != ev->delta.len)
+        if (!c->started || c->ncalls || strlen(ev->delta.text) != ev->delta.len)
             c->order_ok = 0;
         if (ev->type == LINGMA_CHAT_DELTA) {
             c->deltas++;
@@ -148,9 +150,22 @@ rt_on_event(const lingma_chat_event *ev, void *payload)
             append(&c->reasoning, &c->reasoning_len, ev->delta.text, ev->delta.len);
         }
         break;
+    case LINGMA_CHAT_TOOL_CALL:
+        if (!c->started || ev->tool_call.index != (size_t)c->ncalls)
+            c->order_ok = 0;
+        if (c->ncalls < RT_MAX_CALLS) {
+            struct rt_tool_call *tc = &c->calls[c->ncalls];
+            tc->index = ev->tool_call.index;
+            snprintf(tc->id, sizeof(tc->id), "%s", ev->tool_call.id);
+            snprintf(tc->name, sizeof(tc->name), "%s", ev->tool_call.name);
+            tc->arguments = strdup(ev->tool_call.arguments);
+        }
+        c->ncalls++;
+        break;
     case LINGMA_CHAT_DONE:
         c->terminals++;
         c->done = 1;
+        c->done_tool_calls = ev->done.tool_calls;
         c->status_code = ev->done.status_code;
         c->usage = ev->done.usage;
         c->done_text = strndup(ev->done.text, ev->done.len);
@@ -296,6 +311,19 @@ rt_pred_ready(const lingma_instance_stats *s, void *arg)
 {
     (void)arg;
     return s->ready;
+}
+
+void
+rt_sim_json(const char *dir, const char *json)
+{
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof(tmp), "%s/sim.json.tmp", dir);
+    snprintf(path, sizeof(path), "%s/sim.json", dir);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0);
 }
 
 long

@@ -23,6 +23,16 @@ const char *rt_sim_bin(void);
 void rt_pool_options(lingma_pool_options *o, const char *dir, const char *const *env);
 lingma_pool *rt_pool_new(const char *dir, const char *const *env);
 
+/* A TOOL_CALL event, copied. */
+struct rt_tool_call {
+    size_t index;
+    char id[64];
+    char name[136];
+    char *arguments;
+};
+
+#define RT_MAX_CALLS 8
+
 /* Records the events of one chat. */
 struct rt_chat {
     pthread_mutex_t mu;
@@ -41,6 +51,11 @@ struct rt_chat {
     char instance[32];
     char message[256];
     int order_ok; /* STARTED before deltas, nothing after the terminal */
+    /* TOOL_CALL events (the first RT_MAX_CALLS) and DONE's count; order_ok
+     * also requires them after every DELTA and with indexes 0, 1, ... */
+    struct rt_tool_call calls[RT_MAX_CALLS];
+    int ncalls;
+    size_t done_tool_calls;
 };
 
 void rt_chat_init(struct rt_chat *c);
@@ -74,6 +89,9 @@ void rt_wait_ready(lingma_pool *pool, size_t n, int timeout_ms);
 int rt_wait_instance(lingma_pool *pool, size_t i,
                      int (*pred)(const lingma_instance_stats *, void *), void *arg, int timeout_ms);
 int rt_pred_ready(const lingma_instance_stats *s, void *arg);
+
+/* Replace <dir>/sim.json atomically (the simulator re-reads it at every ask). */
+void rt_sim_json(const char *dir, const char *json);
 
 /* `lingma-sim status -o json --workDir dir`: integer field `key`, or -1. */
 long rt_sim_status(const char *dir, const char *key);
