@@ -125,6 +125,7 @@ void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
 void gw_route_models(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *id);
 
 void gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_livez(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_login_start(gw_app *app, gw_http_req *req, gw_reqinfo *ri);

@@ -653,8 +653,9 @@ test_auth(void **state)
 
 /* Auto-login: a logged-out simulator and a login hook that completes the
  * login through the simulator's callback. The instance, finding itself
- * logged out, runs the hook by itself, so nobody needs to call
- * /internal/auto-login/start; a start afterwards finds it logged in. */
+ * logged out, runs the hook by itself (after a "login needed" log line), so
+ * /healthz turns 200 with nobody calling /internal/auto-login/start; a
+ * start afterwards finds it logged in. */
 static void
 test_auto_login(void **state)
 {
@@ -668,6 +669,8 @@ test_auto_login(void **state)
                   "curl -sf \"http://127.0.0.1:$p/auth/callback?state=$s\" >/dev/null",
                   NULL},
               true);
+    assert_true(gwd_wait_log(&g, "\"msg\":\"login needed\"", 5000));
+    assert_true(gwd_wait_log(&g, "\"login_hook\":true", 5000));
     struct gwd_resp r;
     gwd_req(&r, &g, "GET", "/internal/auto-login/status", NULL, NULL);
     assert_int_equal(r.status, 200);
