@@ -12,8 +12,8 @@
  *     refusal of the parser);
  *   - a decoded path or argument never holds a NUL or a control byte, so
  *     what a route compares is what the client sent;
- *   - a matched {id} lies inside the path, and every verdict maps to its
- *     documented status.
+ *   - a matched {id} lies inside the path, is not empty and holds no '/',
+ *     and every verdict maps to its documented status.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,7 +76,13 @@ one_request(const char *p, size_t n)
 
     gw_route_match m;
     gw_route_match_path(&m, t.path);
-    if (m.param && (m.param < t.path || m.param > t.path + t.path_len))
+    if (m.param && (m.param < t.path || m.param + m.param_len > t.path + t.path_len))
+        abort();
+    /* A routed {id} is never empty and never holds a '/': a stored
+     * response's id is all the Responses routes look up. */
+    if (m.param && (m.param_len == 0 || memchr(m.param, '/', m.param_len)))
+        abort();
+    if (m.route == GW_R_RESPONSE_ITEMS && strcmp(m.param + m.param_len, "/input_items") != 0)
         abort();
     char method[16];
     const char *sp = memchr(head.method, ' ', (size_t)(head.target - head.method));

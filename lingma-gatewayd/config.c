@@ -125,6 +125,13 @@ static const struct setting settings[GW_CFG_COUNT] = {
      "Model names mapped to a Lingma model or auto: glob patterns, first match wins, every API. "
      "The flag repeats; the variable is a comma list. Setting it replaces the default; "
      "'none' turns aliases off."},
+    {"GATEWAY_RESPONSES_MAX", "--responses-max", "N", K_COUNT0, F(responses_max), "10000",
+     "Responses API: stored responses kept at most (least recently used go first); 0 keeps "
+     "none."},
+    {"GATEWAY_RESPONSES_MAX_BYTES", "--responses-max-bytes", "BYTES", K_BYTES,
+     F(responses_max_bytes), "64MiB", "Responses API: memory the stored responses may use."},
+    {"GATEWAY_RESPONSES_TTL_SEC", "--responses-ttl", "SECONDS", K_DURATION, F(responses_ttl), "24h",
+     "Responses API: how long a stored response is kept after it was made."},
 };
 
 /* Values before conversion, and where they came from. */

@@ -86,6 +86,9 @@ enum {
     GW_CFG_ALLOW_PUBLIC,
     GW_CFG_CORS_ORIGINS,
     GW_CFG_MODEL_ALIASES,
+    GW_CFG_RESPONSES_MAX,
+    GW_CFG_RESPONSES_MAX_BYTES,
+    GW_CFG_RESPONSES_TTL,
     GW_CFG_COUNT
 };
 
@@ -124,7 +127,11 @@ typedef struct gw_config {
     bool allow_public;
     char *cors_origins;  /* GATEWAY_CORS_ORIGINS, NULL = CORS off */
     char *model_aliases; /* GATEWAY_MODEL_ALIASES, PATTERN=MODEL list; NULL = none */
-    char *env_file;      /* --env-file, NULL = none */
+    /* The stored Responses (responses_store.h): entries, bytes, seconds. */
+    unsigned responses_max; /* 0 = keep none */
+    uint64_t responses_max_bytes;
+    unsigned responses_ttl;
+    char *env_file; /* --env-file, NULL = none */
     gw_config_source source[GW_CFG_COUNT];
 } gw_config;
 

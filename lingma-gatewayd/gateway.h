@@ -122,7 +122,16 @@ int gw_resolve_model(gw_app *app, char **key, gw_error *e, const char *requested
 void gw_route_chat_gone(gw_app *app, gw_http_req *req);
 void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
 
+/* The Anthropic Messages API (routes_messages.c). */
+gw_http_action gw_route_messages(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_count_tokens(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+
 void gw_route_models(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *id);
+
+/* GET or DELETE /v1/responses/{id} (`items`: GET .../input_items); the id
+ * is param[0..len) (routes_responses.c). */
+void gw_route_response(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char *param, size_t len,
+                       bool items);
 
 void gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_livez(gw_app *app, gw_http_req *req, gw_reqinfo *ri);

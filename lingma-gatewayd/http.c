@@ -19,6 +19,7 @@
  *     fd, so a reused fd can never be confused with this one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@
  * a few hundred bytes) a small block saves memory per open stream; a
  * bigger backlog just takes more reader calls. */
 #define STREAM_BLOCK 2048
+/* Sockets that may linger at once after a refusal, and for how long. */
+#define LINGER_MAX_SOCKETS 1024u
+#define LINGER_MS          2000u
 /* Largest body buffer allocated before the bytes arrive. */
 #define BODY_PREALLOC_MAX (256u * 1024u)
 
@@ -443,6 +447,12 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
     };
     free(l.items);
     req->verdict = gw_head_check(&head, head_limit(h));
+    for (size_t i = 0; i < req->nhdrs; i++) {
+        const gw_head_field *f = &req->hdrs[i];
+        if ((strcasecmp(f->name, "content-length") == 0 && strcmp(f->value, "0") != 0) ||
+            strcasecmp(f->name, "transfer-encoding") == 0)
+            req->body_declared = true;
+    }
     if (req->verdict == GW_HEAD_OK) {
         int rc = gw_target_parse(&req->target, req->raw_target, req->raw_target_len);
         if (rc == LINGMA_EINVAL)
@@ -533,6 +543,21 @@ refuse(gw_http_req *req, struct MHD_Connection *c, unsigned status, const char *
     return queue(req, c, r, status, false);
 }
 
+/* Hand the client's socket to the lingerer (linger.h) through a dup of its
+ * fd, so that MHD may close its own: a refusal must not be lost to the
+ * reset a close with unread request bytes sends. */
+static void
+linger_over(gw_http_req *req)
+{
+    if (req->fd < 0)
+        return;
+    int d = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
+    if (d >= 0)
+        gw_linger_add(req->h->linger, d);
+    else
+        shutdown(req->fd, SHUT_WR);
+}
+
 /* The 431 goes straight to the socket: the head filled the connection's
  * memory pool, so libmicrohttpd could not build the answer's headers there
  * and would close without a word. Nothing else has been written on this
@@ -583,8 +608,7 @@ refuse_direct(gw_http_req *req, unsigned status, const char *code, const char *m
                          (unsigned long long)req->id, status, strerror(errno));
     }
     free(body);
-    if (req->fd >= 0)
-        shutdown(req->fd, SHUT_WR);
+    linger_over(req);
     return MHD_NO;
 }
 
@@ -932,6 +956,10 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         gw_watch_del(h->watch, req->fd);
         req->watched = false;
     }
+    /* A refusal sent while the client may still be sending its body: let
+     * the socket linger (MHD closes its fd right after this callback). */
+    bool linger = req->fate == GW_FATE_REFUSED && req->body_declared &&
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->completed;
     req->completed = true;
     req->conn = NULL;
     h->st.requests_active--;
@@ -959,6 +987,8 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
     if (unsent)
         MHD_destroy_response(unsent);
+    if (linger)
+        linger_over(req);
     if (notify)
         gw_http__req_call_gone(req);
     if (drop_route)
@@ -996,6 +1026,12 @@ gw_http_start(gw_http *h)
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot start the watcher thread");
         return LINGMA_EIO;
     }
+    if (gw_linger_new(&h->linger, LINGER_MAX_SOCKETS, LINGER_MS) != LINGMA_OK) {
+        gw_http__log(h, LINGMA_LOG_ERROR, "cannot start the linger thread");
+        gw_watch_free(h->watch);
+        h->watch = NULL;
+        return LINGMA_EIO;
+    }
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
@@ -1014,6 +1050,8 @@ gw_http_start(gw_http *h)
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot listen on %s:%u", h->host, h->opts.port);
         gw_watch_free(h->watch);
         h->watch = NULL;
+        gw_linger_free(h->linger);
+        h->linger = NULL;
         return LINGMA_EIO;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -1103,6 +1141,8 @@ gw_http_stop(gw_http *h, unsigned grace_ms)
     h->quiesced_fd = -1;
     gw_watch_free(h->watch);
     h->watch = NULL;
+    gw_linger_free(h->linger);
+    h->linger = NULL;
     pthread_mutex_lock(&h->mu);
     h->stopped = true;
     pthread_mutex_unlock(&h->mu);

@@ -29,6 +29,7 @@
 
 #include "http.h"
 #include "http_head.h"
+#include "linger.h"
 #include "stream.h"
 #include "watch.h"
 
@@ -82,6 +83,7 @@ struct gw_http_req {
     gw_target target; /* path and query, decoded by gw_target_parse */
     gw_head_verdict verdict;
     enum gw_req_fate fate;
+    bool body_declared; /* Content-Length > 0 or Transfer-Encoding */
     int fd;
 
     /* (mu) How much body the request promised (Content-Length; -1 for a
@@ -135,6 +137,7 @@ struct gw_http {
     /* Owner thread only. */
     struct MHD_Daemon *daemon;
     gw_watch *watch;
+    gw_linger *linger;
     int quiesced_fd;
     unsigned port;
     bool started;

@@ -25,6 +25,7 @@
 #include "../tools/common/exit_with_parent.h"
 #include "discover.h"
 #include "gateway.h"
+#include "responses_store.h"
 
 extern char **environ;
 
@@ -285,6 +286,7 @@ main(int argc, char **argv)
     app.started_unix = (int64_t)time(NULL);
     atomic_init(&app.draining, false);
     atomic_init(&app.chats_live, 0);
+    gw_resp_store *responses = NULL;
     char *secret_store = NULL;
     const char *secrets[64];
     size_t n_secrets = collect_secrets(&cfg, &secret_store, secrets, 64);
@@ -306,6 +308,11 @@ main(int argc, char **argv)
     }
     if (gw_metrics_new(&app.metrics) != 0 || gw_routes_init() != 0)
         goto out;
+    gw_resp_store_options so = {cfg.responses_max, cfg.responses_max_bytes,
+                                (uint64_t)cfg.responses_ttl * 1000u, NULL, NULL};
+    if (gw_resp_store_new(&responses, &so) != 0)
+        goto out;
+    app.parse_ctx.store = responses;
 
     /* Before any thread exists, so that every thread inherits the mask. */
     sigset_t set;
@@ -344,6 +351,8 @@ out:
     lingma_pool_free(app.pool);
     gw_http_free(app.http);
     gw_catalogue_free(app.catalogue);
+    /* After the pool: its last chats store their answers on finishing. */
+    gw_resp_store_free(responses);
     if (app.log)
         log_msg(app.log, LINGMA_LOG_INFO, "stopped", NULL, NULL);
     gw_metrics_free(app.metrics);

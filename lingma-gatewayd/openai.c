@@ -1,15 +1,12 @@
 /*
  * POST /v1/chat/completions request parsing and validation; see openai.h.
  *
- * Error messages follow OpenAI's wording so that clients and humans see
- * familiar text ("Invalid type for 'temperature': expected a number, but got
- * a string instead."), and every error names the offending parameter.
+ * Error messages follow OpenAI's wording (reqjson.c), and every error names
+ * the offending parameter.
  * Unknown top-level parameters are ignored: clients send many optional
  * ones (seed, penalties, response_format, ...) that Lingma has no use for,
  * and refusing them would break those clients for no benefit.
  */
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,164 +14,9 @@
 #include "lingma/common.h"
 
 #include "openai.h"
+#include "reqjson.h"
 
 #define PARAM_MAX GW_ERROR_PARAM_MAX
-
-/* ---- error helpers ------------------------------------------------------- */
-
-static const char *
-type_name(const json_t *v)
-{
-    if (!v)
-        return "nothing";
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a decimal";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
-static int
-bad_type(gw_error *err, const char *param, const char *expected, const json_t *got)
-{
-    gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_type", param,
-                 "Invalid type for '%s': expected %s, but got %s instead.", param, expected,
-                 type_name(got));
-    return LINGMA_EINVAL;
-}
-
-static int
-missing(gw_error *err, const char *param)
-{
-    gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "missing_required_parameter", param,
-                 "Missing required parameter: '%s'.", param);
-    return LINGMA_EINVAL;
-}
-
-static int
-oom(gw_error *err)
-{
-    gw_error_from_lingma(err, LINGMA_ENOMEM, 0, 0);
-    return LINGMA_ENOMEM;
-}
-
-/* "messages[3].content[1]" style names, built into a caller's buffer. */
-static const char *pname(char buf[PARAM_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static const char *
-pname(char buf[PARAM_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, PARAM_MAX, fmt, ap);
-    va_end(ap);
-    return buf;
-}
-
-static int
-dup_string(char **out, const json_t *v, gw_error *err)
-{
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : oom(err);
-}
-
-/* ---- body pre-checks ----------------------------------------------------- */
-
-/*
- * Refuse nesting deeper than GW_OPENAI_MAX_DEPTH before jansson recurses
- * into it: a few kilobytes of "[[[[" would otherwise cost 2048 stack frames
- * per request, and no chat request needs more than a dozen levels. Brackets
- * inside strings do not count; the scan need not validate anything else.
- */
-static bool
-too_deep(const char *s, size_t len)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > GW_OPENAI_MAX_DEPTH)
-                return true;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return false;
-}
-
-static int
-load_body(json_t **out, gw_error *err, const char *body, size_t len)
-{
-    json_error_t jerr;
-    *out = NULL;
-    if (len == 0) {
-        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                     "We could not parse the JSON body of your request: the body is empty. "
-                     "The API expects a JSON object.");
-        return LINGMA_EINVAL;
-    }
-    if (too_deep(body, len)) {
-        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                     "We could not parse the JSON body of your request: it is nested more than "
-                     "%d levels deep.",
-                     GW_OPENAI_MAX_DEPTH);
-        return LINGMA_EINVAL;
-    }
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        /* jansson leaves the error text empty when its very first
-         * allocation fails; any parse error would have described itself. */
-        if (jerr.text[0] == '\0')
-            return oom(err);
-        switch (json_error_code(&jerr)) {
-        case json_error_out_of_memory:
-            return oom(err);
-        case json_error_invalid_utf8:
-            gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                         "We could not parse the JSON body of your request: it is not valid "
-                         "UTF-8 (at byte %d).",
-                         jerr.position);
-            return LINGMA_EINVAL;
-        default:
-            gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                         "We could not parse the JSON body of your request: %s (line %d, column "
-                         "%d).",
-                         jerr.text, jerr.line, jerr.column);
-            return LINGMA_EINVAL;
-        }
-    }
-    if (!json_is_object(root)) {
-        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                     "The request body must be a JSON object, but got %s.", type_name(root));
-        json_decref(root);
-        return LINGMA_EINVAL;
-    }
-    *out = root;
-    return 0;
-}
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -200,19 +42,21 @@ parse_parts(gw_message *m, const json_t *parts, size_t mi, gw_error *err)
     int rc;
     json_array_foreach(parts, i, part)
     {
-        pname(p, "messages[%zu].content[%zu]", mi, i);
+        gw_reqjson_param(p, "messages[%zu].content[%zu]", mi, i);
         if (!json_is_object(part)) {
-            rc = bad_type(err, p, "an object", part);
+            rc = gw_reqjson_bad_type(err, p, "an object", part);
             goto fail;
         }
         const json_t *type = json_object_get(part, "type");
         if (!type) {
-            rc = missing(err, pname(p, "messages[%zu].content[%zu].type", mi, i));
+            rc = gw_reqjson_missing(err,
+                                    gw_reqjson_param(p, "messages[%zu].content[%zu].type", mi, i));
             goto fail;
         }
         if (!json_is_string(type)) {
-            rc =
-                bad_type(err, pname(p, "messages[%zu].content[%zu].type", mi, i), "a string", type);
+            rc = gw_reqjson_bad_type(err,
+                                     gw_reqjson_param(p, "messages[%zu].content[%zu].type", mi, i),
+                                     "a string", type);
             goto fail;
         }
         const char *t = json_string_value(type);
@@ -222,31 +66,27 @@ parse_parts(gw_message *m, const json_t *parts, size_t mi, gw_error *err)
         else if (strcmp(t, "refusal") == 0 && m->role == GW_ROLE_ASSISTANT)
             field = "refusal";
         if (!field) {
-            gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "unsupported_content_type", p,
-                         "Invalid content part '%s': type '%.64s' is not supported; this gateway "
-                         "only accepts text parts.",
-                         p, t);
-            rc = LINGMA_EINVAL;
+            rc = gw_reqjson_unsupported_part(err, p, t, "text parts");
             goto fail;
         }
         const json_t *text = json_object_get(part, field);
-        pname(p, "messages[%zu].content[%zu].%s", mi, i, field);
+        gw_reqjson_param(p, "messages[%zu].content[%zu].%s", mi, i, field);
         if (!text) {
-            rc = missing(err, p);
+            rc = gw_reqjson_missing(err, p);
             goto fail;
         }
         if (!json_is_string(text)) {
-            rc = bad_type(err, p, "a string", text);
+            rc = gw_reqjson_bad_type(err, p, "a string", text);
             goto fail;
         }
         if ((i > 0 && gw_buf_append(&b, "\n", 1) != 0) ||
             gw_buf_append(&b, json_string_value(text), json_string_length(text)) != 0) {
-            rc = oom(err);
+            rc = gw_reqjson_oom(err);
             goto fail;
         }
     }
     if (gw_buf_reserve(&b, 0) != 0) {
-        rc = oom(err);
+        rc = gw_reqjson_oom(err);
         goto fail;
     }
     b.data[b.len] = '\0';
@@ -266,24 +106,27 @@ parse_one_tool_call(gw_tool_call *tc, const json_t *fn, const json_t *id, const 
 {
     char p[PARAM_MAX];
     if (!fn)
-        return missing(err, pname(p, "%s.%s", prefix, field));
+        return gw_reqjson_missing(err, gw_reqjson_param(p, "%s.%s", prefix, field));
     if (!json_is_object(fn))
-        return bad_type(err, pname(p, "%s.%s", prefix, field), "an object", fn);
+        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "%s.%s", prefix, field), "an object",
+                                   fn);
     const json_t *name = json_object_get(fn, "name");
     const json_t *args = json_object_get(fn, "arguments");
     if (!name)
-        return missing(err, pname(p, "%s.%s.name", prefix, field));
+        return gw_reqjson_missing(err, gw_reqjson_param(p, "%s.%s.name", prefix, field));
     if (!json_is_string(name))
-        return bad_type(err, pname(p, "%s.%s.name", prefix, field), "a string", name);
+        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "%s.%s.name", prefix, field),
+                                   "a string", name);
     if (args && !json_is_string(args) && !json_is_null(args))
-        return bad_type(err, pname(p, "%s.%s.arguments", prefix, field), "a string", args);
+        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "%s.%s.arguments", prefix, field),
+                                   "a string", args);
     if (id && !json_is_string(id) && !json_is_null(id))
-        return bad_type(err, pname(p, "%s.id", prefix), "a string", id);
-    if (dup_string(&tc->name, name, err) != 0)
+        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "%s.id", prefix), "a string", id);
+    if (gw_reqjson_dup(&tc->name, name, err) != 0)
         return LINGMA_ENOMEM;
-    if (json_is_string(args) && dup_string(&tc->arguments, args, err) != 0)
+    if (json_is_string(args) && gw_reqjson_dup(&tc->arguments, args, err) != 0)
         return LINGMA_ENOMEM;
-    if (json_is_string(id) && dup_string(&tc->id, id, err) != 0)
+    if (json_is_string(id) && gw_reqjson_dup(&tc->id, id, err) != 0)
         return LINGMA_ENOMEM;
     return 0;
 }
@@ -297,18 +140,19 @@ parse_tool_calls(gw_message *m, const json_t *msg, size_t mi, gw_error *err)
     const json_t *legacy = json_object_get(msg, "function_call");
     if (calls && !json_is_null(calls)) {
         if (!json_is_array(calls))
-            return bad_type(err, pname(p, "messages[%zu].tool_calls", mi), "an array", calls);
+            return gw_reqjson_bad_type(err, gw_reqjson_param(p, "messages[%zu].tool_calls", mi),
+                                       "an array", calls);
         size_t n = json_array_size(calls);
         if (n == 0)
             return 0;
         m->tool_calls = calloc(n, sizeof(*m->tool_calls));
         if (!m->tool_calls)
-            return oom(err);
+            return gw_reqjson_oom(err);
         for (size_t i = 0; i < n; i++) {
             const json_t *c = json_array_get(calls, i);
-            pname(p, "messages[%zu].tool_calls[%zu]", mi, i);
+            gw_reqjson_param(p, "messages[%zu].tool_calls[%zu]", mi, i);
             if (!json_is_object(c))
-                return bad_type(err, p, "an object", c);
+                return gw_reqjson_bad_type(err, p, "an object", c);
             m->n_tool_calls++;
             int rc = parse_one_tool_call(&m->tool_calls[i], json_object_get(c, "function"),
                                          json_object_get(c, "id"), p, "function", err);
@@ -318,22 +162,12 @@ parse_tool_calls(gw_message *m, const json_t *msg, size_t mi, gw_error *err)
     } else if (legacy && !json_is_null(legacy)) {
         m->tool_calls = calloc(1, sizeof(*m->tool_calls));
         if (!m->tool_calls)
-            return oom(err);
+            return gw_reqjson_oom(err);
         m->n_tool_calls = 1;
-        return parse_one_tool_call(&m->tool_calls[0], legacy, NULL, pname(p, "messages[%zu]", mi),
-                                   "function_call", err);
+        return parse_one_tool_call(&m->tool_calls[0], legacy, NULL,
+                                   gw_reqjson_param(p, "messages[%zu]", mi), "function_call", err);
     }
     return 0;
-}
-
-static int
-parse_optional_string(char **out, const json_t *v, const char *param, gw_error *err)
-{
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return bad_type(err, param, "a string", v);
-    return dup_string(out, v, err);
 }
 
 static int
@@ -341,19 +175,20 @@ parse_message(gw_message *m, const json_t *msg, size_t mi, gw_error *err)
 {
     char p[PARAM_MAX];
     if (!json_is_object(msg))
-        return bad_type(err, pname(p, "messages[%zu]", mi), "an object", msg);
+        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "messages[%zu]", mi), "an object", msg);
     const json_t *role = json_object_get(msg, "role");
     if (!role)
-        return missing(err, pname(p, "messages[%zu].role", mi));
+        return gw_reqjson_missing(err, gw_reqjson_param(p, "messages[%zu].role", mi));
     if (!json_is_string(role))
-        return bad_type(err, pname(p, "messages[%zu].role", mi), "a string", role);
+        return gw_reqjson_bad_type(err, gw_reqjson_param(p, "messages[%zu].role", mi), "a string",
+                                   role);
     size_t r = 0;
     while (r < sizeof(roles) / sizeof(roles[0]) &&
            strcmp(roles[r].name, json_string_value(role)) != 0)
         r++;
     if (r == sizeof(roles) / sizeof(roles[0])) {
         gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_value",
-                     pname(p, "messages[%zu].role", mi),
+                     gw_reqjson_param(p, "messages[%zu].role", mi),
                      "Invalid value for 'messages[%zu].role': '%.64s'. Supported values are: "
                      "'system', 'developer', 'user', 'assistant', 'tool' and 'function'.",
                      mi, json_string_value(role));
@@ -362,37 +197,37 @@ parse_message(gw_message *m, const json_t *msg, size_t mi, gw_error *err)
     m->role = roles[r].role;
 
     int rc;
-    if ((rc = parse_optional_string(&m->name, json_object_get(msg, "name"),
-                                    pname(p, "messages[%zu].name", mi), err)) != 0)
+    if ((rc = gw_reqjson_string(&m->name, json_object_get(msg, "name"),
+                                gw_reqjson_param(p, "messages[%zu].name", mi), err)) != 0)
         return rc;
-    if ((rc = parse_optional_string(&m->tool_call_id, json_object_get(msg, "tool_call_id"),
-                                    pname(p, "messages[%zu].tool_call_id", mi), err)) != 0)
+    if ((rc = gw_reqjson_string(&m->tool_call_id, json_object_get(msg, "tool_call_id"),
+                                gw_reqjson_param(p, "messages[%zu].tool_call_id", mi), err)) != 0)
         return rc;
     if (m->role == GW_ROLE_ASSISTANT && (rc = parse_tool_calls(m, msg, mi, err)) != 0)
         return rc;
 
     const json_t *content = json_object_get(msg, "content");
-    pname(p, "messages[%zu].content", mi);
+    gw_reqjson_param(p, "messages[%zu].content", mi);
     if (!content || json_is_null(content)) {
         /* Only an assistant turn may be content-less (it called tools). */
         if (m->role == GW_ROLE_ASSISTANT)
             return 0;
-        return missing(err, p);
+        return gw_reqjson_missing(err, p);
     }
     if (json_is_string(content))
-        return dup_string(&m->content, content, err);
+        return gw_reqjson_dup(&m->content, content, err);
     if (json_is_array(content))
         return parse_parts(m, content, mi, err);
-    return bad_type(err, p, "one of a string or an array of objects", content);
+    return gw_reqjson_bad_type(err, p, "one of a string or an array of objects", content);
 }
 
 static int
 parse_messages(gw_chat_request *r, const json_t *v, gw_error *err)
 {
     if (!v)
-        return missing(err, "messages");
+        return gw_reqjson_missing(err, "messages");
     if (!json_is_array(v))
-        return bad_type(err, "messages", "an array", v);
+        return gw_reqjson_bad_type(err, "messages", "an array", v);
     size_t n = json_array_size(v);
     if (n == 0) {
         gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "empty_array", "messages",
@@ -402,7 +237,7 @@ parse_messages(gw_chat_request *r, const json_t *v, gw_error *err)
     }
     r->messages = calloc(n, sizeof(*r->messages));
     if (!r->messages)
-        return oom(err);
+        return gw_reqjson_oom(err);
     for (size_t i = 0; i < n; i++) {
         /* Count first so that free() sees the partly parsed message too. */
         r->n_messages++;
@@ -413,76 +248,13 @@ parse_messages(gw_chat_request *r, const json_t *v, gw_error *err)
     return 0;
 }
 
-/* ---- scalar parameters --------------------------------------------------- */
-
-static int
-parse_bool(bool *out, const json_t *v, const char *param, gw_error *err)
-{
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_boolean(v))
-        return bad_type(err, param, "a boolean", v);
-    *out = json_is_true(v);
-    return 0;
-}
-
-static int
-parse_number(bool *has, double *out, const json_t *v, const char *param, double min, double max,
-             gw_error *err)
-{
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_number(v))
-        return bad_type(err, param, "a number", v);
-    double d = json_number_value(v);
-    /* jansson never yields NaN or an infinity, but be defensive: they would
-     * sail through the range checks below. */
-    if (!isfinite(d) || d < min) {
-        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "decimal_below_min_value", param,
-                     "Invalid '%s': decimal below minimum value. Expected a value >= %g, but got "
-                     "%.15g instead.",
-                     param, min, d);
-        return LINGMA_EINVAL;
-    }
-    if (d > max) {
-        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "decimal_above_max_value", param,
-                     "Invalid '%s': decimal above maximum value. Expected a value <= %g, but got "
-                     "%.15g instead.",
-                     param, max, d);
-        return LINGMA_EINVAL;
-    }
-    if (has)
-        *has = true;
-    *out = d;
-    return 0;
-}
-
-static int
-parse_int(bool *has, json_int_t *out, const json_t *v, const char *param, json_int_t min,
-          gw_error *err)
-{
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v))
-        return bad_type(err, param, "an integer", v);
-    json_int_t i = json_integer_value(v);
-    if (i < min) {
-        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "integer_below_min_value", param,
-                     "Invalid '%s': integer below minimum value. Expected a value >= %lld, but "
-                     "got %lld instead.",
-                     param, (long long)min, (long long)i);
-        return LINGMA_EINVAL;
-    }
-    *has = true;
-    *out = i;
-    return 0;
-}
+/* ---- stop, tools and the ignored parameters ----------------------------- */
 
 static int
 add_stop(gw_chat_request *r, const json_t *s, const char *param, gw_error *err)
 {
     if (!json_is_string(s))
-        return bad_type(err, param, "a string", s);
+        return gw_reqjson_bad_type(err, param, "a string", s);
     size_t n = json_string_length(s);
     if (n == 0)
         return 0; /* an empty stop sequence would match everywhere: ignore it */
@@ -493,7 +265,7 @@ add_stop(gw_chat_request *r, const json_t *s, const char *param, gw_error *err)
                      param, GW_OPENAI_MAX_STOP_LEN, n);
         return LINGMA_EINVAL;
     }
-    return dup_string(&r->stop[r->n_stop++], s, err);
+    return gw_reqjson_dup(&r->stop[r->n_stop++], s, err);
 }
 
 static int
@@ -505,7 +277,7 @@ parse_stop(gw_chat_request *r, const json_t *v, gw_error *err)
     if (json_is_string(v))
         return add_stop(r, v, "stop", err);
     if (!json_is_array(v))
-        return bad_type(err, "stop", "one of a string or an array of strings", v);
+        return gw_reqjson_bad_type(err, "stop", "one of a string or an array of strings", v);
     if (json_array_size(v) > GW_OPENAI_MAX_STOP) {
         gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "array_above_max_length", "stop",
                      "Invalid 'stop': array too long. Expected an array with maximum length %d, "
@@ -517,7 +289,7 @@ parse_stop(gw_chat_request *r, const json_t *v, gw_error *err)
     json_t *s;
     json_array_foreach(v, i, s)
     {
-        int rc = add_stop(r, s, pname(p, "stop[%zu]", i), err);
+        int rc = add_stop(r, s, gw_reqjson_param(p, "stop[%zu]", i), err);
         if (rc != 0)
             return rc;
     }
@@ -530,30 +302,34 @@ parse_tools(gw_chat_request *r, const json_t *tools, const json_t *choice, gw_er
     char p[PARAM_MAX];
     if (tools && !json_is_null(tools)) {
         if (!json_is_array(tools))
-            return bad_type(err, "tools", "an array", tools);
+            return gw_reqjson_bad_type(err, "tools", "an array", tools);
         size_t i;
         json_t *t;
         json_array_foreach(tools, i, t)
         {
             if (!json_is_object(t))
-                return bad_type(err, pname(p, "tools[%zu]", i), "an object", t);
+                return gw_reqjson_bad_type(err, gw_reqjson_param(p, "tools[%zu]", i), "an object",
+                                           t);
             const json_t *type = json_object_get(t, "type");
             if (!type)
-                return missing(err, pname(p, "tools[%zu].type", i));
+                return gw_reqjson_missing(err, gw_reqjson_param(p, "tools[%zu].type", i));
             if (!json_is_string(type))
-                return bad_type(err, pname(p, "tools[%zu].type", i), "a string", type);
+                return gw_reqjson_bad_type(err, gw_reqjson_param(p, "tools[%zu].type", i),
+                                           "a string", type);
             if (strcmp(json_string_value(type), "function") != 0)
                 continue;
             const json_t *fn = json_object_get(t, "function");
             if (!fn)
-                return missing(err, pname(p, "tools[%zu].function", i));
+                return gw_reqjson_missing(err, gw_reqjson_param(p, "tools[%zu].function", i));
             if (!json_is_object(fn))
-                return bad_type(err, pname(p, "tools[%zu].function", i), "an object", fn);
+                return gw_reqjson_bad_type(err, gw_reqjson_param(p, "tools[%zu].function", i),
+                                           "an object", fn);
             const json_t *name = json_object_get(fn, "name");
             if (!name)
-                return missing(err, pname(p, "tools[%zu].function.name", i));
+                return gw_reqjson_missing(err, gw_reqjson_param(p, "tools[%zu].function.name", i));
             if (!json_is_string(name))
-                return bad_type(err, pname(p, "tools[%zu].function.name", i), "a string", name);
+                return gw_reqjson_bad_type(err, gw_reqjson_param(p, "tools[%zu].function.name", i),
+                                           "a string", name);
         }
         r->tools = json_incref((json_t *)tools);
         r->n_tools = json_array_size(tools);
@@ -569,7 +345,7 @@ parse_tools(gw_chat_request *r, const json_t *tools, const json_t *choice, gw_er
                 return LINGMA_EINVAL;
             }
         } else if (!json_is_object(choice)) {
-            return bad_type(err, "tool_choice", "one of a string or an object", choice);
+            return gw_reqjson_bad_type(err, "tool_choice", "one of a string or an object", choice);
         }
         r->tool_choice = json_incref((json_t *)choice);
     }
@@ -600,20 +376,22 @@ check_ignored(const json_t *root, gw_error *err)
         int rc = 0;
         switch (ignored[i].type) {
         case JSON_REAL:
-            rc = parse_number(NULL, &(double){0}, v, name, ignored[i].min, ignored[i].max, err);
+            rc =
+                gw_reqjson_number(NULL, &(double){0}, v, name, ignored[i].min, ignored[i].max, err);
             break;
         case JSON_INTEGER:
             if (!json_is_integer(v))
-                rc = bad_type(err, name, "an integer", v);
+                rc = gw_reqjson_bad_type(err, name, "an integer", v);
             else
-                rc = parse_number(NULL, &(double){0}, v, name, ignored[i].min, ignored[i].max, err);
+                rc = gw_reqjson_number(NULL, &(double){0}, v, name, ignored[i].min, ignored[i].max,
+                                       err);
             break;
         case JSON_TRUE:
-            rc = parse_bool(&(bool){false}, v, name, err);
+            rc = gw_reqjson_bool(&(bool){false}, v, name, err);
             break;
         default:
             if (!json_is_object(v))
-                rc = bad_type(err, name, "an object", v);
+                rc = gw_reqjson_bad_type(err, name, "an object", v);
             break;
         }
         if (rc != 0)
@@ -629,55 +407,57 @@ parse_root(gw_chat_request *r, const json_t *root, gw_error *err)
     const json_t *model = json_object_get(root, "model");
     if (model && !json_is_null(model)) {
         if (!json_is_string(model))
-            return bad_type(err, "model", "a string", model);
+            return gw_reqjson_bad_type(err, "model", "a string", model);
         if (json_string_length(model) == 0) {
             gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_value", "model",
                          "Invalid 'model': empty string. Omit it or pass \"auto\" for the default "
                          "model.");
             return LINGMA_EINVAL;
         }
-        if ((rc = dup_string(&r->model, model, err)) != 0)
+        if ((rc = gw_reqjson_dup(&r->model, model, err)) != 0)
             return rc;
     }
     if ((rc = parse_messages(r, json_object_get(root, "messages"), err)) != 0)
         return rc;
-    if ((rc = parse_bool(&r->stream, json_object_get(root, "stream"), "stream", err)) != 0)
+    if ((rc = gw_reqjson_bool(&r->stream, json_object_get(root, "stream"), "stream", err)) != 0)
         return rc;
     const json_t *so = json_object_get(root, "stream_options");
     if (so && !json_is_null(so)) {
         /* Accepted without stream too (and then unused): some clients always
          * send it, and refusing would gain nothing. */
         if (!json_is_object(so))
-            return bad_type(err, "stream_options", "an object", so);
-        if ((rc = parse_bool(&r->include_usage, json_object_get(so, "include_usage"),
-                             "stream_options.include_usage", err)) != 0)
+            return gw_reqjson_bad_type(err, "stream_options", "an object", so);
+        if ((rc = gw_reqjson_bool(&r->include_usage, json_object_get(so, "include_usage"),
+                                  "stream_options.include_usage", err)) != 0)
             return rc;
     }
-    if ((rc = parse_optional_string(&r->user, json_object_get(root, "user"), "user", err)) != 0)
+    if ((rc = gw_reqjson_string(&r->user, json_object_get(root, "user"), "user", err)) != 0)
         return rc;
 
     bool has = false;
     json_int_t i = 0;
-    if ((rc = parse_int(&has, &i, json_object_get(root, "max_tokens"), "max_tokens", 1, err)) != 0)
+    if ((rc = gw_reqjson_int(&has, &i, json_object_get(root, "max_tokens"), "max_tokens", 1,
+                             err)) != 0)
         return rc;
     if (has)
         r->max_tokens = i;
     has = false;
-    if ((rc = parse_int(&has, &i, json_object_get(root, "max_completion_tokens"),
-                        "max_completion_tokens", 1, err)) != 0)
+    if ((rc = gw_reqjson_int(&has, &i, json_object_get(root, "max_completion_tokens"),
+                             "max_completion_tokens", 1, err)) != 0)
         return rc;
     if (has)
         r->max_tokens = i; /* the newer name wins, as in OpenAI's API */
 
-    if ((rc = parse_number(&r->has_temperature, &r->temperature,
-                           json_object_get(root, "temperature"), "temperature", 0, 2, err)) != 0)
+    if ((rc = gw_reqjson_number(&r->has_temperature, &r->temperature,
+                                json_object_get(root, "temperature"), "temperature", 0, 2, err)) !=
+        0)
         return rc;
-    if ((rc = parse_number(&r->has_top_p, &r->top_p, json_object_get(root, "top_p"), "top_p", 0, 1,
-                           err)) != 0)
+    if ((rc = gw_reqjson_number(&r->has_top_p, &r->top_p, json_object_get(root, "top_p"), "top_p",
+                                0, 1, err)) != 0)
         return rc;
 
     has = false;
-    if ((rc = parse_int(&has, &i, json_object_get(root, "n"), "n", 1, err)) != 0)
+    if ((rc = gw_reqjson_int(&has, &i, json_object_get(root, "n"), "n", 1, err)) != 0)
         return rc;
     if (has && i != 1) {
         gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "unsupported_value", "n",
@@ -698,13 +478,13 @@ gw_chat_request_parse(gw_chat_request **out, gw_error *err, const char *body, si
 {
     *out = NULL;
     json_t *root;
-    int rc = load_body(&root, err, body, len);
+    int rc = gw_reqjson_load(&root, err, body, len);
     if (rc != 0)
         return rc;
     gw_chat_request *r = calloc(1, sizeof(*r));
     if (!r) {
         json_decref(root);
-        return oom(err);
+        return gw_reqjson_oom(err);
     }
     r->show_reasoning = true; /* reasoning_content is always sent */
     rc = parse_root(r, root, err);

@@ -23,10 +23,11 @@
 
 #include "buf.h"
 #include "errors.h"
+#include "reqjson.h"
 
 /* Limits of a request. */
-#define GW_OPENAI_MAX_DEPTH    64 /* JSON nesting: deeper bodies are refused before parsing */
-#define GW_OPENAI_MAX_STOP     4  /* OpenAI's own limit on `stop` */
+#define GW_OPENAI_MAX_DEPTH    GW_REQJSON_MAX_DEPTH /* deeper bodies are refused before parsing */
+#define GW_OPENAI_MAX_STOP     4                    /* OpenAI's own limit on `stop` */
 #define GW_OPENAI_MAX_STOP_LEN 256
 #define GW_MAX_STOP            16 /* any API: the request model's room for stop sequences */
 
@@ -188,6 +189,9 @@ typedef struct gw_completion_meta {
 typedef struct gw_usage {
     int64_t prompt_tokens;
     int64_t completion_tokens;
+    /* The part of completion_tokens that was reasoning (an estimate: Lingma
+     * reports totals only); the Responses API's output_tokens_details. */
+    int64_t reasoning_tokens;
 } gw_usage;
 
 /* Size of a completion id: "chatcmpl-" + 2 * GW_COMPLETION_ID_BYTES + NUL. */
@@ -206,6 +210,10 @@ void gw_completion_id(char out[GW_COMPLETION_ID_SIZE],
  * response. `finish_reason` is "stop", "length", ... Return 0 or
  * LINGMA_ENOMEM.
  */
+
+/* A JSON string from text that should be UTF-8: invalid bytes become
+ * U+FFFD rather than failing the whole response. NULL only on OOM. */
+json_t *gw_json_text(const char *s, size_t len);
 
 /* A non-streaming chat.completion. `reasoning` may be NULL (the key
  * reasoning_content is then absent); `usage` may be NULL (no usage key). */

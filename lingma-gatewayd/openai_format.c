@@ -23,10 +23,8 @@ gw_completion_id(char out[GW_COMPLETION_ID_SIZE], const uint8_t random[GW_COMPLE
     gw_hex(out + 9, random, GW_COMPLETION_ID_BYTES);
 }
 
-/* A JSON string from text that should be UTF-8; invalid bytes become
- * U+FFFD instead of failing the whole response. NULL only on OOM. */
-static json_t *
-text_value(const char *s, size_t len)
+json_t *
+gw_json_text(const char *s, size_t len)
 {
     if (gw_utf8_valid(s, len))
         return json_stringn(s, len);
@@ -102,10 +100,10 @@ gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char *co
         return finish(out, root, false);
     }
     put(msg, "role", json_string("assistant"), &ok);
-    put(msg, "content", content ? text_value(content, content_len) : json_null(), &ok);
+    put(msg, "content", content ? gw_json_text(content, content_len) : json_null(), &ok);
     put(msg, "refusal", json_null(), &ok);
     if (reasoning)
-        put(msg, "reasoning_content", text_value(reasoning, reasoning_len), &ok);
+        put(msg, "reasoning_content", gw_json_text(reasoning, reasoning_len), &ok);
     put(choice, "index", json_integer(0), &ok);
     put(choice, "message", msg, &ok);
     put(choice, "logprobs", json_null(), &ok);
@@ -157,7 +155,7 @@ text_chunk(gw_buf *out, const gw_completion_meta *meta, const char *key, const c
     if (!delta)
         return LINGMA_ENOMEM;
     /* json_object_set_new() releases the value itself when it fails. */
-    json_t *v = text_value(text ? text : "", text ? len : 0);
+    json_t *v = gw_json_text(text ? text : "", text ? len : 0);
     if (!v || json_object_set_new(delta, key, v) != 0) {
         json_decref(delta);
         return LINGMA_ENOMEM;

@@ -23,6 +23,10 @@ static const struct route_def table[GW_R_COUNT] = {
     [GW_R_NONE] = {NULL, "other", 0, false, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_CHAT] = {"/chat/completions", "/v1/chat/completions", M_POST, true, GW_AUTH_API_KEY,
                    GW_API_OPENAI},
+    [GW_R_MESSAGES] = {"/messages", "/v1/messages", M_POST, true, GW_AUTH_API_KEY,
+                       GW_API_ANTHROPIC},
+    [GW_R_COUNT_TOKENS] = {"/messages/count_tokens", "/v1/messages/count_tokens", M_POST, true,
+                           GW_AUTH_API_KEY, GW_API_ANTHROPIC},
     [GW_R_MODELS] = {"/models", "/v1/models", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_MODEL] = {NULL, "/v1/models/{id}", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_HEALTHZ] = {"/healthz", "/healthz", M_GET, false, GW_AUTH_NONE, GW_API_OPENAI},
@@ -34,6 +38,12 @@ static const struct route_def table[GW_R_COUNT] = {
                           GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_LOGIN_STATUS] = {"/internal/auto-login/status", "/internal/auto-login/status", M_GET,
                            false, GW_AUTH_API_KEY, GW_API_OPENAI},
+    [GW_R_RESPONSES] = {"/responses", "/v1/responses", M_POST, true, GW_AUTH_API_KEY,
+                        GW_API_OPENAI},
+    [GW_R_RESPONSE] = {NULL, "/v1/responses/{id}", M_GET | M_DELETE, true, GW_AUTH_API_KEY,
+                       GW_API_OPENAI},
+    [GW_R_RESPONSE_ITEMS] = {NULL, "/v1/responses/{id}/input_items", M_GET, true, GW_AUTH_API_KEY,
+                             GW_API_OPENAI},
 };
 
 static void
@@ -49,6 +59,7 @@ void
 gw_route_match_path(gw_route_match *out, const char *path)
 {
     out->param = NULL;
+    out->param_len = 0;
     set(out, GW_R_NONE);
     const char *p = path;
     if (strncmp(p, "/v1/", 4) == 0)
@@ -62,6 +73,16 @@ gw_route_match_path(gw_route_match *out, const char *path)
     if (strncmp(p, "/models/", 8) == 0 && p[8] && !strchr(p + 8, '/')) {
         set(out, GW_R_MODEL);
         out->param = p + 8;
+        out->param_len = strlen(out->param);
+        return;
+    }
+    if (strncmp(p, "/responses/", 11) == 0 && p[11] && p[11] != '/') {
+        const char *id = p + 11, *slash = strchr(id, '/');
+        if (!slash || strcmp(slash, "/input_items") == 0) {
+            set(out, slash ? GW_R_RESPONSE_ITEMS : GW_R_RESPONSE);
+            out->param = id;
+            out->param_len = slash ? (size_t)(slash - id) : strlen(id);
+        }
         return;
     }
     if (p != path)

@@ -15,6 +15,8 @@
 typedef enum gw_route_id {
     GW_R_NONE = 0,
     GW_R_CHAT,
+    GW_R_MESSAGES,     /* POST /v1/messages (Anthropic) */
+    GW_R_COUNT_TOKENS, /* POST /v1/messages/count_tokens */
     GW_R_MODELS,
     GW_R_MODEL,
     GW_R_HEALTHZ,
@@ -23,6 +25,9 @@ typedef enum gw_route_id {
     GW_R_STATS,
     GW_R_LOGIN_START,
     GW_R_LOGIN_STATUS,
+    GW_R_RESPONSES,      /* POST /v1/responses */
+    GW_R_RESPONSE,       /* GET, DELETE /v1/responses/{id} */
+    GW_R_RESPONSE_ITEMS, /* GET /v1/responses/{id}/input_items */
     GW_R_COUNT
 } gw_route_id;
 
@@ -32,6 +37,7 @@ typedef struct gw_route_match {
     const char *param; /* the {id} of /v1/models/{id}, inside the path; else NULL */
     bool api;          /* under /v1 (CORS applies) */
     gw_api errors;     /* whose error envelope the route's clients expect */
+    size_t param_len;  /* of param: /v1/responses/{id}/input_items goes on after it */
 } gw_route_match;
 
 /* Map a decoded path to its route (GW_R_NONE: no such path). The /v1

@@ -179,7 +179,11 @@ gw_routes_on_headers(gw_http_req *req, void *payload)
     }
     if (!authorized(app, req, r)) {
         gw_error_invalid_api_key(&e);
-        gw_http_header extra[] = {{"WWW-Authenticate", "Bearer"}, {NULL, NULL}};
+        /* Claude Code retries a 401 like a 5xx, for a minute or more,
+         * unless the answer says not to: a wrong key does not heal. */
+        gw_http_header extra[] = {{"WWW-Authenticate", "Bearer"}, {NULL, NULL}, {NULL, NULL}};
+        if (ctx->ri.api == GW_API_ANTHROPIC)
+            extra[1] = (gw_http_header){"x-should-retry", "false"};
         gw_respond_error_with(app, req, &ctx->ri, &e, extra, NULL);
     }
 }
@@ -197,6 +201,11 @@ gw_routes_handler(gw_http_req *req, void *payload)
     switch (ctx->m.route) {
     case GW_R_CHAT:
         return gw_route_chat(app, req, ri, &gw_fe_chat_completions);
+    case GW_R_MESSAGES:
+        return gw_route_messages(app, req, ri);
+    case GW_R_COUNT_TOKENS:
+        gw_route_count_tokens(app, req, ri);
+        break;
     case GW_R_MODELS:
         gw_route_models(app, req, ri, NULL);
         break;
@@ -220,6 +229,13 @@ gw_routes_handler(gw_http_req *req, void *payload)
         break;
     case GW_R_LOGIN_STATUS:
         gw_route_login_status(app, req, ri);
+        break;
+    case GW_R_RESPONSES:
+        return gw_route_chat(app, req, ri, &gw_fe_responses);
+    case GW_R_RESPONSE:
+    case GW_R_RESPONSE_ITEMS:
+        gw_route_response(app, req, ri, ctx->m.param, ctx->m.param_len,
+                          ctx->m.route == GW_R_RESPONSE_ITEMS);
         break;
     case GW_R_NONE:
     case GW_R_COUNT:

@@ -70,6 +70,7 @@ struct chat {
     gw_stream *s;
     char instance[16];
     bool finished; /* the request got its answer (service thread) */
+    bool fe_told;  /* the front-end's finished() ran */
     bool had_delta;
     atomic_uint refs;
     _Atomic uint64_t chat_id;
@@ -110,14 +111,26 @@ cancel_upstream(struct chat *c)
 static void
 usage_of(const struct chat *c, const lingma_usage *reported, gw_usage *u)
 {
+    int64_t thinking = (int64_t)gw_token_counter_total(&c->thinking);
     if (reported && reported->present) {
         u->prompt_tokens = (int64_t)reported->prompt_tokens;
         u->completion_tokens = (int64_t)reported->completion_tokens;
+        u->reasoning_tokens = thinking < u->completion_tokens ? thinking : u->completion_tokens;
         return;
     }
     u->prompt_tokens = (int64_t)c->prompt_tokens;
-    u->completion_tokens =
-        (int64_t)(gw_token_counter_total(&c->tokens) + gw_token_counter_total(&c->thinking));
+    u->completion_tokens = (int64_t)gw_token_counter_total(&c->tokens) + thinking;
+    u->reasoning_tokens = thinking;
+}
+
+/* Tell the front-end how the answer ended, once. */
+static void
+tell_frontend(struct chat *c, bool ok)
+{
+    if (c->fe_told || !c->fe->finished || !c->fst)
+        return;
+    c->fe_told = true;
+    c->fe->finished(c->fst, &c->ans, ok, &c->app->parse_ctx);
 }
 
 /* Queue what the front-end rendered into c->scratch. A failed write means
@@ -131,8 +144,7 @@ stream_send(struct chat *c)
         cancel_upstream(c);
         gw_stream_end(c->s);
         c->finished = true;
-        if (c->fe->finished)
-            c->fe->finished(c->fst, &c->ans, false, &c->app->parse_ctx);
+        tell_frontend(c, false);
         gw_request_done(c->app, &c->ri, 499, c->instance);
     }
     gw_buf_reset(&c->scratch);
@@ -176,13 +188,14 @@ finish_ok(struct chat *c, gw_finish why, const lingma_usage *reported)
             finish_error(c, &e);
             return;
         }
+        /* Before the last bytes go out: a client that reads the end of the
+         * stream and at once asks for the stored response must find it. */
+        tell_frontend(c, true);
         stream_send(c);
         if (c->finished)
             return; /* the client left during the last write */
         gw_stream_end(c->s);
         c->finished = true;
-        if (c->fe->finished)
-            c->fe->finished(c->fst, &c->ans, true, &c->app->parse_ctx);
         gw_request_done(c->app, &c->ri, 200, c->instance);
         return;
     }
@@ -198,8 +211,7 @@ finish_ok(struct chat *c, gw_finish why, const lingma_usage *reported)
         gw_respond_error(c->app, c->req, &c->ri, &e, c->instance);
         return;
     }
-    if (c->fe->finished)
-        c->fe->finished(c->fst, &c->ans, true, &c->app->parse_ctx);
+    tell_frontend(c, true);
     gw_http_header h[] = {{"x-lingma-usage", usage_src}, {NULL, NULL}};
     gw_respond_json(c->app, c->req, &c->ri, 200, h, body.data, body.len, c->instance);
     gw_buf_free(&body);
@@ -211,8 +223,7 @@ static void
 finish_error(struct chat *c, const gw_error *e)
 {
     c->finished = true;
-    if (c->fe->finished && c->fst)
-        c->fe->finished(c->fst, &c->ans, false, &c->app->parse_ctx);
+    tell_frontend(c, false);
     if (!c->s) {
         gw_respond_error(c->app, c->req, &c->ri, e, c->instance);
         return;
@@ -494,6 +505,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     c->ans.stream = creq->stream;
     c->ans.include_usage = creq->stream && creq->include_usage;
     c->ans.show_reasoning = creq->show_reasoning;
+    c->ans.input_tokens = (int64_t)c->prompt_tokens;
     c->ans.req = creq;
     atomic_init(&c->refs, 2); /* the handler's and the chat's */
     gw_route_ctx *ctx = gw_route_ctx_of(req);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "gateway.h"
+#include "responses_store.h"
 
 /* A loop that has not turned for this long is stuck: /livez says 503, so
  * that a supervisor restarts the process. Both loops tick at least every
@@ -100,7 +101,17 @@ gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
                   (json_int_t)st->max_in_flight, "max_queue", (json_int_t)st->max_queue);
     json_t *pool = json_pack("{s:I,s:o}", "ready", (json_int_t)st->ready, "instances", inst);
     lingma_pool_stats_free(st);
-    gw_respond_value(app, req, ri, 200, json_pack("{s:o,s:o}", "concurrency", conc, "pool", pool));
+    /* The Responses store, so that its memory can be watched (and tested). */
+    size_t stored = 0;
+    uint64_t bytes = 0;
+    if (app->parse_ctx.store)
+        gw_resp_store_usage(app->parse_ctx.store, &stored, &bytes);
+    json_t *resp = json_pack("{s:I,s:I,s:I,s:I}", "stored", (json_int_t)stored, "bytes",
+                             (json_int_t)bytes, "max_stored", (json_int_t)app->cfg->responses_max,
+                             "max_bytes", (json_int_t)app->cfg->responses_max_bytes);
+    gw_respond_value(
+        app, req, ri, 200,
+        json_pack("{s:o,s:o,s:o}", "concurrency", conc, "pool", pool, "responses", resp));
 }
 
 void

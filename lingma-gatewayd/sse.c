@@ -23,6 +23,25 @@ gw_sse_data(gw_buf *out, const char *json, size_t len)
 }
 
 int
+gw_sse_event(gw_buf *out, const char *name, const char *json, size_t len)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || strpbrk(name, "\r\n"))
+        return LINGMA_EINVAL;
+    size_t mark = out->len;
+    int rc = gw_buf_reserve(out, n + len + 16);
+    if (rc == 0) {
+        gw_buf_append(out, "event: ", 7);
+        gw_buf_append(out, name, n);
+        gw_buf_append(out, "\n", 1);
+        rc = gw_sse_data(out, json, len);
+    }
+    if (rc != 0)
+        gw_buf_truncate(out, mark); /* all or nothing, as every event */
+    return rc;
+}
+
+int
 gw_sse_done(gw_buf *out)
 {
     return gw_buf_puts(out, "data: [DONE]\n\n");

@@ -4,6 +4,8 @@
  * can never see half an event:
  *
  *   data: <compact json>\n\n     a chunk or an error object
+ *   event: <name>\n               a named event (Responses, Messages)
+ *   data: <compact json>\n\n
  *   data: [DONE]\n\n             the end of a chat stream
  *   : ping\n\n                   a comment heartbeat (ignored by SDKs)
  *
@@ -21,6 +23,10 @@
 /* Append `data: <json>\n\n`. LINGMA_EINVAL when json is empty or contains a
  * CR or LF (never produced by compact jansson output), LINGMA_ENOMEM. */
 int gw_sse_data(gw_buf *out, const char *json, size_t len);
+
+/* Append `event: <name>\ndata: <json>\n\n`. `name` must be a non-empty
+ * single line. The same errors as gw_sse_data. */
+int gw_sse_event(gw_buf *out, const char *name, const char *json, size_t len);
 
 /* Append `data: [DONE]\n\n`. */
 int gw_sse_done(gw_buf *out);

@@ -60,6 +60,10 @@ typedef enum lingma_error {
  */
 LINGMA_EXPORT const char *lingma_strerror(int error);
 
+/** Free memory the library handed out (strings of the `_sync` calls and of
+ * tools.h). NULL is accepted. */
+LINGMA_EXPORT void lingma_free(void *ptr);
+
 /**
  * The symbolic name of an error code ("LINGMA_EIO"), or NULL if unknown.
  * Thread-safe.

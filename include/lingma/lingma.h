@@ -7,5 +7,6 @@
 #include "lingma/common.h"
 #include "lingma/pool.h"
 #include "lingma/chat.h"
+#include "lingma/tools.h"
 
 #endif /* LINGMA_LINGMA_H */

@@ -474,8 +474,7 @@ LINGMA_EXPORT int lingma_instance_login_url_sync(char **out, lingma_pool *pool, 
  */
 LINGMA_EXPORT int lingma_instance_login_start(lingma_pool *pool, size_t instance);
 
-/** Free memory the library handed out (strings of the `_sync` calls). NULL is accepted. */
-LINGMA_EXPORT void lingma_free(void *ptr);
+/* lingma_free() is declared in common.h. */
 
 #ifdef __cplusplus
 }

@@ -59,3 +59,12 @@ lingma__strdup(const lingma_allocator *a, const char *s)
 {
     return lingma__strndup(a, s, strlen(s));
 }
+
+/* Strings the library hands out (the _sync forms, tools.h) are plain
+ * malloc'd memory; this lives in proto so that every layer can hand some
+ * out. */
+LINGMA_EXPORT void
+lingma_free(void *ptr)
+{
+    free(ptr);
+}

@@ -339,9 +339,3 @@ lingma_pool_find_instance(const lingma_pool *p, const char *name)
         return LINGMA_ENOTFOUND;
     return (int)v;
 }
-
-LINGMA_EXPORT void
-lingma_free(void *ptr)
-{
-    free(ptr);
-}

@@ -57,6 +57,9 @@ typedef struct gw_answer {
     bool show_reasoning;        /* render Lingma's think text (Anthropic: thinking enabled) */
     const char *stop_sequence;  /* the matched one, for GW_FINISH_STOP_SEQUENCE */
     const gw_chat_request *req; /* the parsed request (model, limits, front-end extras) */
+    /* The estimate of the flattened prompt: Anthropic's message_start
+     * carries input_tokens before Lingma could report any count. */
+    int64_t input_tokens;
 } gw_answer;
 
 typedef struct gw_frontend gw_frontend;
@@ -100,13 +103,16 @@ struct gw_frontend {
     int (*complete)(gw_buf *out, void *st, const gw_answer *a, const char *text, size_t len,
                     const char *reasoning, size_t reasoning_len, gw_finish why, const gw_usage *u);
 
-    /* Optional: the answer was delivered in full (after close or complete)
-     * or failed (ok false). The Responses API stores it here. Service
-     * thread; may take the store's lock. */
+    /* Optional: the answer was rendered in full (after close or complete,
+     * before its last bytes are queued, so that a client that reads the end
+     * and at once asks for the stored answer finds it) or failed (ok
+     * false). Called at most once. The Responses API stores it here.
+     * Service thread; may take the store's lock. */
     void (*finished)(void *st, const gw_answer *a, bool ok, const gw_parse_ctx *ctx);
 };
 
 /* The front-ends. */
 extern const gw_frontend gw_fe_chat_completions;
+extern const gw_frontend gw_fe_responses;
 
 #endif /* GW_API_FRONTEND_H */

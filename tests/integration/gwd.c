@@ -458,3 +458,36 @@ gwd_raw_connect(struct gwd *g)
     assert_true(fd >= 0);
     return fd;
 }
+
+bool
+gwd_wait_catalogue(struct gwd *g, const char *const *headers, size_t n, int timeout_ms)
+{
+    long long end = gwd_now_ms() + timeout_ms;
+    while (gwd_now_ms() < end) {
+        struct gwd_resp r;
+        gwd_req(&r, g, "GET", "/v1/models", NULL, headers);
+        size_t have = json_array_size(json_object_get(r.json, "data"));
+        gwd_resp_free(&r);
+        if (have >= n)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+int
+gwd_group_up(struct gwd *g, const char *const *env, const char *const *headers, size_t n)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    gwd_start(g, env, true);
+    /* The catalogue is fetched once the instance is ready: wait for it. */
+    return gwd_wait_catalogue(g, headers, n, 10000) ? 0 : -1;
+}
+
+int
+gwd_group_down(struct gwd *g)
+{
+    int rc = gwd_stop(g);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : -1;
+}

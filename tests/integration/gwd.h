@@ -68,6 +68,17 @@ const char *gwd_header(const struct gwd_resp *r, const char *name, char *buf, si
 /* GET path and return the JSON body's integer at a dotted path, e.g.
  * "concurrency.in_flight" from /internal/stats. */
 long gwd_stat(struct gwd *g, const char *dotted);
+/* A cmocka group's daemon: curl_global_init(), gwd_start() ready, and the
+ * catalogue listing at least `n` models (gwd_wait_catalogue with
+ * `headers`). 0, or -1 when the catalogue did not come. */
+int gwd_group_up(struct gwd *g, const char *const *env, const char *const *headers, size_t n);
+/* gwd_stop() and curl_global_cleanup(); 0 when the daemon exited 0, else -1. */
+int gwd_group_down(struct gwd *g);
+
+/* Poll GET /v1/models (with `headers`, may be NULL) until it lists at least
+ * `n` models: the catalogue arrives shortly after the instance is ready.
+ * true when it did within the timeout. */
+bool gwd_wait_catalogue(struct gwd *g, const char *const *headers, size_t n, int timeout_ms);
 /* Poll /internal/stats until `dotted` == target. */
 bool gwd_wait_stat(struct gwd *g, const char *dotted, long target, int timeout_ms);
 

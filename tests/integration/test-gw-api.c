@@ -27,29 +27,14 @@ static int
 group_setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_ALL);
-    gwd_start(&G, sim_env, true);
-    /* The catalogue is fetched once the instance is ready: wait for it. */
-    long long end = gwd_now_ms() + 10000;
-    while (gwd_now_ms() < end) {
-        struct gwd_resp r;
-        gwd_req(&r, &G, "GET", "/v1/models", NULL, NULL);
-        size_t n = json_array_size(json_object_get(r.json, "data"));
-        gwd_resp_free(&r);
-        if (n >= 3)
-            return 0;
-        usleep(20000);
-    }
-    return -1;
+    return gwd_group_up(&G, sim_env, NULL, 3);
 }
 
 static int
 group_teardown(void **state)
 {
     (void)state;
-    int rc = gwd_stop(&G);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
+    return gwd_group_down(&G);
 }
 
 static int

@@ -301,6 +301,39 @@ test_answer_from_on_headers(void **state)
     stop(&f);
 }
 
+/* A client that uploads its body without waiting ("Expect:" off), as curl
+ * does for small bodies and many clients for any, while the engine refuses
+ * from the head (413, Connection: close): the refusal must still arrive.
+ * Without a lingering close, the engine's close with unread bytes sends a
+ * reset, which can wipe the answer out of the client's socket before the
+ * client reads it (it then reports a send or receive error, no status). */
+static void
+test_refusal_survives_an_upload_in_flight(void **state)
+{
+    (void)state;
+    struct fx f;
+    gw_http_options o = fx_options();
+    o.max_body = 64 * 1024;
+    start(&f, &o);
+    const size_t total = 3u * 1024u * 1024u;
+    char *body = filled_buffer(total, 'u');
+    for (int round = 0; round < 12; round++) {
+        struct fx_xfer x;
+        struct fx_client_opts co = {0};
+        co.body = body;
+        co.body_len = total;
+        co.header = "Expect:";
+        perform(&x, &f, "/echo", &co);
+        if (x.status != 413)
+            fail_msg("round %d: status %ld (curl: %s), expected 413", round, x.status,
+                     curl_easy_strerror(x.rc));
+        fx_xfer_cleanup(&x);
+    }
+    free(body);
+    assert_int_equal(fx_get(&f, &f.handled), 0);
+    stop(&f);
+}
+
 /* After quiesce: a kept-alive connection is still served and told to
  * close; a new connection is refused at once. */
 static void
@@ -539,6 +572,7 @@ main(void)
         cmocka_unit_test(test_stream_in_order),
         cmocka_unit_test(test_413_from_content_length),
         cmocka_unit_test(test_answer_from_on_headers),
+        cmocka_unit_test(test_refusal_survives_an_upload_in_flight),
         cmocka_unit_test(test_413_chunked),
         cmocka_unit_test(test_431_oversized_headers),
         cmocka_unit_test(test_body_larger_than_pool),

@@ -84,6 +84,9 @@ test_defaults(void **state)
     assert_int_equal(c.connection_memory, 8 * 1024);
     assert_int_equal(c.max_connections, 10000);
     assert_false(c.allow_public);
+    assert_int_equal(c.responses_max, 10000);
+    assert_int_equal(c.responses_max_bytes, 64 * 1024 * 1024);
+    assert_int_equal(c.responses_ttl, 24 * 3600);
     assert_null(c.env_file);
     for (int i = 0; i < GW_CFG_COUNT; i++)
         assert_int_equal(c.source[i], GW_SRC_DEFAULT);
@@ -617,6 +620,9 @@ test_env_example_is_complete(void **state)
         "GATEWAY_ALLOW_PUBLIC",
         "GATEWAY_CORS_ORIGINS",
         "GATEWAY_MODEL_ALIASES",
+        "GATEWAY_RESPONSES_MAX",
+        "GATEWAY_RESPONSES_MAX_BYTES",
+        "GATEWAY_RESPONSES_TTL_SEC",
     };
     assert_int_equal(sizeof(vars) / sizeof(vars[0]), GW_CFG_COUNT);
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {

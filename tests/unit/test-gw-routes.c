@@ -65,6 +65,36 @@ test_paths(void **state)
     assert_string_equal(m.param, "dashscope_qwen3_coder");
     assert_string_equal(m.label, "/v1/models/{id}");
     assert_true(m.api);
+    assert_int_equal(m.param_len, strlen("dashscope_qwen3_coder"));
+
+    /* The Responses API: POST /v1/responses, {id} and {id}/input_items. */
+    assert_int_equal(route_of("/v1/responses"), GW_R_RESPONSES);
+    assert_int_equal(route_of("/responses"), GW_R_RESPONSES);
+    gw_route_match_path(&m, "/v1/responses/resp_abc");
+    assert_int_equal(m.route, GW_R_RESPONSE);
+    assert_string_equal(m.label, "/v1/responses/{id}");
+    assert_int_equal(m.param_len, 8);
+    assert_memory_equal(m.param, "resp_abc", 8);
+    assert_true(m.api);
+    gw_route_match_path(&m, "/v1/responses/resp_abc/input_items");
+    assert_int_equal(m.route, GW_R_RESPONSE_ITEMS);
+    assert_string_equal(m.label, "/v1/responses/{id}/input_items");
+    assert_int_equal(m.param_len, 8);
+    assert_memory_equal(m.param, "resp_abc/input_items", 20);
+    gw_route_match_path(&m, "/responses/r/input_items");
+    assert_int_equal(m.route, GW_R_RESPONSE_ITEMS);
+    assert_int_equal(m.param_len, 1);
+    const char *not_responses[] = {"/v1/responses/",
+                                   "/v1/responses//input_items",
+                                   "/v1/responses/r/",
+                                   "/v1/responses/r/input_items/",
+                                   "/v1/responses/r/cancel",
+                                   "/v1/responses/r/x/input_items",
+                                   "/v1/responses/input_items/x"};
+    for (size_t i = 0; i < sizeof(not_responses) / sizeof(not_responses[0]); i++)
+        if (route_of(not_responses[i]) != GW_R_NONE)
+            fail_msg("'%s' matched a route", not_responses[i]);
+
     gw_route_match_path(&m, "/nowhere");
     assert_string_equal(m.label, "other");
     assert_null(m.param);
@@ -90,12 +120,56 @@ test_methods(void **state)
     assert_string_equal(gw_route_allow(GW_R_CHAT, false), "POST");
     assert_string_equal(gw_route_allow(GW_R_CHAT, true), "POST, OPTIONS");
     assert_string_equal(gw_route_allow(GW_R_HEALTHZ, true), "GET, HEAD");
+    assert_int_equal(gw_route_method(GW_R_RESPONSES, "POST", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_RESPONSES, "GET", false), GW_METHOD_NOT_ALLOWED);
+    assert_int_equal(gw_route_method(GW_R_RESPONSE, "GET", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_RESPONSE, "DELETE", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_RESPONSE, "POST", false), GW_METHOD_NOT_ALLOWED);
+    assert_int_equal(gw_route_method(GW_R_RESPONSE_ITEMS, "GET", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_RESPONSE_ITEMS, "DELETE", false), GW_METHOD_NOT_ALLOWED);
+    assert_string_equal(gw_route_allow(GW_R_RESPONSES, false), "POST");
+    assert_string_equal(gw_route_allow(GW_R_RESPONSE, false), "GET, HEAD, DELETE");
+    assert_string_equal(gw_route_allow(GW_R_RESPONSE, true), "GET, HEAD, DELETE, OPTIONS");
+    assert_string_equal(gw_route_allow(GW_R_RESPONSE_ITEMS, false), "GET, HEAD");
+    assert_int_equal(gw_route_auth_kind(GW_R_RESPONSE), GW_AUTH_API_KEY);
     assert_int_equal(gw_route_auth_kind(GW_R_HEALTHZ), GW_AUTH_NONE);
     assert_int_equal(gw_route_auth_kind(GW_R_LIVEZ), GW_AUTH_NONE);
     assert_string_equal(gw_route_allow(GW_R_LIVEZ, true), "GET, HEAD");
     assert_int_equal(gw_route_auth_kind(GW_R_METRICS), GW_AUTH_METRICS);
     assert_int_equal(gw_route_auth_kind(GW_R_LOGIN_START), GW_AUTH_API_KEY);
     assert_int_equal(gw_route_auth_kind(GW_R_NONE), GW_AUTH_API_KEY);
+}
+
+/* The Anthropic Messages routes: paths, Anthropic's error family, methods. */
+static void
+test_messages_routes(void **state)
+{
+    (void)state;
+    assert_int_equal(route_of("/v1/messages"), GW_R_MESSAGES);
+    assert_int_equal(route_of("/v1/messages/count_tokens"), GW_R_COUNT_TOKENS);
+    assert_int_equal(route_of("/messages"), GW_R_MESSAGES);
+    const char *none[] = {"/v1/messages/", "/v1/messages/count_tokens/", "/v1/messages/batches",
+                          "/v1/Messages"};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+        if (route_of(none[i]) != GW_R_NONE)
+            fail_msg("'%s' matched a route", none[i]);
+    gw_route_match m;
+    gw_route_match_path(&m, "/v1/messages");
+    assert_int_equal(m.errors, GW_API_ANTHROPIC);
+    assert_string_equal(m.label, "/v1/messages");
+    assert_true(m.api);
+    gw_route_match_path(&m, "/v1/messages/count_tokens");
+    assert_int_equal(m.errors, GW_API_ANTHROPIC);
+    assert_string_equal(m.label, "/v1/messages/count_tokens");
+    gw_route_match_path(&m, "/v1/chat/completions");
+    assert_int_equal(m.errors, GW_API_OPENAI);
+    assert_int_equal(gw_route_method(GW_R_MESSAGES, "POST", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_MESSAGES, "GET", false), GW_METHOD_NOT_ALLOWED);
+    assert_int_equal(gw_route_method(GW_R_COUNT_TOKENS, "POST", false), GW_METHOD_OK);
+    assert_int_equal(gw_route_method(GW_R_COUNT_TOKENS, "OPTIONS", true), GW_METHOD_PREFLIGHT);
+    assert_string_equal(gw_route_allow(GW_R_MESSAGES, true), "POST, OPTIONS");
+    assert_int_equal(gw_route_auth_kind(GW_R_MESSAGES), GW_AUTH_API_KEY);
+    assert_int_equal(gw_route_auth_kind(GW_R_COUNT_TOKENS), GW_AUTH_API_KEY);
 }
 
 static void
@@ -189,9 +263,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_paths),           cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_messages_routes), cmocka_unit_test(test_cors),
         cmocka_unit_test(test_aliases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,23 @@ test_refuses_multiline_and_empty(void **state)
 }
 
 static void
+test_named_event(void **state)
+{
+    (void)state;
+    gw_buf b = GW_BUF_INIT;
+    assert_int_equal(gw_sse_event(&b, "response.created", "{\"a\":1}", 7), 0);
+    assert_string_equal(b.data, "event: response.created\ndata: {\"a\":1}\n\n");
+    /* All or nothing: a bad name or bad data leaves the buffer as it was. */
+    assert_int_equal(gw_sse_event(&b, "", "{}", 2), LINGMA_EINVAL);
+    assert_int_equal(gw_sse_event(&b, NULL, "{}", 2), LINGMA_EINVAL);
+    assert_int_equal(gw_sse_event(&b, "a\nb", "{}", 2), LINGMA_EINVAL);
+    assert_int_equal(gw_sse_event(&b, "x", "{\n}", 3), LINGMA_EINVAL);
+    assert_int_equal(gw_sse_event(&b, "x", "", 0), LINGMA_EINVAL);
+    assert_string_equal(b.data, "event: response.created\ndata: {\"a\":1}\n\n");
+    gw_buf_free(&b);
+}
+
+static void
 test_error_event(void **state)
 {
     (void)state;
@@ -62,6 +79,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_refuses_multiline_and_empty),
+        cmocka_unit_test(test_named_event),
         cmocka_unit_test(test_error_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,11 +131,12 @@ static void
 test_answers_and_chunks(void **state)
 {
     struct sim_settings s;
+    char err[256];
     sim_settings_defaults(&s);
-    char *a = sim_answer_text(&s, "pong?", false);
+    char *a = sim_answer_text(&s, "pong?", false, err, sizeof(err));
     assert_string_equal(a, "ECHO: pong?");
     free(a);
-    a = sim_answer_text(&s, "q", true);
+    a = sim_answer_text(&s, "q", true, err, sizeof(err));
     assert_memory_equal(a, SIM_THINK_OPEN, strlen(SIM_THINK_OPEN));
     assert_non_null(strstr(a, SIM_THINK_CLOSE "ECHO: q"));
     free(a);
@@ -167,10 +168,11 @@ test_answers_and_chunks(void **state)
     /* tokens:<n> depends on the seed and the question only */
     s.reply = SIM_REPLY_TOKENS;
     s.reply_tokens = 5;
-    char *t1 = sim_answer_text(&s, "x", false), *t2 = sim_answer_text(&s, "x", false);
+    char *t1 = sim_answer_text(&s, "x", false, err, sizeof(err)),
+         *t2 = sim_answer_text(&s, "x", false, err, sizeof(err));
     assert_string_equal(t1, t2);
     s.seed = 1;
-    char *t3 = sim_answer_text(&s, "x", false);
+    char *t3 = sim_answer_text(&s, "x", false, err, sizeof(err));
     assert_string_not_equal(t1, t3);
     free(t1);
     free(t2);

@@ -1,6 +1,9 @@
 /* lingma-sim: deterministic answers, see answer.h. */
 #include "answer.h"
 
+#include "reply_script.h"
+#include "reply_tools.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +53,22 @@ tokens_text(uint64_t seed, const char *question, int n)
     return out;
 }
 
-char *
-sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning)
+static char *
+echo_text(const char *question)
 {
-    char *body;
+    char *body = malloc(strlen(question) + 7);
+    if (body)
+        sprintf(body, "ECHO: %s", question);
+    return body;
+}
+
+char *
+sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning, char *err,
+                size_t errlen)
+{
+    char *body = NULL;
+    int rc;
+    err[0] = '\0';
     switch (s->reply) {
     case SIM_REPLY_TEXT:
         body = strdup(s->reply_text ? s->reply_text : "");
@@ -61,10 +76,20 @@ sim_answer_text(const struct sim_settings *s, const char *question, bool reasoni
     case SIM_REPLY_TOKENS:
         body = tokens_text(s->seed, question, s->reply_tokens);
         break;
+    case SIM_REPLY_TOOLS:
+        /* 1: no tool section, so the "model" answers like echo */
+        rc = sim_tools_reply(question, &body);
+        if (rc == 1)
+            body = echo_text(question);
+        break;
+    case SIM_REPLY_SCRIPT:
+        if (sim_script_reply(s->reply_script, question, &body, err, errlen))
+            return NULL;
+        if (!body) /* no rule matched */
+            body = echo_text(question);
+        break;
     default:
-        body = malloc(strlen(question) + 7);
-        if (body)
-            sprintf(body, "ECHO: %s", question);
+        body = echo_text(question);
         break;
     }
     if (!body || !reasoning)

@@ -18,9 +18,11 @@
 
 /*
  * The whole answer to `question` (malloc'd, NUL-terminated), including the
- * think block when `reasoning`. NULL when out of memory.
+ * think block when `reasoning`. NULL when it cannot be made: `err` then
+ * says why (a bad script:FILE), or is "" (out of memory).
  */
-char *sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning);
+char *sim_answer_text(const struct sim_settings *s, const char *question, bool reasoning, char *err,
+                      size_t errlen);
 
 /*
  * The plan of chat/answer deltas for a text of `len` bytes cut into

@@ -56,6 +56,7 @@ struct sim_chat {
     int finish_code;
     const char *finish_reason;
     const char *error_message;
+    char *reply_error; /* why the answer could not be made (script:FILE), owned */
     enum phase phase;
     bool awaiting_ack, waiting_timer, delay_done, finished, mapped;
     int64_t pending_id;
@@ -233,6 +234,7 @@ chat_free(struct sim_chat *ch)
     free(ch->session_type);
     free(ch->chat_task);
     free(ch->text);
+    free(ch->reply_error);
     free(ch);
 }
 
@@ -545,7 +547,20 @@ sim_chat_ask(struct sim_conn *c, const json_t *id, json_t *params)
         ch->error_message = "simulated upstream failure (LINGMA_SIM_FAULT=finish)";
     }
     bool reasoning = model && json_is_true(json_object_get(model, "isReasoning"));
-    ch->text = sim_answer_text(s, q, reasoning);
+    char reply_err[512];
+    ch->text = sim_answer_text(s, q, reasoning, reply_err, sizeof(reply_err));
+    if (!ch->text && reply_err[0]) {
+        /* A broken rules file is the test's mistake: say so loudly, in the
+         * finish and in the log, rather than answer something plausible. */
+        sim_logf(&sim->log, "ERROR", "LINGMA_SIM_REPLY script: %s", reply_err);
+        ch->text = strdup("");
+        ch->reply_error = strdup(reply_err);
+        if (ch->finish_code == 200) {
+            ch->finish_reason = "error";
+            ch->finish_code = 500;
+            ch->error_message = ch->reply_error;
+        }
+    }
     const char *session = sim_sessions_open(sim->sessions, sid, q, ch->session_type);
     ch->session_id_copy = session ? strdup(session) : NULL;
     if (!ch->request_id || !ch->question || !ch->session_type || !ch->chat_task || !ch->text ||

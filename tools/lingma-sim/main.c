@@ -24,6 +24,7 @@
 #include "../common/exit_with_parent.h"
 #include "files.h"
 #include "help.h"
+#include "reply_script.h"
 #include "server.h"
 #include "sessions.h"
 #include "strmap.h"
@@ -316,6 +317,17 @@ cmd_start(const struct cli *cli)
         fprintf(stderr, "lingma-sim: %s\n", err);
         rc = 2;
         goto out;
+    }
+    if (sim.cur.reply == SIM_REPLY_SCRIPT) {
+        /* Read at every chat/ask, but checked here too, so that a missing or
+         * broken file exits 2 at start-up like every other bad setting. */
+        struct sim_script *script;
+        if (sim_script_load(sim.cur.reply_script, &script, err, sizeof(err))) {
+            fprintf(stderr, "lingma-sim: LINGMA_SIM_REPLY: %s\n", err);
+            rc = 2;
+            goto out;
+        }
+        sim_script_free(script);
     }
     sim.sessions = sim_sessions_new();
     sim.chats = strmap_new();

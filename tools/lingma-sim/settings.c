@@ -32,10 +32,11 @@ void
 sim_settings_free(struct sim_settings *s)
 {
     free(s->reply_text);
+    free(s->reply_script);
     free(s->models_file);
     free(s->fault_text);
     free(s->username);
-    s->reply_text = s->models_file = s->fault_text = s->username = NULL;
+    s->reply_text = s->reply_script = s->models_file = s->fault_text = s->username = NULL;
 }
 
 static int
@@ -53,6 +54,7 @@ sim_settings_copy(struct sim_settings *dst, const struct sim_settings *src)
 {
     *dst = *src;
     if (dup_field(&dst->reply_text, src->reply_text) ||
+        dup_field(&dst->reply_script, src->reply_script) ||
         dup_field(&dst->models_file, src->models_file) ||
         dup_field(&dst->fault_text, src->fault_text) || dup_field(&dst->username, src->username)) {
         sim_settings_free(dst);
@@ -225,7 +227,7 @@ struct setting {
 static const struct setting table[] = {
     {"LOGGED_IN", K_BOOL, OFF(logged_in), 0, 0, "0 or 1"},
     {"SEED", K_U64, OFF(seed), 0, 0, "an unsigned integer"},
-    {"REPLY", K_SPECIAL, 0, 0, 0, "echo, text:<s> or tokens:<n>"},
+    {"REPLY", K_SPECIAL, 0, 0, 0, "echo, text:<s>, tokens:<n>, tools or script:<file>"},
     {"CHUNKS", K_INT, OFF(chunks), 1, 100000, "an integer from 1 to 100000"},
     {"FIRST_TOKEN_MS", K_INT, OFF(first_token_ms), 0, 3600000, "milliseconds (0-3600000)"},
     {"CHUNK_MS", K_INT, OFF(chunk_ms), 0, 3600000, "milliseconds (0-3600000)"},
@@ -244,6 +246,18 @@ static const struct setting table[] = {
     {"USERNAME", K_STR, OFF(username), 0, 0, "an account name"},
 };
 
+/* Replace an owned string field; -1 when out of memory (field unchanged). */
+static int
+replace_str(char **field, const char *v)
+{
+    char *t = strdup(v);
+    if (!t)
+        return -1;
+    free(*field);
+    *field = t;
+    return 0;
+}
+
 static int
 set_special(struct sim_settings *s, const char *name, const char *v, char *err, size_t errlen)
 {
@@ -252,15 +266,19 @@ set_special(struct sim_settings *s, const char *name, const char *v, char *err, 
         if (!strcmp(v, "echo")) {
             s->reply = SIM_REPLY_ECHO;
         } else if (!strncmp(v, "text:", 5)) {
-            char *t = strdup(v + 5);
-            if (!t)
+            if (replace_str(&s->reply_text, v + 5))
                 goto nomem;
-            free(s->reply_text);
-            s->reply_text = t;
             s->reply = SIM_REPLY_TEXT;
         } else if (!strncmp(v, "tokens:", 7) && !parse_int(v + 7, 0, 1000000, &n)) {
             s->reply = SIM_REPLY_TOKENS;
             s->reply_tokens = (int)n;
+        } else if (!strcmp(v, "tools")) {
+            s->reply = SIM_REPLY_TOOLS;
+        } else if (!strncmp(v, "script:", 7) && v[7]) {
+            /* the file is read at every chat/ask; start-up checks it once */
+            if (replace_str(&s->reply_script, v + 7))
+                goto nomem;
+            s->reply = SIM_REPLY_SCRIPT;
         } else {
             return -1;
         }

@@ -19,6 +19,8 @@ enum sim_reply_kind {
     SIM_REPLY_ECHO = 0,
     SIM_REPLY_TEXT,
     SIM_REPLY_TOKENS,
+    SIM_REPLY_TOOLS,  /* a model that follows the tool contract, reply_tools.h */
+    SIM_REPLY_SCRIPT, /* rules from a file, reply_script.h */
 };
 
 enum sim_info_kind {
@@ -46,8 +48,9 @@ struct sim_settings {
     bool logged_in;
     uint64_t seed;
     enum sim_reply_kind reply;
-    char *reply_text; /* SIM_REPLY_TEXT, owned */
-    int reply_tokens; /* SIM_REPLY_TOKENS */
+    char *reply_text;   /* SIM_REPLY_TEXT, owned */
+    int reply_tokens;   /* SIM_REPLY_TOKENS */
+    char *reply_script; /* SIM_REPLY_SCRIPT: the rules file, owned */
     int chunks;
     int first_token_ms;
     int chunk_ms;
