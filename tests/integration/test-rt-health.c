@@ -96,8 +96,11 @@ static void
 expect_unavailable(lingma_pool *pool, const char *why)
 {
     struct rt_chat c;
+    long long t0 = rt_now_ms();
     start_patient(&c, pool, "is anyone serving?", NULL);
     assert_int_equal(rt_chat_wait(&c, 10000), 0);
+    print_message("%s: LINGMA_EUNAVAIL after %lld ms (chat timeout 600 s)\n", why,
+                  rt_now_ms() - t0);
     if (c.error != LINGMA_EUNAVAIL || !strstr(c.message, why))
         fail_msg("expected EUNAVAIL (%s), got %s: %s", why,
                  c.done ? "DONE" : lingma_error_name(c.error), c.message);
