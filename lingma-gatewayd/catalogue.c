@@ -4,7 +4,8 @@
  * Lingma knows its models only once an instance is up (config/queryModels),
  * and instances come and go. A small thread polls the pool's stats
  * snapshot (cheap, never waits for the service thread) and, whenever an
- * instance turns ready, or every refresh period, posts an asynchronous
+ * instance starts serving (connected and logged in: a logged-out Lingma
+ * lists no models), or every refresh period, posts an asynchronous
  * models call. The result arrives on the service thread and replaces that
  * instance's list. Readers see the union, keys unique, in first-seen order.
  *
@@ -20,12 +21,12 @@
 #include "gateway.h"
 
 /* How often the stats are looked at: the delay between an instance
- * turning ready and its models being asked for. */
+ * starting to serve and its models being asked for. */
 #define POLL_MS 200
 
 struct slot {
     lingma_model_list *list;   /* last answer, NULL when none */
-    bool was_ready;            /* at the previous poll */
+    bool was_serving;          /* at the previous poll */
     unsigned restarts;         /* at the previous poll */
     struct timespec refreshed; /* when the last call was posted */
 };
@@ -165,7 +166,7 @@ since_s(const struct timespec *t, const struct timespec *now)
     return (double)(now->tv_sec - t->tv_sec) + (double)(now->tv_nsec - t->tv_nsec) / 1e9;
 }
 
-/* One look at the stats: ask every instance that just turned ready (or
+/* One look at the stats: ask every instance that just started serving (or
  * restarted, or is due a refresh) for its models. */
 static void
 poll_once(gw_catalogue *c)
@@ -177,11 +178,12 @@ poll_once(gw_catalogue *c)
     clock_gettime(CLOCK_MONOTONIC, &now);
     for (size_t i = 0; i < st->instance_count && i < c->n_slots; i++) {
         const lingma_instance_stats *is = &st->instances[i];
+        bool serving = st->health[i].serving != 0;
         pthread_mutex_lock(&c->mu);
         struct slot *s = &c->slots[i];
-        bool ask = is->ready && (!s->was_ready || s->restarts != is->restarts || !s->list ||
-                                 since_s(&s->refreshed, &now) >= (double)c->refresh_s);
-        s->was_ready = is->ready;
+        bool ask = serving && (!s->was_serving || s->restarts != is->restarts || !s->list ||
+                               since_s(&s->refreshed, &now) >= (double)c->refresh_s);
+        s->was_serving = serving;
         s->restarts = is->restarts;
         if (ask)
             s->refreshed = now;

@@ -86,6 +86,9 @@ static const struct setting settings[GW_CFG_COUNT] = {
      "Timeout of one JSON-RPC call to Lingma."},
     {"LINGMA_CHAT_TIMEOUT", "--chat-timeout", "SECONDS", K_DURATION, F(chat_timeout), "600",
      "Timeout of a whole chat."},
+    {"LINGMA_STALL_TIMEOUT", "--stall-timeout", "SECONDS", K_DURATION0, F(stall_timeout), "30",
+     "A running chat that receives nothing this long makes the gateway ping Lingma; no answer "
+     "within the RPC timeout: Lingma is restarted and its chats fail. 0 disables it."},
     {"LINGMA_DEFAULT_MODEL", "--default-model", "MODEL", K_STRING, F(default_model), "auto",
      "Model used when a request names none or 'auto'."},
     {"LINGMA_ASK_MODE", "--ask-mode", "MODE", K_ASK_MODE, F(ask_mode), "chat",

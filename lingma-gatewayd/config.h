@@ -70,6 +70,7 @@ enum {
     GW_CFG_STARTUP_TIMEOUT,
     GW_CFG_RPC_TIMEOUT,
     GW_CFG_CHAT_TIMEOUT,
+    GW_CFG_STALL_TIMEOUT,
     GW_CFG_DEFAULT_MODEL,
     GW_CFG_ASK_MODE,
     GW_CFG_SESSION_MODE,
@@ -110,7 +111,8 @@ typedef struct gw_config {
     unsigned startup_timeout; /* seconds */
     unsigned rpc_timeout;
     unsigned chat_timeout;
-    char *default_model; /* never NULL ("auto") */
+    unsigned stall_timeout; /* seconds, 0 = no stall detection */
+    char *default_model;    /* never NULL ("auto") */
     gw_ask_mode ask_mode;
     gw_session_mode session_mode;
     char *login_hook;           /* NULL = none */

@@ -134,6 +134,7 @@ void gw_route_response(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const char
                        bool items);
 
 void gw_route_healthz(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
+void gw_route_livez(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_stats(gw_app *app, gw_http_req *req, gw_reqinfo *ri);
 void gw_route_login_start(gw_app *app, gw_http_req *req, gw_reqinfo *ri);

@@ -180,6 +180,9 @@ typedef struct gw_http_stats {
     uint64_t rejected_413;
     uint64_t refused_total;   /* answered by the engine itself (400/413/431/503) */
     uint64_t engine_answered; /* answered or dropped by MHD before the head was complete */
+    /* Milliseconds since the watcher thread's last periodic tick (/livez);
+     * -1 when it has none (heartbeats off, or not started). */
+    int64_t watcher_idle_ms;
 } gw_http_stats;
 
 /*

@@ -149,7 +149,8 @@ struct gw_http {
     bool stopped;
     bool freed;
     uint64_t next_id;
-    size_t live; /* request objects allocated */
+    size_t live;           /* request objects allocated */
+    uint64_t last_tick_ms; /* the watcher's last tick, 0: none yet */
     struct gw_http_req *buckets[GW_HTTP_BUCKETS];
     gw_http_stats st;
 };

@@ -184,8 +184,11 @@ gw_http_free(gw_http *h)
 void
 gw_http_get_stats(gw_http *h, gw_http_stats *out)
 {
+    uint64_t now = gw_http__now_ms();
     pthread_mutex_lock(&h->mu);
     *out = h->st;
+    out->watcher_idle_ms =
+        h->last_tick_ms ? (int64_t)(now > h->last_tick_ms ? now - h->last_tick_ms : 0) : -1;
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -223,5 +226,11 @@ gw_http__on_hangup(uint64_t id, void *payload)
 void
 gw_http__on_tick(void *payload)
 {
-    gw_http__heartbeat_tick(payload);
+    gw_http *h = payload;
+    /* That the watcher still turns is what /livez looks at. */
+    uint64_t now = gw_http__now_ms();
+    pthread_mutex_lock(&h->mu);
+    h->last_tick_ms = now;
+    pthread_mutex_unlock(&h->mu);
+    gw_http__heartbeat_tick(h);
 }

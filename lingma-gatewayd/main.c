@@ -86,6 +86,22 @@ log_msg(gw_log *log, lingma_log_level level, const char *msg, const char *key, c
     gw_log_write(log, level, msg, &f);
 }
 
+/* liblingma's instance events (its service thread): a logged-out instance
+ * is something an operator must act on, so it gets its own log line. */
+static void
+on_instance_event(const lingma_instance_event *ev, void *payload)
+{
+    gw_app *app = payload;
+    if (ev->type != LINGMA_INSTANCE_EVENT_LOGIN_NEEDED)
+        return;
+    gw_log_fields f = GW_LOG_FIELDS_INIT;
+    gw_log_kv kv = {"login_hook", GW_LOG_BOOL, NULL, 0, 0, ev->login_hook != 0};
+    f.instance = ev->name;
+    f.extra = &kv;
+    f.n_extra = 1;
+    gw_log_write(app->log, LINGMA_LOG_WARN, "login needed", &f);
+}
+
 static int
 start_pool(gw_app *app, const gw_config *cfg, const char *bin, const lingma_account_list *acc)
 {
@@ -100,6 +116,9 @@ start_pool(gw_app *app, const gw_config *cfg, const char *bin, const lingma_acco
     o.startup_timeout_ms = cfg->startup_timeout * 1000u;
     o.rpc_timeout_ms = cfg->rpc_timeout * 1000u;
     o.chat_timeout_ms = cfg->chat_timeout ? cfg->chat_timeout * 1000u : LINGMA_ZERO;
+    o.stall_timeout_ms = cfg->stall_timeout ? cfg->stall_timeout * 1000u : LINGMA_ZERO;
+    o.on_instance_event = on_instance_event;
+    o.instance_event_payload = app;
     o.max_in_flight = cfg->max_in_flight;
     o.max_queue = cfg->max_queue ? cfg->max_queue : LINGMA_ZERO;
     o.queue_timeout_ms = cfg->queue_timeout ? cfg->queue_timeout * 1000u : 1;

@@ -253,6 +253,16 @@ format_pool(gw_buf *out, const gw_metrics_snapshot *s)
         if (rc == 0)
             rc = gw_buf_printf(out, "%s %lld\n", scalars[i].name, (long long)v);
     }
+    if (rc == 0)
+        rc = family(out, "gateway_instances", "gauge",
+                    "Lingma instances by health: serving (connected and logged in), logged_out "
+                    "(connected, not logged in), down.");
+    if (rc == 0)
+        rc = gw_buf_printf(out,
+                           "gateway_instances{state=\"serving\"} %lld\n"
+                           "gateway_instances{state=\"logged_out\"} %lld\n"
+                           "gateway_instances{state=\"down\"} %lld\n",
+                           (long long)s->serving, (long long)s->logged_out, (long long)s->down);
     static const struct {
         const char *name, *type, *help;
     } per[] = {
@@ -260,15 +270,18 @@ format_pool(gw_buf *out, const gw_metrics_snapshot *s)
         {"gateway_pool_instance_ready", "gauge", "1 when the instance is ready, else 0."},
         {"gateway_pool_instance_restarts_total", "counter",
          "Times each Lingma instance was restarted."},
+        {"gateway_pool_instance_stalls_total", "counter",
+         "Times each Lingma instance stopped answering (stall timeout) and was restarted."},
     };
     gw_buf lab = GW_BUF_INIT;
-    for (size_t f = 0; rc == 0 && f < 3; f++) {
+    for (size_t f = 0; rc == 0 && f < sizeof(per) / sizeof(per[0]); f++) {
         rc = family(out, per[f].name, per[f].type, per[f].help);
         for (size_t i = 0; rc == 0 && i < s->n_instances; i++) {
             const gw_metrics_instance *in = &s->instances[i];
             long long v = f == 0   ? (long long)in->in_flight
                           : f == 1 ? (long long)in->ready
-                                   : (long long)in->restarts;
+                          : f == 2 ? (long long)in->restarts
+                                   : (long long)in->stalls;
             gw_buf_reset(&lab);
             rc = gw_metrics_escape_label(&lab, in->name);
             if (rc == 0)

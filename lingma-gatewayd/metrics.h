@@ -44,6 +44,7 @@ typedef struct gw_metrics_instance {
     int64_t in_flight;
     bool ready;
     int64_t restarts;
+    int64_t stalls; /* times found silent and restarted */
 } gw_metrics_instance;
 
 typedef struct gw_metrics_snapshot {
@@ -54,6 +55,11 @@ typedef struct gw_metrics_snapshot {
     int64_t max_in_flight;
     const gw_metrics_instance *instances;
     size_t n_instances;
+    /* Instances by health: serving (connected, logged in), logged_out
+     * (connected, not logged in), down (the rest). */
+    int64_t serving;
+    int64_t logged_out;
+    int64_t down;
 } gw_metrics_snapshot;
 
 /* Append the whole exposition: the registry's families, then the

@@ -30,6 +30,7 @@ static const struct route_def table[GW_R_COUNT] = {
     [GW_R_MODELS] = {"/models", "/v1/models", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_MODEL] = {NULL, "/v1/models/{id}", M_GET, true, GW_AUTH_API_KEY, GW_API_OPENAI},
     [GW_R_HEALTHZ] = {"/healthz", "/healthz", M_GET, false, GW_AUTH_NONE, GW_API_OPENAI},
+    [GW_R_LIVEZ] = {"/livez", "/livez", M_GET, false, GW_AUTH_NONE, GW_API_OPENAI},
     [GW_R_METRICS] = {"/metrics", "/metrics", M_GET, false, GW_AUTH_METRICS, GW_API_OPENAI},
     [GW_R_STATS] = {"/internal/stats", "/internal/stats", M_GET, false, GW_AUTH_API_KEY,
                     GW_API_OPENAI},

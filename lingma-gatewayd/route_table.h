@@ -20,6 +20,7 @@ typedef enum gw_route_id {
     GW_R_MODELS,
     GW_R_MODEL,
     GW_R_HEALTHZ,
+    GW_R_LIVEZ,
     GW_R_METRICS,
     GW_R_STATS,
     GW_R_LOGIN_START,
@@ -57,7 +58,7 @@ gw_method_verdict gw_route_method(gw_route_id r, const char *method, bool cors);
  * appended when CORS is on. Static string. */
 const char *gw_route_allow(gw_route_id r, bool cors);
 
-/* Whether the route needs the API key (/healthz does not; /metrics has its
+/* Whether the route needs the API key (/healthz and /livez do not; /metrics has its
  * own token rule, see auth.h). */
 typedef enum gw_route_auth {
     GW_AUTH_NONE,

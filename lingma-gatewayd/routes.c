@@ -215,6 +215,9 @@ gw_routes_handler(gw_http_req *req, void *payload)
     case GW_R_HEALTHZ:
         gw_route_healthz(app, req, ri);
         break;
+    case GW_R_LIVEZ:
+        gw_route_livez(app, req, ri);
+        break;
     case GW_R_METRICS:
         gw_route_metrics(app, req, ri);
         break;

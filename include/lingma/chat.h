@@ -16,7 +16,12 @@
  * lingma_chat_complete().
  *
  * No silent truncation: a chat whose connection drops or whose Lingma dies
- * before chat/finish ends with LINGMA_EIO, never with DONE.
+ * before chat/finish ends with LINGMA_EIO, never with DONE; so does one
+ * whose Lingma goes silent (lingma_pool_options.stall_timeout_ms).
+ *
+ * Chats go only to instances that serve (connected and logged in). With
+ * none serving, a chat ends at once with LINGMA_EUNAVAIL, unless an
+ * instance is still in its first start, which it then waits for.
  */
 #ifndef LINGMA_CHAT_H
 #define LINGMA_CHAT_H

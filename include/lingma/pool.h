@@ -112,11 +112,48 @@ typedef enum lingma_child_output {
     LINGMA_CHILD_OUTPUT_NONE = 1, /**< /dev/null */
 } lingma_child_output;
 
+/** What Lingma last said about its login (auth/status, auth/report). */
+typedef enum lingma_auth_state {
+    LINGMA_AUTH_UNKNOWN = 0,    /**< not asked yet, or the answer could not be read */
+    LINGMA_AUTH_LOGGED_IN = 1,  /**< status 2 */
+    LINGMA_AUTH_LOGGED_OUT = 2, /**< any other status: a login is needed */
+} lingma_auth_state;
+
+/** "unknown", "logged_in", "logged_out" (the /healthz names); never NULL. */
+LINGMA_EXPORT const char *lingma_auth_state_name(lingma_auth_state state);
+
+/** What lingma_pool_options.on_instance_event reports. */
+typedef enum lingma_instance_event_type {
+    /**
+     * Lingma said it is not logged in (on a connection's first auth/status,
+     * or in an auth/report push) while it was not known to be logged out:
+     * chats avoid the instance until it is. With login_hook configured a
+     * login attempt starts by itself right after this event.
+     */
+    LINGMA_INSTANCE_EVENT_LOGIN_NEEDED = 0,
+} lingma_instance_event_type;
+
+/** One instance event. Borrowed for the duration of the callback. */
+typedef struct lingma_instance_event {
+    lingma_instance_event_type type;
+    size_t instance;  /**< its index */
+    const char *name; /**< "inst-<i>" */
+    int login_hook;   /**< 1 when a login attempt with the hook was started for it */
+} lingma_instance_event;
+
 /**
- * Version 2 added the login fields (login_hook and after). Version 1
- * structs are still accepted: only their fields are read.
+ * Called on the service thread. It may call lingma_instance_login_start(),
+ * lingma_chat_start() and the stats, never lingma_pool_free() or a `_sync`
+ * call. Fields may be appended to the event: read only those you know.
  */
-#define LINGMA_POOL_OPTIONS_VERSION 2
+typedef void (*lingma_instance_event_fn)(const lingma_instance_event *ev, void *payload);
+
+/**
+ * Version 2 added the login fields (login_hook and after), version 3 the
+ * health fields (stall_timeout_ms and after). Older structs are still
+ * accepted: only their fields are read.
+ */
+#define LINGMA_POOL_OPTIONS_VERSION 3
 
 /**
  * Options of lingma_pool_new(). Strings and arrays are borrowed for the
@@ -173,6 +210,19 @@ typedef struct lingma_pool_options {
     const char *login_hook;
     unsigned int login_timeout_ms; /**< one login attempt, the hook included; 0: 300000 */
     unsigned int login_poll_ms;    /**< auth/status period while waiting; 0: 2000 */
+
+    /* ---- version 3 ---- */
+    /**
+     * Stall detection: when a connection that has chats running (or a
+     * request of ours waiting) has received nothing for this long, Lingma is
+     * pinged over that connection; no answer, and nothing else received,
+     * within rpc_timeout_ms means Lingma went silent: the chats on the
+     * instance end with LINGMA_EIO and the instance restarts its Lingma
+     * (reconnects, when it did not spawn it). 0: 30000; LINGMA_ZERO: off.
+     */
+    unsigned int stall_timeout_ms;
+    lingma_instance_event_fn on_instance_event; /**< may be NULL */
+    void *instance_event_payload;
 } lingma_pool_options;
 
 #define LINGMA_POOL_OPTIONS_INIT                                                                   \
@@ -246,6 +296,19 @@ typedef struct lingma_instance_stats {
     const char *login_reason; /**< why the last attempt failed; "" otherwise */
 } lingma_instance_stats;
 
+/**
+ * The health of one instance, in lingma_pool_stats.health (parallel to
+ * `instances`). Kept apart from lingma_instance_stats because that one is
+ * an array element whose size programs built against 0.1.0 already know;
+ * this struct is never extended either: later facts get an array of their own.
+ */
+typedef struct lingma_instance_health {
+    /** READY and logged in (or Lingma does not tell): the instance takes chats. */
+    int serving;
+    lingma_auth_state login; /**< the last thing Lingma said; kept while it reconnects */
+    unsigned int stalls;     /**< times it was found silent (stall_timeout_ms) and restarted */
+} lingma_instance_health;
+
 /** A consistent snapshot of the pool. */
 typedef struct lingma_pool_stats {
     unsigned int in_flight; /**< admitted chats not yet terminated */
@@ -257,6 +320,21 @@ typedef struct lingma_pool_stats {
     unsigned int ready; /**< instances in state READY */
     size_t instance_count;
     lingma_instance_stats *instances;
+
+    /*
+     * ---- appended after 0.1.0: health ----
+     * The snapshot is allocated by the library, so programs built before
+     * these fields existed are not affected by them.
+     */
+    unsigned int serving;           /**< instances serving (see lingma_instance_health) */
+    unsigned int logged_out;        /**< READY instances that Lingma says are not logged in */
+    lingma_instance_health *health; /**< instance_count entries, parallel to `instances` */
+    /**
+     * Milliseconds since the pool's service thread last ran its periodic
+     * tick (every 100 ms while it turns). Far above that, the thread is
+     * stuck: what a liveness probe looks at.
+     */
+    uint64_t service_idle_ms;
 } lingma_pool_stats;
 
 /**
@@ -385,7 +463,10 @@ LINGMA_EXPORT int lingma_instance_login_url_sync(char **out, lingma_pool *pool, 
  * Idempotent: while an attempt runs (WAITING) another call returns 0 and
  * does nothing. After LOGGED_IN or FAILED a call starts a new attempt.
  * Logged-in detection also runs without this call: every (re)connection asks
- * auth/status, which sets LOGGED_IN (or IDLE when the login was lost).
+ * auth/status, which sets LOGGED_IN (or IDLE when the login was lost). An
+ * instance found logged out emits LINGMA_INSTANCE_EVENT_LOGIN_NEEDED and,
+ * with login_hook configured, starts an attempt by itself; until it is
+ * logged in it takes no chats (lingma_instance_health.serving).
  *
  * Threads: any thread, including callbacks; never blocks.
  * @return 0 (posted); LINGMA_EINVAL (NULL pool); LINGMA_ENOTFOUND (no such

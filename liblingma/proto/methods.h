@@ -28,6 +28,7 @@
 #define LINGMA__M_CHAT_ASK        "chat/ask"
 #define LINGMA__M_CHAT_STOP       "chat/stop"
 #define LINGMA__M_DELETE_SESSION  "chat/deleteSessionById"
+#define LINGMA__M_PING            "ping" /* PingResult {success}: the stall probe */
 
 /* The params of the methods that take none: initialized, auth/status,
  * config/queryModels, config/getEndpoint. */

@@ -364,6 +364,7 @@ release_conn(struct lingma__chat *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     s->nchats--;
+    lingma__conn_set_busy(conn, s->nchats > 0);
     c->conn = NULL;
     rid_remove(c);
 }
@@ -740,6 +741,9 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
         s->chats->prev = c;
     s->chats = c;
     s->nchats++;
+    /* Lingma owes this chat its pushes: the connection's stall probe
+     * watches it while any chat runs there. */
+    lingma__conn_set_busy(conn, 1);
     c->phase = CHAT_ASKING;
     /* first_token_ms measures from the first ask: a retry keeps it. */
     if (!c->retried)
@@ -784,7 +788,7 @@ lingma__chat_submit(struct lingma__chat *c, struct lingma__inst *in, const char 
         lane->waitq = c;
     lane->waitq_tail = c;
     lingma__inst_assign(in);
-    if (in->state == LINGMA_INSTANCE_READY)
+    if (lingma__inst_avail(in) == LINGMA__INST_SERVING)
         pump(cs, lane);
     else if (in->state == LINGMA_INSTANCE_STOPPED || in->state == LINGMA_INSTANCE_FAILED)
         lingma__inst_start(in);
@@ -822,7 +826,10 @@ pump(struct lingma__chats *cs, struct lane *lane)
     struct lingma__conn *conn;
 
     lane->pump_wanted = 0;
-    while (lane->waitq && in->state == LINGMA_INSTANCE_READY && (conn = pick_conn(cs, lane))) {
+    /* READY is not enough: until Lingma said it is logged in, an ask would
+     * only come back as a 401. */
+    while (lane->waitq && lingma__inst_avail(in) == LINGMA__INST_SERVING &&
+           (conn = pick_conn(cs, lane))) {
         struct lingma__chat *c = lane->waitq;
         lane->waitq = c->next;
         if (lane->waitq)
@@ -876,6 +883,33 @@ lingma__chats_conn_down(struct lingma__chats *cs, struct lingma__inst *in,
     /* A new connection starts without a learned limit. */
     s->nchats = 0;
     s->limit = 0;
+}
+
+void
+lingma__chats_inst_changed(struct lingma__chats *cs, struct lingma__inst *in)
+{
+    struct lane *lane = lane_of(cs, in);
+
+    switch (lingma__inst_avail(in)) {
+    case LINGMA__INST_SERVING:
+        pump_later(lane, cs); /* from the loop, not from inside this change */
+        return;
+    case LINGMA__INST_COMING:
+        return; /* what waits here rides the start, or the login answer */
+    case LINGMA__INST_LOGGED_OUT:
+    case LINGMA__INST_DOWN:
+    default:
+        /* A dead end: the chats waiting here are routed again, to a
+         * serving instance or to LINGMA_EUNAVAIL at once, rather than wait
+         * for a reconnect or a login that may never come. */
+        while (lane->waitq) {
+            struct lingma__chat *c = lane->waitq;
+            detach(c);
+            c->phase = CHAT_IDLE;
+            c->owner->reroute(c->owner_ud);
+        }
+        return;
+    }
 }
 
 void

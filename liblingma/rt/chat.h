@@ -90,6 +90,10 @@ void lingma__chats_conn_down(struct lingma__chats *cs, struct lingma__inst *in,
                              struct lingma__conn *conn, int code, const char *why);
 void lingma__chats_unavailable(struct lingma__chats *cs, struct lingma__inst *in, int code,
                                const char *why);
+/* Instance `in` changed state or login (lingma__inst_avail): its waiting
+ * chats go out when it serves, and are routed again when it became a dead
+ * end (logged out, reconnecting, failed). */
+void lingma__chats_inst_changed(struct lingma__chats *cs, struct lingma__inst *in);
 /* Lingma's chat pushes (chat/answer, chat/finish, chat/think,
  * chat/process_step_callback; anything else is left unanswered). */
 int lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,

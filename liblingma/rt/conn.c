@@ -1,7 +1,13 @@
 /*
  * One connection to Lingma: a WebSocket pipe of the loop, a JSON-RPC
- * session of proto, and the handshake (see conn.h). Service thread only.
+ * session of proto, the handshake and the stall probe (see conn.h).
+ * Service thread only.
+ *
+ * The stall probe asks Lingma something cheap (`ping`) over the connection
+ * that seems stuck, rather than trusting WebSocket pings: lws answers those
+ * in its own loop, so a Lingma whose JSON-RPC side hangs would still pong.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +48,23 @@ lingma__conn_kick(struct lingma__conn *c)
         lingma__ws_kick(c->ws);
 }
 
+/* From now on Lingma owes us something: the silence counts from here, not
+ * from the last bytes of an idle spell. */
+static void
+begin_waiting(struct lingma__conn *c, uint64_t now)
+{
+    if (!c->busy && (!c->rpc || lingma_rpc_pending_count(c->rpc) == 0))
+        c->expect_since = now;
+}
+
+void
+lingma__conn_set_busy(struct lingma__conn *c, int busy)
+{
+    if (busy && !c->busy)
+        begin_waiting(c, lingma__now_ms());
+    c->busy = busy != 0;
+}
+
 int
 lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_t *params,
                   lingma_rpc_response_cb cb, void *payload)
@@ -50,8 +73,9 @@ lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_
         json_decref(params);
         return LINGMA_EIO;
     }
-    int rc = lingma_rpc_call(c->rpc, id, method, params, lingma__now_ms() + c->cfg->rpc_timeout_ms,
-                             cb, payload);
+    uint64_t now = lingma__now_ms();
+    begin_waiting(c, now);
+    int rc = lingma_rpc_call(c->rpc, id, method, params, now + c->cfg->rpc_timeout_ms, cb, payload);
     if (rc == 0)
         lingma__conn_kick(c);
     return rc;
@@ -96,7 +120,65 @@ check_doomed(struct lingma__conn *c)
     if (!c->doomed)
         return;
     c->doomed = 0;
-    report_fault(c, LINGMA__CONN_REFUSED, c->doom_msg);
+    report_fault(c, c->doom_fault, c->doom_msg);
+}
+
+/* A failure noticed inside a callback of the session: reported by
+ * check_doomed() once the session returned. */
+static void
+doom(struct lingma__conn *c, enum lingma__conn_fault fault)
+{
+    c->doomed = 1;
+    c->doom_fault = fault;
+}
+
+/* ---- the stall probe ---- */
+
+static void
+on_probe(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err, void *payload)
+{
+    struct lingma__conn *c = payload;
+
+    (void)rpc;
+    (void)result;
+    (void)err;
+    if (status == LINGMA_ECLOSED || status == LINGMA_ECANCELED)
+        return; /* the session is going away: so is the probe (lingma__conn_drop) */
+    c->probe_id = 0;
+    /* Any answer, an error included, and any other bytes since the ping
+     * went out, mean that Lingma still talks. */
+    if (status != LINGMA_ETIMEDOUT || c->last_rx_ms > c->probe_sent_ms)
+        return;
+    uint64_t now = lingma__now_ms();
+    snprintf(c->doom_msg, sizeof(c->doom_msg),
+             "Lingma went silent: no answer to ping within %u ms, nothing received for %" PRIu64
+             " ms",
+             c->cfg->rpc_timeout_ms, now - c->last_rx_ms);
+    doom(c, LINGMA__CONN_SILENT);
+}
+
+static void
+probe(struct lingma__conn *c, uint64_t now, size_t expired)
+{
+    uint64_t stall = c->cfg->stall_ms;
+
+    if (!stall || c->state != LINGMA__CONN_READY || c->probe_id || c->doomed)
+        return;
+    uint64_t since = c->last_rx_ms > c->expect_since ? c->last_rx_ms : c->expect_since;
+    int waiting = c->busy || lingma_rpc_pending_count(c->rpc) > 0;
+    /* A stall longer than the RPC timeout would let a call expire first:
+     * a call that expired on a connection silent for as long also probes. */
+    int due = (waiting && now - since >= stall) ||
+              (expired && now - c->last_rx_ms >= c->cfg->rpc_timeout_ms);
+    if (!due)
+        return;
+    lingma__logf(c->cfg->log, LINGMA_LOG_INFO,
+                 "%s: conn %u: nothing from Lingma for %" PRIu64 " ms: ping", c->cfg->name,
+                 c->index, now - c->last_rx_ms);
+    c->probe_sent_ms = now;
+    if (lingma__conn_call(c, &c->probe_id, LINGMA__M_PING, lingma__method_no_params(), on_probe,
+                          c) != 0)
+        c->probe_id = 0; /* out of memory: the next tick tries again */
 }
 
 void
@@ -104,7 +186,8 @@ lingma__conn_tick(struct lingma__conn *c, uint64_t now)
 {
     if (!c->rpc)
         return;
-    lingma_rpc_tick(c->rpc, now);
+    size_t expired = lingma_rpc_tick(c->rpc, now);
+    probe(c, now, expired);
     lingma__conn_kick(c);
     check_doomed(c);
 }
@@ -123,6 +206,8 @@ lingma__conn_drop(struct lingma__conn *c, int code, const char *why)
         lingma_rpc_free(rpc); /* pending calls get LINGMA_ECLOSED */
     }
     c->doomed = 0;
+    c->busy = 0;
+    c->probe_id = 0;
     c->state = LINGMA__CONN_CONNECTING;
 }
 
@@ -141,9 +226,7 @@ on_initialize(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_erro
     if (status != 0) {
         snprintf(c->doom_msg, sizeof(c->doom_msg), "initialize failed: %s",
                  status == LINGMA_ERPC && err ? err->message : lingma_strerror(status));
-        /* Inside a callback of c->rpc: reported by check_doomed() once
-         * lingma_rpc_recv()/lingma_rpc_tick() returned. */
-        c->doomed = 1;
+        doom(c, LINGMA__CONN_REFUSED);
         return;
     }
     lingma__conn_notify(c, LINGMA__M_INITIALIZED, lingma__method_no_params());
@@ -161,6 +244,7 @@ ws_on_open(struct lingma__ws *ws, void *ud)
 
     (void)ws;
     c->state = LINGMA__CONN_INITIALIZING;
+    c->last_rx_ms = lingma__now_ms();
     json_t *params =
         lingma__method_initialize((long)getpid(), lingma_version(), c->cfg->work_dir, c->cfg->name);
     if (lingma__conn_call(c, NULL, LINGMA__M_INITIALIZE, params, on_initialize, c) != 0)
@@ -174,6 +258,7 @@ ws_on_data(struct lingma__ws *ws, const void *data, size_t len, void *ud)
     char msg[300];
 
     (void)ws;
+    c->last_rx_ms = lingma__now_ms();
     int rc = lingma_rpc_recv(c->rpc, data, len);
     if (rc < 0 && rc != LINGMA_ENOMEM) {
         snprintf(msg, sizeof(msg), "Lingma broke the protocol (%s)", lingma_strerror(rc));

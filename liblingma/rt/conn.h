@@ -33,6 +33,7 @@ enum lingma__conn_fault {
     LINGMA__CONN_BROKEN,  /* Lingma broke the protocol: a receive failed */
     LINGMA__CONN_REFUSED, /* initialize was answered with an error */
     LINGMA__CONN_UNSENT,  /* initialize could not be sent */
+    LINGMA__CONN_SILENT,  /* Lingma stopped answering: the stall probe got nothing */
 };
 
 struct lingma__conn;
@@ -66,6 +67,7 @@ struct lingma__conn_cfg {
     const char *name;     /* "inst-0": log lines and the workspace name */
     const char *work_dir; /* the workspace of initialize */
     unsigned rpc_timeout_ms;
+    unsigned stall_ms; /* silence that makes a busy connection ping; 0: never */
     const struct lingma__conn_events *ev;
     void *ud;
 };
@@ -79,8 +81,16 @@ struct lingma__conn {
     struct lingma__ws *ws; /* NULL: not connected */
     lingma_rpc *rpc;       /* NULL: no session */
     enum lingma__conn_state state;
-    int doomed; /* initialize failed inside a session callback: report after */
+    int doomed; /* a failure inside a session callback: reported after it */
+    enum lingma__conn_fault doom_fault;
     char doom_msg[300];
+
+    /* [svc] Stall detection (lingma__conn_tick). */
+    uint64_t last_rx_ms;    /* the last bytes received */
+    uint64_t expect_since;  /* it began waiting for Lingma (busy or a call out) */
+    int busy;               /* the owner has work running on it (chats) */
+    int64_t probe_id;       /* the ping in flight, 0: none */
+    uint64_t probe_sent_ms; /* when it went out */
 };
 
 void lingma__conn_init(struct lingma__conn *c, const struct lingma__conn_cfg *cfg, unsigned index);
@@ -113,7 +123,17 @@ void lingma__conn_cancel(struct lingma__conn *c, int64_t id);
 /* Bytes waiting to be sent (lingma_rpc_send_queued), 0 without a session. */
 size_t lingma__conn_backlog(const struct lingma__conn *c);
 
-/* Expire calls past their deadline (the pool's tick). */
+/* Whether the owner has work running on the connection that waits for
+ * Lingma (chats streaming). A busy connection that stays silent for
+ * cfg->stall_ms is probed. */
+void lingma__conn_set_busy(struct lingma__conn *c, int busy);
+
+/* The pool's tick: expire calls past their deadline, and detect a silent
+ * Lingma. A connection waiting for Lingma (busy, or a call of ours out)
+ * that received nothing for cfg->stall_ms, or whose call expired with
+ * nothing received for a whole RPC timeout, sends a `ping`; when that
+ * gets no answer within the RPC timeout and nothing else arrived since,
+ * the connection reports LINGMA__CONN_SILENT. */
 void lingma__conn_tick(struct lingma__conn *c, uint64_t now);
 
 /* There may be something to send: ask for a writable callback. */

@@ -14,6 +14,17 @@
  * the process is respawned when it died. After reconnect_max_attempts the
  * instance is "failed" until something starts it again (lazy start).
  *
+ * The first reconnect after a connection loss goes at once when Lingma's
+ * process is still alive; a respawn waits for the backoff (backoff.h). A
+ * Lingma that goes silent over an open connection (the stall probe of
+ * conn.c) is treated as hung: what runs on the instance fails with
+ * LINGMA_EIO, and a process of ours is restarted, since a new connection
+ * to it would hang the same way.
+ *
+ * Whether the instance serves (lingma__inst_avail) also depends on its
+ * login, which the login module learns and sets with lingma__inst_set_auth;
+ * it is asked again on every new set of connections.
+ *
  * The child is watched by polling its pidfd from the pool's 100 ms tick:
  * a dropped WebSocket is the immediate signal of a death, the pidfd only
  * decides between reconnecting and respawning, so the poll costs nothing in
@@ -26,6 +37,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "backoff.h"
 #include "detail.h"
 #include "infofile_io.h"
 #include "instance.h"
@@ -35,6 +47,7 @@ static const unsigned dial_steps_ms[] = {150, 200, 400, 800, 1000};
 static void inst_timer_cb(void *ud);
 static void attempt_failed(struct lingma__inst *in, int code, const char *msg);
 static void schedule_reconnect(struct lingma__inst *in);
+static void stop_process(struct lingma__inst *in);
 
 LINGMA_EXPORT const char *
 lingma_instance_state_name(lingma_instance_state state)
@@ -44,16 +57,69 @@ lingma_instance_state_name(lingma_instance_state state)
     return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
 
+enum lingma__inst_avail
+lingma__inst_avail(const struct lingma__inst *in)
+{
+    switch (in->state) {
+    case LINGMA_INSTANCE_READY:
+        if (in->auth == LINGMA__AUTH_IN || in->auth == LINGMA__AUTH_UNREADABLE)
+            return LINGMA__INST_SERVING;
+        return in->auth == LINGMA__AUTH_OUT ? LINGMA__INST_LOGGED_OUT : LINGMA__INST_COMING;
+    case LINGMA_INSTANCE_STARTING:
+        /* Only the first start is worth waiting for: a chat sent right
+         * after lingma_pool_new() rides it. Later starts follow failures,
+         * and a chat should not wait on those. */
+        return in->first_start_done ? LINGMA__INST_DOWN : LINGMA__INST_COMING;
+    default:
+        return LINGMA__INST_DOWN;
+    }
+}
+
+void
+lingma__inst_describe(const struct lingma__inst *in, char *buf, size_t len)
+{
+    switch (lingma__inst_avail(in)) {
+    case LINGMA__INST_SERVING:
+        snprintf(buf, len, "serving");
+        return;
+    case LINGMA__INST_LOGGED_OUT:
+        snprintf(buf, len, "not logged in");
+        return;
+    case LINGMA__INST_COMING:
+        snprintf(buf, len, "%s",
+                 in->state == LINGMA_INSTANCE_READY ? "checking its login" : "starting");
+        return;
+    case LINGMA__INST_DOWN:
+    default:
+        snprintf(buf, len, "%s%s%s", lingma_instance_state_name(in->state),
+                 in->last_error[0] ? ": " : "", in->last_error);
+        return;
+    }
+}
+
+LINGMA_EXPORT const char *
+lingma_auth_state_name(lingma_auth_state state)
+{
+    static const char *const names[] = {"unknown", "logged_in", "logged_out"};
+    return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+}
+
 /* Copy what other threads may read. */
 static void
 publish(struct lingma__inst *in)
 {
+    enum lingma__inst_avail avail = lingma__inst_avail(in);
+
     pthread_mutex_lock(in->cfg->mu);
     in->pub.state = in->state;
     in->pub.in_flight = in->in_flight;
     lingma__detail_copy(in->pub.last_error, sizeof(in->pub.last_error), in->last_error);
     in->pub.port = in->port > 0 ? (unsigned)in->port : 0;
     in->pub.pid = in->spawned ? lingma__proc_pid(&in->proc) : 0;
+    in->pub.serving = avail == LINGMA__INST_SERVING;
+    in->pub.logged_out = avail == LINGMA__INST_LOGGED_OUT;
+    in->pub.login = in->login;
+    in->pub.stalls = in->stalls;
     pthread_mutex_unlock(in->cfg->mu);
 }
 
@@ -65,9 +131,29 @@ set_state(struct lingma__inst *in, lingma_instance_state st)
                      "%s: %s -> %s%s%s", in->name, lingma_instance_state_name(in->state),
                      lingma_instance_state_name(st), in->last_error[0] ? " (last error: " : "",
                      in->last_error[0] ? in->last_error : "");
+    /* The login is asked again on the next connections: a respawn may run
+     * on a work dir that lost it. */
+    if (st != LINGMA_INSTANCE_READY)
+        in->auth = LINGMA__AUTH_PENDING;
     in->state = st;
     publish(in);
     in->cfg->ev->on_state(in, in->cfg->ud);
+}
+
+void
+lingma__inst_set_auth(struct lingma__inst *in, enum lingma__auth auth)
+{
+    if (in->state != LINGMA_INSTANCE_READY || in->auth == auth)
+        return; /* an answer from connections that are gone since */
+    enum lingma__inst_avail before = lingma__inst_avail(in);
+    in->auth = auth;
+    if (auth == LINGMA__AUTH_IN)
+        in->login = LINGMA_AUTH_LOGGED_IN;
+    else if (auth == LINGMA__AUTH_OUT)
+        in->login = LINGMA_AUTH_LOGGED_OUT;
+    publish(in);
+    if (lingma__inst_avail(in) != before)
+        in->cfg->ev->on_state(in, in->cfg->ud);
 }
 
 static void
@@ -137,6 +223,7 @@ became_ready(struct lingma__inst *in)
         pthread_mutex_unlock(in->cfg->mu);
     }
     in->ever_ready = 1;
+    in->first_start_done = 1;
     in->attempts = 0;
     in->last_error[0] = '\0';
     set_state(in, LINGMA_INSTANCE_READY);
@@ -152,6 +239,27 @@ conn_on_ready(struct lingma__conn *c, void *ud)
 
     became_ready(in);
     in->cfg->ev->on_conn_ready(in, c, in->cfg->ud);
+}
+
+/* Lingma stopped answering over an open connection. Whatever runs on the
+ * instance ends now (LINGMA_EIO), and a process of ours is restarted:
+ * another connection to a Lingma that does not answer would hang too. */
+static void
+went_silent(struct lingma__inst *in, struct lingma__conn *c, const char *msg)
+{
+    set_error(in, msg);
+    in->stalls++;
+    if (in->state != LINGMA_INSTANCE_READY) {
+        lingma__conn_drop(c, LINGMA_EIO, msg);
+        publish(in);
+        return;
+    }
+    /* Not ready before its chats fail (see conn_on_closed). */
+    set_state(in, LINGMA_INSTANCE_RECONNECTING);
+    drop_all(in, LINGMA_EIO, msg);
+    if (!in->prewarmed)
+        stop_process(in);
+    schedule_reconnect(in);
 }
 
 static void
@@ -176,6 +284,10 @@ conn_on_fault(struct lingma__conn *c, enum lingma__conn_fault fault, const char 
         return;
     case LINGMA__CONN_UNSENT:
         lingma__conn_drop(c, LINGMA_EIO, msg);
+        return;
+    case LINGMA__CONN_SILENT:
+        lingma__logf(in->cfg->log, LINGMA_LOG_WARN, "%s: conn %u: %s", in->name, c->index, msg);
+        went_silent(in, c, msg);
         return;
     }
 }
@@ -275,6 +387,7 @@ lingma__inst_init(struct lingma__inst *in, const struct lingma__inst_cfg *cfg, s
     in->conn_cfg.name = in->name;
     in->conn_cfg.work_dir = in->work_dir;
     in->conn_cfg.rpc_timeout_ms = o->rpc_timeout_ms;
+    in->conn_cfg.stall_ms = o->stall_timeout_ms;
     in->conn_cfg.ev = &conn_events;
     in->conn_cfg.ud = in;
     for (unsigned i = 0; i < in->nconns; i++)
@@ -367,8 +480,23 @@ begin_attempt(struct lingma__inst *in, lingma_instance_state display)
     in->prewarmed = 0;
     /* A live process is reused (the connection dropped, Lingma did not);
      * one still stopping is waited for by the timer. */
-    if (!process_alive(in) && in->proc.state != LINGMA__PROC_STOPPING && spawn(in) != 0)
-        return;
+    if (!process_alive(in) && in->proc.state != LINGMA__PROC_STOPPING) {
+        if (in->attempts == 1 && in->outage_alive) {
+            /* The immediate retry found the process gone after all: the
+             * dropped connection was a crash, which keeps its backoff. */
+            in->outage_alive = 0;
+            in->start_deadline_ms = 0;
+            lingma__timer_arm(in->timer, lingma__backoff_ms(1, false, o->reconnect_initial_ms,
+                                                            o->reconnect_max_ms));
+            return;
+        }
+        if (spawn(in) != 0)
+            return;
+    } else if (process_alive(in) && in->port > 0) {
+        /* The same process listens where it did: no need to wait for the
+         * first .info poll. */
+        dial_missing(in);
+    }
     lingma__timer_arm(in->timer, dial_steps_ms[0]);
 }
 
@@ -398,11 +526,11 @@ schedule_reconnect(struct lingma__inst *in)
         fail_waiting(in, LINGMA_EUNAVAIL, in->last_error[0] ? in->last_error : "instance failed");
         return;
     }
-    uint64_t delay = o->reconnect_initial_ms;
-    for (unsigned i = 1; i < in->attempts && delay < o->reconnect_max_ms; i++)
-        delay *= 2;
-    if (delay > o->reconnect_max_ms)
-        delay = o->reconnect_max_ms;
+    /* A process being stopped counts as gone: its restart waits. */
+    if (in->attempts == 1)
+        in->outage_alive = in->prewarmed || process_alive(in);
+    uint64_t delay = lingma__backoff_ms(in->attempts, in->outage_alive, o->reconnect_initial_ms,
+                                        o->reconnect_max_ms);
     lingma__logf(in->cfg->log, LINGMA_LOG_INFO, "%s: retry %u in %llu ms", in->name, in->attempts,
                  (unsigned long long)delay);
     if (in->state != LINGMA_INSTANCE_STARTING)
@@ -416,7 +544,9 @@ static void
 attempt_failed(struct lingma__inst *in, int code, const char *msg)
 {
     lingma__logf(in->cfg->log, LINGMA_LOG_WARN, "%s: start failed: %s", in->name, msg);
+    in->first_start_done = 1;
     set_error(in, msg);
+    publish(in); /* the reason shows even while the state stays "starting" */
     drop_all(in, LINGMA_EIO, msg);
     /* A child that never became usable is stopped so the retry starts clean. */
     if (!in->prewarmed)

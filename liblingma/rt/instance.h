@@ -26,9 +26,27 @@
 
 struct lingma__inst;
 
+/* What Lingma says about its login on the instance's current connections.
+ * The login module learns it (auth/status, auth/report) and tells the
+ * instance; routing reads it through lingma__inst_avail(). */
+enum lingma__auth {
+    LINGMA__AUTH_PENDING = 0, /* not answered on the current connections yet */
+    LINGMA__AUTH_IN,          /* status 2 */
+    LINGMA__AUTH_OUT,         /* another status: a login is needed */
+    LINGMA__AUTH_UNREADABLE,  /* auth/status failed or made no sense: taken as serving */
+};
+
+/* Whether an instance can take chats, for routing and health. */
+enum lingma__inst_avail {
+    LINGMA__INST_SERVING = 0, /* READY and logged in (or Lingma does not tell) */
+    LINGMA__INST_COMING,      /* its first start runs, or READY and its login is being asked */
+    LINGMA__INST_LOGGED_OUT,  /* READY, but Lingma says it is not logged in */
+    LINGMA__INST_DOWN,        /* anything else: reconnecting, failed, stopped, closed */
+};
+
 /* What an instance reports to its owner; `ud` is lingma__inst_cfg.ud. */
 struct lingma__inst_events {
-    /* Its state changed (already published). */
+    /* Its state, or its login (lingma__inst_avail), changed (already published). */
     void (*on_state)(struct lingma__inst *in, void *ud);
     /* Connection `c` finished its handshake (the instance is READY). */
     void (*on_conn_ready)(struct lingma__inst *in, struct lingma__conn *c, void *ud);
@@ -65,6 +83,10 @@ struct lingma__inst_pub {
     char last_error[256];
     unsigned port;
     long pid;
+    int serving;             /* lingma__inst_avail() == LINGMA__INST_SERVING */
+    int logged_out;          /* lingma__inst_avail() == LINGMA__INST_LOGGED_OUT */
+    lingma_auth_state login; /* the last thing Lingma said */
+    unsigned stalls;
 };
 
 struct lingma__inst {
@@ -91,6 +113,11 @@ struct lingma__inst {
     uint64_t start_deadline_ms;
     unsigned dial_step;          /* poll-dial backoff index */
     unsigned attempts;           /* reconnect attempts in this outage */
+    int outage_alive;            /* the outage began with the process alive (backoff.h) */
+    int first_start_done;        /* the first start attempt succeeded or failed */
+    enum lingma__auth auth;      /* on the current connections; PENDING when not READY */
+    lingma_auth_state login;     /* the last definite answer, kept across reconnects */
+    unsigned stalls;             /* times found silent (LINGMA__CONN_SILENT) */
     struct lingma__timer *timer; /* start polling / reconnect backoff */
     struct lingma__conn *conns;  /* connections_per_instance entries */
     unsigned nconns;
@@ -116,6 +143,15 @@ void lingma__inst_shutdown(struct lingma__inst *in);
 
 /* A connection that serves, or NULL. */
 struct lingma__conn *lingma__inst_ready_conn(struct lingma__inst *in);
+
+/* Whether it can take chats (routing, health). */
+enum lingma__inst_avail lingma__inst_avail(const struct lingma__inst *in);
+/* What Lingma said about its login (the login module): published, and
+ * on_state when that changes whether the instance serves. */
+void lingma__inst_set_auth(struct lingma__inst *in, enum lingma__auth auth);
+/* Why it does not serve, for an error message ("not logged in",
+ * "reconnecting: connection to Lingma lost (...)"); "serving" when it does. */
+void lingma__inst_describe(const struct lingma__inst *in, char *buf, size_t len);
 
 /* A chat was assigned to the instance, or left it (in_flight, published). */
 void lingma__inst_assign(struct lingma__inst *in);

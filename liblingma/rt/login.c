@@ -50,7 +50,6 @@ lingma__login_init(struct lingma__login *L, const struct lingma__login_cfg *cfg,
     memset(L, 0, sizeof(*L));
     L->cfg = cfg;
     L->inst = in;
-    L->logged_in = -1;
     L->timer = lingma__timer_new(cfg->loop, login_timer_cb, L);
     return L->timer ? 0 : LINGMA_ENOMEM;
 }
@@ -139,11 +138,39 @@ fail(struct lingma__login *L, const char *reason)
     publish(L);
 }
 
+/* Lingma said it is not logged in, and it was not known to be: tell the
+ * owner of the pool, and let the hook log in when there is one. */
+static void
+needs_login(struct lingma__login *L)
+{
+    struct lingma__inst *in = L->inst;
+    const lingma_pool_options *o = L->cfg->o;
+    int hook = o->login_hook && L->phase == LINGMA__LOGIN_NONE;
+
+    lingma__logf(L->cfg->log, LINGMA_LOG_WARN, "%s: Lingma is not logged in: a login is needed%s",
+                 in->name, hook ? "; the login hook runs" : "");
+    if (hook)
+        lingma__login_start(L);
+    if (o->on_instance_event) {
+        lingma_instance_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = LINGMA_INSTANCE_EVENT_LOGIN_NEEDED;
+        ev.instance = in->index;
+        ev.name = in->name;
+        ev.login_hook = hook;
+        o->on_instance_event(&ev, o->instance_event_payload);
+    }
+}
+
 void
 lingma__login_on_auth(struct lingma__login *L, int status)
 {
     if (L->closing)
         return;
+    int was_out = L->inst->auth == LINGMA__AUTH_OUT;
+    lingma__inst_set_auth(L->inst, status == 2 ? LINGMA__AUTH_IN : LINGMA__AUTH_OUT);
+    if (status != 2 && !was_out && L->inst->auth == LINGMA__AUTH_OUT)
+        needs_login(L);
     if (status == 2) {
         if (L->phase != LINGMA__LOGIN_NONE || L->state != LINGMA_LOGIN_LOGGED_IN)
             succeed(L);
@@ -163,33 +190,51 @@ lingma__login_on_inst_state(struct lingma__login *L)
         kick(L);
 }
 
+static void ask_auth(struct lingma__login *L, struct lingma__conn *c);
+
 static void
 on_auth_status(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_error *err,
                void *payload)
 {
     struct lingma__login *L = payload;
+    struct lingma__inst *in = L->inst;
     int st;
 
     (void)rpc;
     (void)err;
-    if (status != 0)
+    if (L->closing)
         return;
-    int known = lingma__method_auth(result, &st, NULL) == 0;
-    L->logged_in = known ? st == 2 : -1;
-    if (L->logged_in == 0)
-        lingma__logf(L->cfg->log, LINGMA_LOG_WARN, "%s: Lingma is not logged in", L->inst->name);
-    if (known)
+    if (status == 0 && lingma__method_auth(result, &st, NULL) == 0) {
         lingma__login_on_auth(L, st);
+    } else if (status == 0 || status == LINGMA_ERPC || status == LINGMA_EPROTO) {
+        /* A Lingma that does not tell: take it as serving rather than
+         * refuse every chat; a chat that needs a login says so itself. */
+        if (in->auth == LINGMA__AUTH_PENDING)
+            lingma__inst_set_auth(in, LINGMA__AUTH_UNREADABLE);
+    } else if (status == LINGMA_ETIMEDOUT && in->auth == LINGMA__AUTH_PENDING) {
+        /* Until it is known the instance takes no chats: ask again. A
+         * Lingma that went silent is found by the stall probe meanwhile. */
+        struct lingma__conn *c = lingma__inst_ready_conn(in);
+        if (c)
+            ask_auth(L, c);
+    }
+}
+
+static void
+ask_auth(struct lingma__login *L, struct lingma__conn *c)
+{
+    lingma__conn_call(c, NULL, LINGMA__M_AUTH_STATUS, lingma__method_no_params(), on_auth_status,
+                      L);
 }
 
 void
 lingma__login_on_conn_ready(struct lingma__login *L, struct lingma__conn *c)
 {
     /* Every (re)connection tells whether Lingma is logged in: the first
-     * connection always asks, the others while it is not known. */
-    if (c->index == 0 || L->logged_in < 0)
-        lingma__conn_call(c, NULL, LINGMA__M_AUTH_STATUS, lingma__method_no_params(),
-                          on_auth_status, L);
+     * connection always asks, the others while it is not known. Until the
+     * answer, the instance takes no chats (lingma__inst_avail). */
+    if (c->index == 0 || L->inst->auth == LINGMA__AUTH_PENDING)
+        ask_auth(L, c);
 }
 
 /* ---- RPCs ---- */

@@ -1,8 +1,9 @@
 /*
  * Internal: the login management of one instance (doc/pool.md "Login
- * management"): logged-in detection, the attempt state machine, the login
- * hook. Service thread only, but for `pub` ([mu], under cfg->mu) and
- * lingma__login_mark_waiting().
+ * management"): logged-in detection (what it learns goes to the instance,
+ * lingma__inst_set_auth, which routing reads), the login-needed event, the
+ * attempt state machine, the login hook. Service thread only, but for `pub`
+ * ([mu], under cfg->mu) and lingma__login_mark_waiting().
  */
 #ifndef LINGMA_INTERNAL_LOGIN_H
 #define LINGMA_INTERNAL_LOGIN_H
@@ -65,7 +66,6 @@ struct lingma__login {
     int hook_failed; /* the hook ended badly: 1 look again, 2 looking (fail unless logged in) */
     int hook_killed; /* the hook ran out of time */
     int url_new;     /* the URL arrived: publish it, start the hook */
-    int logged_in;   /* from auth/status on connect: -1 unknown */
     int closing;     /* the pool is shutting down: react to nothing */
     uint64_t started_ms, deadline_ms, next_poll_ms;
     struct lingma__hook *hook; /* may outlive its attempt (LOGGED_IN first), bounded */
@@ -88,7 +88,9 @@ void lingma__login_mark_waiting(struct lingma__login *L);
 
 /* Start an attempt; a no-op while one runs. */
 void lingma__login_start(struct lingma__login *L);
-/* An auth/report push (or an auth/status result): status 2 is logged in. */
+/* An auth/report push (or an auth/status result): status 2 is logged in.
+ * Another status on an instance not known to be logged out emits the
+ * login-needed event (and starts an attempt when a hook is configured). */
 void lingma__login_on_auth(struct lingma__login *L, int status);
 /* The instance changed state: a waiting attempt may proceed or fail. */
 void lingma__login_on_inst_state(struct lingma__login *L);

@@ -22,6 +22,7 @@ ev_state(struct lingma__inst *in, void *ud)
 {
     struct lingma_pool *p = ud;
     lingma__login_on_inst_state(&p->login[in->index]);
+    lingma__chats_inst_changed(p->chats, in);
 }
 
 static void
@@ -84,6 +85,7 @@ lingma__pool_on_tick(void *ud)
     struct lingma_pool *p = ud;
     uint64_t now = lingma__now_ms();
 
+    atomic_store_explicit(&p->last_tick_ms, now, memory_order_relaxed);
     for (size_t i = 0; i < p->ninst; i++)
         lingma__inst_tick(&p->inst[i], now);
     if (!p->shut_down)

@@ -8,7 +8,8 @@
  * Threads (DESIGN.md rule 2). Fields are grouped by who may touch them:
  *   [mu]   under pool->mu, any thread;
  *   [svc]  the service thread only;
- *   [init] written before publication, read-only afterwards.
+ *   [init] written before publication, read-only afterwards;
+ *   [atomic] any thread, C11 atomics.
  * A chat is made by the caller of lingma_chat_start(), published under
  * pool->mu (registry, admission, start list) and from then on owned by the
  * service thread, which frees it after its terminal event.
@@ -17,6 +18,7 @@
 #define LINGMA_INTERNAL_POOL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "lingma/chat.h"
@@ -88,6 +90,10 @@ struct lingma_pool {
     struct lingma__ticket **reg; /* chat id registry, nreg_buckets chains */
     size_t nreg_buckets;
     lingma_chat_id next_id;
+
+    /* [atomic] When the service thread last ran its tick (lingma__now_ms),
+     * for the liveness figure of the stats (service_idle_ms). */
+    _Atomic uint64_t last_tick_ms;
 
     /* [svc] */
     int shut_down;

@@ -111,19 +111,48 @@ schedule(struct lingma_pool *p, struct lingma__ticket *t)
     lingma__loop_wake(p->loop);
 }
 
-/* Route an admitted chat to an instance. */
+/* End a chat that no instance can take, saying why of each (the log and
+ * the caller see it; the gateway's answer does not carry it). */
+static void
+fail_unavailable(struct lingma_pool *p, struct lingma__ticket *t, int any_serving)
+{
+    char msg[400], why[300];
+    size_t n = (size_t)snprintf(msg, sizeof(msg), "%s",
+                                any_serving ? "every serving instance is at its limit"
+                                            : "no instance is serving");
+    for (size_t i = 0; i < p->ninst && !any_serving && n < sizeof(msg); i++) {
+        lingma__inst_describe(&p->inst[i], why, sizeof(why));
+        n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? "; " : " (",
+                              p->inst[i].name, why);
+    }
+    if (!any_serving && n < sizeof(msg))
+        snprintf(msg + n, sizeof(msg) - n, ")");
+    lingma__chat_fail(t->chat, LINGMA_EUNAVAIL, msg);
+}
+
+/* Route an admitted chat to an instance. Only serving instances (READY and
+ * logged in) take chats while one exists. With none, a chat waits only for
+ * an instance that is coming up for the first time, or whose login is
+ * being asked right now (lingma__inst_avail: COMING); otherwise it fails at
+ * once with LINGMA_EUNAVAIL rather than wait for a reconnect or a login
+ * that may never come. Instances found stopped or failed are started, so
+ * that a later chat finds them. */
 static void
 dispatch(struct lingma_pool *p, struct lingma__ticket *t)
 {
     struct lingma__route_inst snap[LINGMA__MAX_INSTANCES];
     enum lingma__route_rule rule;
     const char *affinity = lingma__chat_affinity(t->chat);
+    int any_serving = 0;
 
+    for (size_t i = 0; i < p->ninst; i++)
+        any_serving |= lingma__inst_avail(&p->inst[i]) == LINGMA__INST_SERVING;
     for (size_t i = 0; i < p->ninst; i++) {
         struct lingma__inst *in = &p->inst[i];
-        snap[i].avail = in->state == LINGMA_INSTANCE_READY    ? LINGMA__ROUTE_READY
-                        : in->state == LINGMA_INSTANCE_CLOSED ? LINGMA__ROUTE_OFF
-                                                              : LINGMA__ROUTE_STARTABLE;
+        enum lingma__inst_avail a = lingma__inst_avail(in);
+        snap[i].avail = a == LINGMA__INST_SERVING                  ? LINGMA__ROUTE_READY
+                        : a == LINGMA__INST_COMING && !any_serving ? LINGMA__ROUTE_STARTABLE
+                                                                   : LINGMA__ROUTE_OFF;
         snap[i].in_flight = in->in_flight;
         snap[i].cap = p->o.max_per_instance;
         snap[i].name_hash = lingma__route_name_hash(in->name);
@@ -131,7 +160,9 @@ dispatch(struct lingma_pool *p, struct lingma__ticket *t)
     int idx =
         lingma__route(&p->router, snap, p->ninst, affinity, affinity ? strlen(affinity) : 0, &rule);
     if (idx < 0) {
-        lingma__chat_fail(t->chat, LINGMA_EUNAVAIL, "no instance can take the chat");
+        for (size_t i = 0; i < p->ninst && !any_serving; i++)
+            lingma__inst_start(&p->inst[i]); /* only stopped or failed ones start */
+        fail_unavailable(p, t, any_serving);
         return;
     }
     lingma__chat_submit(t->chat, &p->inst[idx], lingma__route_rule_name(rule));

@@ -54,7 +54,7 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     struct lingma_pool *p;
     int rc = LINGMA_ENOMEM;
 
-    if (!out || !opts || (opts->version != LINGMA_POOL_OPTIONS_VERSION && opts->version != 1) ||
+    if (!out || !opts || opts->version < 1 || opts->version > LINGMA_POOL_OPTIONS_VERSION ||
         !opts->binary || !*opts->binary || (opts->account_count && !opts->accounts) ||
         (unsigned)opts->ask_mode > LINGMA_ASK_AGENT)
         return LINGMA_EINVAL;
@@ -68,14 +68,24 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
         return LINGMA_ENOMEM;
     p->alloc = opts->alloc;
     pthread_mutex_init(&p->mu, NULL);
-    /* A version 1 struct ends before the login fields: read only its part. */
-    memcpy(&p->o, opts,
-           opts->version == 1 ? offsetof(lingma_pool_options, login_hook) : sizeof(p->o));
+    /* An older struct ends before the fields of the later versions: read
+     * only its part (the rest stays 0, the defaults). */
+    static const size_t size_of_version[] = {
+        0,
+        offsetof(lingma_pool_options, login_hook),
+        offsetof(lingma_pool_options, stall_timeout_ms),
+        sizeof(lingma_pool_options),
+    };
+    _Static_assert(sizeof(size_of_version) / sizeof(size_of_version[0]) ==
+                       LINGMA_POOL_OPTIONS_VERSION + 1,
+                   "one size per options version");
+    memcpy(&p->o, opts, size_of_version[opts->version]);
     p->o.version = LINGMA_POOL_OPTIONS_VERSION;
     p->log.fn = opts->log_fn;
     p->log.payload = opts->log_payload;
     p->log.level = opts->log_level;
     p->ninst = ninst;
+    atomic_init(&p->last_tick_ms, lingma__now_ms());
 
     /* Defaults (DESIGN.md, gateway configuration table). */
     p->o.startup_timeout_ms = dflt(opts->startup_timeout_ms, 60000);
@@ -97,6 +107,7 @@ lingma_pool_new(lingma_pool **out, const lingma_pool_options *opts)
     p->o.max_chats_per_connection = dflt(opts->max_chats_per_connection, 0);
     p->o.login_timeout_ms = dflt(p->o.login_timeout_ms, 300000);
     p->o.login_poll_ms = dflt(p->o.login_poll_ms, 2000);
+    p->o.stall_timeout_ms = dflt(p->o.stall_timeout_ms, 30000);
     if (!p->o.login_poll_ms)
         p->o.login_poll_ms = 1; /* LINGMA_ZERO: as fast as the loop goes, never a busy spin */
     if (p->o.ask_mode == LINGMA_ASK_DEFAULT)
@@ -250,15 +261,19 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
         strings += strlen(in->pub.last_error) + 1 + (in->username ? strlen(in->username) : 0) + 1 +
                    (lp->url ? strlen(lp->url) : 0) + 1 + strlen(lp->reason) + 1;
     }
-    size_t size = sizeof(lingma_pool_stats) + p->ninst * sizeof(lingma_instance_stats) + strings;
+    size_t size = sizeof(lingma_pool_stats) + p->ninst * sizeof(lingma_instance_stats) +
+                  p->ninst * sizeof(lingma_instance_health) + strings;
     lingma_pool_stats *s = calloc(1, size);
     if (!s) {
         pthread_mutex_unlock(&p->mu);
         return LINGMA_ENOMEM;
     }
+    _Static_assert(_Alignof(lingma_instance_health) <= _Alignof(lingma_instance_stats),
+                   "the health array follows the stats array");
     s->instances = (lingma_instance_stats *)(s + 1);
+    s->health = (lingma_instance_health *)(s->instances + p->ninst);
     s->instance_count = p->ninst;
-    char *str = (char *)(s->instances + p->ninst);
+    char *str = (char *)(s->health + p->ninst);
     lingma__admission_stats(&p->adm, &as);
     for (size_t i = 0; i < p->ninst; i++) {
         const struct lingma__inst *in = &p->inst[i];
@@ -277,8 +292,17 @@ lingma_pool_stats_get(lingma_pool_stats **out, lingma_pool *p)
         is->login_state = lp->state;
         is->login_url = put_str(&str, lp->url);
         is->login_reason = put_str(&str, lp->reason);
+        lingma_instance_health *h = &s->health[i];
+        h->serving = in->pub.serving;
+        h->login = in->pub.login;
+        h->stalls = in->pub.stalls;
+        s->serving += (unsigned)h->serving;
+        s->logged_out += (unsigned)in->pub.logged_out;
     }
     pthread_mutex_unlock(&p->mu);
+    uint64_t now = lingma__now_ms(),
+             tick = atomic_load_explicit(&p->last_tick_ms, memory_order_relaxed);
+    s->service_idle_ms = now > tick ? now - tick : 0;
     s->in_flight = as.in_flight;
     s->queued = as.queued;
     s->accepted_total = as.accepted_total;

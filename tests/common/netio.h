@@ -20,4 +20,8 @@ int netio_send(int fd, const void *buf, size_t len);
 /* netio_send() of a NUL-terminated string. */
 int netio_send_str(int fd, const char *s);
 
+/* GET http://127.0.0.1:port/path over HTTP/1.0 (lingma-sim's login
+ * callback, say); returns the status code, or -1. */
+int netio_http_get(unsigned port, const char *path);
+
 #endif

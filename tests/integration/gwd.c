@@ -195,9 +195,15 @@ gwd_sim_config(struct gwd *g, const char *json)
 long
 gwd_sim_status(struct gwd *g, const char *key)
 {
+    return gwd_sim_status_in(g->work, key);
+}
+
+long
+gwd_sim_status_in(const char *dir, const char *key)
+{
     char out[65536];
     const char *argv[] = {
-        need_env("LINGMA_SIM_BIN"), "status", "-o", "json", "--workDir", g->work, NULL};
+        need_env("LINGMA_SIM_BIN"), "status", "-o", "json", "--workDir", dir, NULL};
     struct procrun_opts o = {.argv = argv};
     procrun_run(&o, 10000, out, sizeof(out), NULL, 0); /* the JSON says it all */
     json_t *j = json_loads(out, 0, NULL);

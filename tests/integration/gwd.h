@@ -45,6 +45,8 @@ bool gwd_wait_log(struct gwd *g, const char *needle, int timeout_ms);
 void gwd_sim_config(struct gwd *g, const char *json);
 /* `lingma-sim status -o json --workDir <work>`: integer `key`, or -1. */
 long gwd_sim_status(struct gwd *g, const char *key);
+/* The same for work dir `dir` (an instance's, <work>/inst-<i>, say). */
+long gwd_sim_status_in(const char *dir, const char *key);
 /* Poll until gwd_sim_status(key) >= target; true when reached in time. */
 bool gwd_wait_sim(struct gwd *g, const char *key, long target, int timeout_ms);
 

@@ -11,8 +11,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "rt.h"
 #include "proc.h" /* lingma__find_free_ports */
+#include "rt.h"
 #include "procrun.h"
 #include "tmpdir.h"
 
@@ -283,19 +283,29 @@ rt_pool_stats(lingma_pool *pool)
 void
 rt_wait_ready(lingma_pool *pool, size_t n, int timeout_ms)
 {
+    /* Serving, not only READY: until its login is known an instance takes
+     * no chats while another serves. */
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(rt_wait_instance(pool, i, rt_pred_ready, NULL, timeout_ms), 0);
+        assert_int_equal(rt_wait_health(pool, i, rt_pred_serving, NULL, timeout_ms), 0);
 }
 
-int
-rt_wait_instance(lingma_pool *pool, size_t i, int (*pred)(const lingma_instance_stats *, void *),
-                 void *arg, int timeout_ms)
+/* What a bounded wait looks at in each snapshot: instance `i`'s stats or
+ * its health. */
+struct look {
+    int (*on_stats)(const lingma_instance_stats *, void *);
+    int (*on_health)(const lingma_instance_health *, void *);
+    void *arg;
+};
+
+static int
+wait_snapshot(lingma_pool *pool, size_t i, const struct look *l, int timeout_ms)
 {
     /* Stats are a snapshot API without notifications: a bounded poll. */
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
         lingma_pool_stats *s = NULL;
         if (lingma_pool_stats_get(&s, pool) == 0) {
-            int ok = i < s->instance_count && pred(&s->instances[i], arg);
+            int ok = i < s->instance_count && (l->on_stats ? l->on_stats(&s->instances[i], l->arg)
+                                                           : l->on_health(&s->health[i], l->arg));
             lingma_pool_stats_free(s);
             if (ok)
                 return 0;
@@ -304,6 +314,14 @@ rt_wait_instance(lingma_pool *pool, size_t i, int (*pred)(const lingma_instance_
         nanosleep(&ts, NULL);
     }
     return -1;
+}
+
+int
+rt_wait_instance(lingma_pool *pool, size_t i, int (*pred)(const lingma_instance_stats *, void *),
+                 void *arg, int timeout_ms)
+{
+    struct look l = {pred, NULL, arg};
+    return wait_snapshot(pool, i, &l, timeout_ms);
 }
 
 int
@@ -324,6 +342,28 @@ rt_sim_json(const char *dir, const char *json)
     fputs(json, f);
     fclose(f);
     assert_int_equal(rename(tmp, path), 0);
+}
+
+int
+rt_wait_health(lingma_pool *pool, size_t i, int (*pred)(const lingma_instance_health *, void *),
+               void *arg, int timeout_ms)
+{
+    struct look l = {NULL, pred, arg};
+    return wait_snapshot(pool, i, &l, timeout_ms);
+}
+
+int
+rt_pred_serving(const lingma_instance_health *h, void *arg)
+{
+    (void)arg;
+    return h->serving;
+}
+
+int
+rt_pred_logged_out(const lingma_instance_health *h, void *arg)
+{
+    (void)arg;
+    return h->login == LINGMA_AUTH_LOGGED_OUT;
 }
 
 long
@@ -352,4 +392,32 @@ rt_pid_alive(long pid)
     fclose(f);
     /* A zombie still has /proc/<pid>: that counts too, it must not exist. */
     return 1;
+}
+
+void
+rt_url_param(char *out, size_t cap, const char *url, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "%s=", key);
+    const char *q = strchr(url, '?');
+    assert_non_null(q);
+    for (const char *p = q + 1; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, pat, strlen(pat)) == 0) {
+            p += strlen(pat);
+            size_t n = strcspn(p, "&");
+            assert_true(n < cap);
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return;
+        }
+    }
+    fail_msg("no %s in %s", key, url);
+}
+
+long long
+rt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -82,7 +82,8 @@ void rt_cancel_expect(lingma_pool *pool, struct rt_chat *c, int error);
 
 /* lingma_pool_stats_get, which must succeed; free with lingma_pool_stats_free. */
 lingma_pool_stats *rt_pool_stats(lingma_pool *pool);
-/* Instances 0..n-1 must each become ready within timeout_ms. */
+/* Instances 0..n-1 must each become ready and serving (logged in) within
+ * timeout_ms. */
 void rt_wait_ready(lingma_pool *pool, size_t n, int timeout_ms);
 
 /* Poll the stats (bounded) until instance `i` satisfies `pred`; 0 ok, -1 timeout. */
@@ -93,10 +94,23 @@ int rt_pred_ready(const lingma_instance_stats *s, void *arg);
 /* Replace <dir>/sim.json atomically (the simulator re-reads it at every ask). */
 void rt_sim_json(const char *dir, const char *json);
 
+/* The same over the health of instance `i` (lingma_pool_stats.health). */
+int rt_wait_health(lingma_pool *pool, size_t i, int (*pred)(const lingma_instance_health *, void *),
+                   void *arg, int timeout_ms);
+int rt_pred_serving(const lingma_instance_health *h, void *arg);
+int rt_pred_logged_out(const lingma_instance_health *h, void *arg);
+
 /* `lingma-sim status -o json --workDir dir`: integer field `key`, or -1. */
 long rt_sim_status(const char *dir, const char *key);
 
+/* CLOCK_MONOTONIC in milliseconds, for the figures tests print. */
+long long rt_now_ms(void);
+
 /* 1 when /proc/<pid> exists, zombies included: "gone" means reaped too. */
 int rt_pid_alive(long pid);
+
+/* The value of `key=` in a URL's query, into `out` (the test fails when
+ * it is missing or does not fit). */
+void rt_url_param(char *out, size_t cap, const char *url, const char *key);
 
 #endif

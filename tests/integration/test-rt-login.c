@@ -1,10 +1,12 @@
 /*
  * Login management against real lingma-sim processes: the whole flow
- * through the simulator's HTTP callback driven by a hook script, a hook
- * that fails, a hook that hangs (killed with its process group), a login
- * completed by a "person" (the test) without a hook, logged-in detection at
- * boot, an instance that cannot start, and two accounts on two instances.
- * Passwords are looked for in every log line and in every stats string.
+ * through the simulator's HTTP callback driven by a hook script (which a
+ * logged-out instance runs by itself, after its login-needed event), a
+ * hook that fails, a hook that hangs (killed with its process group), a
+ * login completed by a "person" (the test) without a hook, while chats fail
+ * at once, logged-in detection at boot, an instance that cannot start, and
+ * two accounts on two instances. Passwords are looked for in every log
+ * line and in every stats string.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -75,6 +77,56 @@ cap_clear(struct logcap *c)
 {
     free(c->buf);
     pthread_mutex_destroy(&c->mu);
+}
+
+/* ---- the instance events ---- */
+
+struct events {
+    pthread_mutex_t mu;
+    int login_needed; /* LOGIN_NEEDED events */
+    int with_hook;    /* ... of which started the hook */
+    long long first_ms;
+    char name[16];
+};
+
+static void
+on_inst_event(const lingma_instance_event *ev, void *payload)
+{
+    struct events *e = payload;
+    pthread_mutex_lock(&e->mu);
+    if (ev->type == LINGMA_INSTANCE_EVENT_LOGIN_NEEDED) {
+        if (!e->login_needed++)
+            e->first_ms = rt_now_ms();
+        e->with_hook += ev->login_hook != 0;
+        snprintf(e->name, sizeof(e->name), "%s", ev->name);
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void
+events_init(struct events *e, lingma_pool_options *o)
+{
+    memset(e, 0, sizeof(*e));
+    pthread_mutex_init(&e->mu, NULL);
+    o->on_instance_event = on_inst_event;
+    o->instance_event_payload = e;
+}
+
+/* A copy of what was recorded, once at least `n` login-needed events came
+ * (bounded wait). */
+static struct events
+events_wait(struct events *e, int n, int timeout_ms)
+{
+    struct events copy;
+    for (int waited = 0;; waited += 10) {
+        pthread_mutex_lock(&e->mu);
+        copy = *e;
+        pthread_mutex_unlock(&e->mu);
+        if (copy.login_needed >= n || waited >= timeout_ms)
+            return copy;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---- fixtures ---- */
@@ -285,20 +337,35 @@ test_login_end_to_end(void **state)
     int sc = 0;
     (void)state;
 
+    struct events ev;
+    lingma_login_state in = LINGMA_LOGIN_LOGGED_IN;
     cap_init(&cap);
     login_options(&o, dir, env, &cap);
+    events_init(&ev, &o);
     o.accounts = acc;
     o.account_count = 1;
     o.login_hook = hook;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
 
-    /* Logged out: the boot check leaves it idle, chats end with 401. */
+    /* Logged out at boot: the login-needed event, and the hook, which logs
+     * in by itself. Nobody called lingma_instance_login_start(). */
+    assert_int_equal(rt_wait_instance(pool, 0, pred_login_is, &in, 15000), 0);
+    struct events seen = events_wait(&ev, 1, 0);
+    assert_int_equal(seen.login_needed, 1);
+    assert_int_equal(seen.with_hook, 1);
+    assert_string_equal(seen.name, "inst-0");
     login_view(&v, pool, 0);
-    assert_int_equal(v.state, LINGMA_LOGIN_IDLE);
-    assert_int_equal(chat_once(pool, &sc), LINGMA_EUPSTREAM);
-    assert_int_equal(sc, 401);
+    assert_logged_in(&v);
+    assert_string_equal(v.reason, "");
+    assert_non_null(strstr(v.url, "state="));
+    assert_string_equal(lingma_login_state_name(v.state), "logged_in");
+    assert_int_equal(rt_wait_health(pool, 0, rt_pred_serving, NULL, 5000), 0);
 
+    assert_auth_status(pool, 2);
+    assert_int_equal(chat_once(pool, &sc), 0);
+    assert_int_equal(sc, 200);
+
+    /* A start now finds it logged in: no URL asked, no hook run. */
     assert_int_equal(lingma_instance_login_start(pool, 0), 0);
     login_view(&v, pool, 0);
     assert_int_equal(v.state, LINGMA_LOGIN_WAITING); /* at once, not after the service thread */
@@ -306,22 +373,15 @@ test_login_end_to_end(void **state)
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
     login_view(&v, pool, 0);
     assert_logged_in(&v);
-    assert_string_equal(v.reason, "");
-    assert_non_null(strstr(v.url, "state="));
-    assert_string_equal(lingma_login_state_name(v.state), "logged_in");
-
-    assert_auth_status(pool, 2);
-    assert_int_equal(chat_once(pool, &sc), 0);
-    assert_int_equal(sc, 200);
 
     /* One URL: the second start did not ask for another (which would have
      * made the hook's nonce stale). */
     assert_int_equal(urls_generated(dir), 1);
     /* The hook saw the contract's environment. */
-    char *seen = read_text(dir, "hook-inst-0.out");
-    assert_non_null(seen);
-    assert_string_equal(seen, "inst-0 alice@example.com\npassword-ok\n");
-    free(seen);
+    char *hook_saw = read_text(dir, "hook-inst-0.out");
+    assert_non_null(hook_saw);
+    assert_string_equal(hook_saw, "inst-0 alice@example.com\npassword-ok\n");
+    free(hook_saw);
     /* Its output reached the log, redacted, and so did its exit. The log
      * may lag the state by one hook tick: wait for the exit line. */
     for (int i = 0; i < 500 && !cap_has(&cap, "login hook exited with status 0"); i++) {
@@ -340,6 +400,8 @@ test_login_end_to_end(void **state)
     cap_clear(&cap);
     free(hook);
     rt_rmdir(dir);
+    assert_int_equal(events_wait(&ev, 1, 0).login_needed, 1); /* one, for the whole test */
+    pthread_mutex_destroy(&ev.mu);
 }
 
 static void
@@ -354,12 +416,14 @@ test_login_hook_fails(void **state)
     struct login_view v;
     (void)state;
 
+    lingma_login_state failed = LINGMA_LOGIN_FAILED;
     cap_init(&cap);
     login_options(&o, dir, env, &cap);
     o.login_hook = hook;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    login_and_settle(&v, pool);
-    assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
+    /* The attempt the instance made by itself, being logged out. */
+    assert_int_equal(rt_wait_instance(pool, 0, pred_login_is, &failed, 15000), 0);
+    login_view(&v, pool, 0);
     assert_string_equal(v.reason, "login hook exited with status 3");
     assert_non_null(strstr(v.url, "state=")); /* the URL stays visible */
     assert_true(cap_has(&cap, "login hook inst-0: no browser here"));
@@ -414,21 +478,22 @@ test_login_hook_hangs(void **state)
     lingma_pool_options o;
     lingma_pool *pool = NULL;
     struct login_view v;
-    struct timespec t0, t1;
+    struct events ev;
     (void)state;
 
     cap_init(&cap);
     login_options(&o, dir, env, &cap);
+    events_init(&ev, &o);
     o.login_hook = hook;
     o.login_timeout_ms = 1500;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
+    /* The instance starts the attempt itself (logged out at boot): it is
+     * WAITING from the event on. */
+    struct events seen = events_wait(&ev, 1, 15000);
+    assert_int_equal(seen.with_hook, 1);
     assert_int_equal(rt_wait_instance(pool, 0, pred_has_url, NULL, 5000), 0);
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 10000), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double took = (double)(rt_now_ms() - seen.first_ms) / 1e3;
     login_view(&v, pool, 0);
     assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
     if (strncmp(v.reason, "timed out after 1500 ms", 23) != 0 || !strstr(v.reason, "killed"))
@@ -449,53 +514,7 @@ test_login_hook_hangs(void **state)
     assert_true(gone);
     assert_true(cap_has(&cap, "login hook inst-0: waiting for a browser that never comes"));
     teardown(pool, &cap, hook, dir);
-}
-
-/* GET http://127.0.0.1:port/path; returns the HTTP status or -1. */
-static int
-http_get(unsigned port, const char *path)
-{
-    char req[1024], resp[256];
-    int fd = netio_connect(port);
-    if (fd < 0)
-        return -1;
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (netio_send(fd, req, (size_t)n) != 0) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof(resp) - 1 && (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
-        got += (size_t)r;
-    close(fd);
-    resp[got] = '\0';
-    int status = -1;
-    if (sscanf(resp, "HTTP/%*d.%*d %d", &status) != 1)
-        return -1;
-    return status;
-}
-
-/* The value of `key=` in a URL's query, into `out`. */
-static void
-url_param(char *out, size_t cap, const char *url, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "%s=", key);
-    const char *q = strchr(url, '?');
-    assert_non_null(q);
-    for (const char *p = q + 1; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-        if (strncmp(p, pat, strlen(pat)) == 0) {
-            p += strlen(pat);
-            size_t n = strcspn(p, "&");
-            assert_true(n < cap);
-            memcpy(out, p, n);
-            out[n] = '\0';
-            return;
-        }
-    }
-    fail_msg("no %s in %s", key, url);
+    pthread_mutex_destroy(&ev.mu);
 }
 
 static void
@@ -507,18 +526,43 @@ test_login_by_a_person(void **state)
     lingma_pool_options o;
     lingma_pool *pool = NULL;
     struct login_view v;
+    struct events ev;
+    struct rt_chat c;
     char nonce[128], port[16], path[256];
     (void)state;
 
     cap_init(&cap);
     login_options(&o, dir, env, &cap);
+    events_init(&ev, &o);
     o.login_timeout_ms = 1500;
     o.login_poll_ms = 10000; /* completion must come from the auth/report push */
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
-    assert_int_equal(rt_wait_instance(pool, 0, rt_pred_ready, NULL, 15000), 0);
+    /* Logged out, no hook: the event says so, nothing else happens. */
+    assert_int_equal(rt_wait_health(pool, 0, rt_pred_logged_out, NULL, 15000), 0);
+    struct events seen = events_wait(&ev, 1, 5000);
+    assert_int_equal(seen.login_needed, 1);
+    assert_int_equal(seen.with_hook, 0);
+    login_view(&v, pool, 0);
+    assert_int_equal(v.state, LINGMA_LOGIN_IDLE);
+
+    /* A chat meanwhile fails at once with EUNAVAIL: its own timeout is far
+     * beyond the wait, so this is not a timeout. */
+    lingma_chat_options co = LINGMA_CHAT_OPTIONS_INIT;
+    co.prompt = "anyone serving?";
+    co.timeout_ms = 600000;
+    rt_chat_init(&c);
+    assert_int_equal(rt_chat_start_opts(&c, NULL, pool, &co), 0);
+    assert_int_equal(rt_chat_wait(&c, 10000), 0);
+    assert_int_equal(c.error, LINGMA_EUNAVAIL);
+    assert_int_equal(c.started, 0);
+    rt_chat_clear(&c);
 
     /* Nobody opens the URL: the attempt times out. */
-    login_and_settle(&v, pool);
+    assert_int_equal(lingma_instance_login_start(pool, 0), 0);
+    login_view(&v, pool, 0);
+    assert_int_equal(v.state, LINGMA_LOGIN_WAITING); /* at once, not after the service thread */
+    assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
+    login_view(&v, pool, 0);
     assert_int_equal(v.state, LINGMA_LOGIN_FAILED);
     assert_non_null(strstr(v.reason, "timed out after 1500 ms waiting for the login"));
 
@@ -527,18 +571,24 @@ test_login_by_a_person(void **state)
     assert_int_equal(rt_wait_instance(pool, 0, pred_has_url, NULL, 5000), 0);
     login_view(&v, pool, 0);
     assert_int_equal(v.state, LINGMA_LOGIN_WAITING);
-    url_param(nonce, sizeof(nonce), v.url, "state");
-    url_param(port, sizeof(port), v.url, "port");
+    rt_url_param(nonce, sizeof(nonce), v.url, "state");
+    rt_url_param(port, sizeof(port), v.url, "port");
     snprintf(path, sizeof(path), "/auth/callback?state=wrong");
-    assert_int_equal(http_get((unsigned)atoi(port), path), 400);
+    assert_int_equal(netio_http_get((unsigned)atoi(port), path), 400);
     snprintf(path, sizeof(path), "/auth/callback?state=%s", nonce);
-    assert_int_equal(http_get((unsigned)atoi(port), path), 200);
+    assert_int_equal(netio_http_get((unsigned)atoi(port), path), 200);
     /* The poll period is 10 s, the timeout 1.5 s: only the auth/report push
      * can make it in time. */
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_settled, NULL, 15000), 0);
     login_view(&v, pool, 0);
     assert_logged_in(&v);
+    /* The push also made the instance serve: chats go through now. */
+    assert_int_equal(rt_wait_health(pool, 0, rt_pred_serving, NULL, 5000), 0);
+    int sc = 0;
+    assert_int_equal(chat_once(pool, &sc), 0);
+    assert_int_equal(events_wait(&ev, 1, 0).login_needed, 1);
     teardown(pool, &cap, NULL, dir);
+    pthread_mutex_destroy(&ev.mu);
 }
 
 static void
@@ -553,12 +603,15 @@ test_logged_in_at_boot(void **state)
     lingma_login_state in = LINGMA_LOGIN_LOGGED_IN;
     (void)state;
 
+    struct events ev;
     cap_init(&cap);
     login_options(&o, dir, NULL, &cap);
+    events_init(&ev, &o);
     o.login_hook = hook;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
     /* No login call: the auth/status after initialize tells. */
     assert_int_equal(rt_wait_instance(pool, 0, pred_login_is, &in, 15000), 0);
+    assert_int_equal(rt_wait_health(pool, 0, rt_pred_serving, NULL, 5000), 0);
     /* A start on a logged-in instance checks, finds it logged in, and runs
      * no hook. */
     login_and_settle(&v, pool);
@@ -568,6 +621,8 @@ test_logged_in_at_boot(void **state)
     char *ran = read_text(dir, "hook-ran");
     assert_null(ran);
     teardown(pool, &cap, hook, dir);
+    assert_int_equal(events_wait(&ev, 1, 0).login_needed, 0);
+    pthread_mutex_destroy(&ev.mu);
 }
 
 static void

@@ -15,8 +15,8 @@ main(void)
     gw_metrics_observe_request(m, "/v1/models", 200, 0.001);
     gw_metrics_observe_request(m, "odd \"route\"\\\n", 404, 0.001);
     gw_metrics_observe_ttft(m, 0.8);
-    gw_metrics_instance inst[] = {{"inst-0", 2, true, 0}, {"inst-1", 0, false, 3}};
-    gw_metrics_snapshot s = {2, 0, 10, 1, 64, inst, 2};
+    gw_metrics_instance inst[] = {{"inst-0", 2, true, 0, 0}, {"inst-1", 0, false, 3, 1}};
+    gw_metrics_snapshot s = {2, 0, 10, 1, 64, inst, 2, 1, 0, 1};
     gw_buf b = GW_BUF_INIT;
     int rc = gw_metrics_format(&b, m, &s);
     if (rc == 0)

@@ -604,6 +604,7 @@ test_env_example_is_complete(void **state)
         "LINGMA_STARTUP_TIMEOUT",
         "LINGMA_RPC_TIMEOUT",
         "LINGMA_CHAT_TIMEOUT",
+        "LINGMA_STALL_TIMEOUT",
         "LINGMA_DEFAULT_MODEL",
         "LINGMA_ASK_MODE",
         "LINGMA_SESSION_MODE",

@@ -102,8 +102,8 @@ test_pool_snapshot(void **state)
     (void)state;
     gw_metrics *m = NULL;
     assert_int_equal(gw_metrics_new(&m), 0);
-    gw_metrics_instance inst[] = {{"inst-0", 3, true, 0}, {"we\"ird\\\nname", 0, false, 2}};
-    gw_metrics_snapshot s = {3, 1, 100, 7, 64, inst, 2};
+    gw_metrics_instance inst[] = {{"inst-0", 3, true, 0, 0}, {"we\"ird\\\nname", 0, false, 2, 1}};
+    gw_metrics_snapshot s = {3, 1, 100, 7, 64, inst, 2, 1, 0, 1};
     gw_buf b = GW_BUF_INIT;
     assert_int_equal(gw_metrics_format(&b, m, &s), 0);
     line_after(b.data, "# HELP gateway_in_flight Chats running now.\n"
@@ -121,6 +121,12 @@ test_pool_snapshot(void **state)
                        "# HELP gateway_max_in_flight Configured limit of chats running at once.\n"
                        "# TYPE gateway_max_in_flight gauge\n"
                        "gateway_max_in_flight 64\n"
+                       "# HELP gateway_instances Lingma instances by health: serving (connected "
+                       "and logged in), logged_out (connected, not logged in), down.\n"
+                       "# TYPE gateway_instances gauge\n"
+                       "gateway_instances{state=\"serving\"} 1\n"
+                       "gateway_instances{state=\"logged_out\"} 0\n"
+                       "gateway_instances{state=\"down\"} 1\n"
                        "# HELP gateway_pool_instance_in_flight Chats running on each Lingma "
                        "instance.\n"
                        "# TYPE gateway_pool_instance_in_flight gauge\n"
@@ -134,7 +140,12 @@ test_pool_snapshot(void **state)
                        "was restarted.\n"
                        "# TYPE gateway_pool_instance_restarts_total counter\n"
                        "gateway_pool_instance_restarts_total{name=\"inst-0\"} 0\n"
-                       "gateway_pool_instance_restarts_total{name=\"we\\\"ird\\\\\\nname\"} 2\n");
+                       "gateway_pool_instance_restarts_total{name=\"we\\\"ird\\\\\\nname\"} 2\n"
+                       "# HELP gateway_pool_instance_stalls_total Times each Lingma instance "
+                       "stopped answering (stall timeout) and was restarted.\n"
+                       "# TYPE gateway_pool_instance_stalls_total counter\n"
+                       "gateway_pool_instance_stalls_total{name=\"inst-0\"} 0\n"
+                       "gateway_pool_instance_stalls_total{name=\"we\\\"ird\\\\\\nname\"} 1\n");
     /* Ends with a newline, as the format requires. */
     assert_int_equal(b.data[b.len - 1], '\n');
     gw_buf_free(&b);

@@ -34,12 +34,14 @@ test_paths(void **state)
     assert_int_equal(route_of("/v1/models"), GW_R_MODELS);
     assert_int_equal(route_of("/models"), GW_R_MODELS);
     assert_int_equal(route_of("/healthz"), GW_R_HEALTHZ);
+    assert_int_equal(route_of("/livez"), GW_R_LIVEZ);
     assert_int_equal(route_of("/metrics"), GW_R_METRICS);
     assert_int_equal(route_of("/internal/stats"), GW_R_STATS);
     assert_int_equal(route_of("/internal/auto-login/start"), GW_R_LOGIN_START);
     assert_int_equal(route_of("/internal/auto-login/status"), GW_R_LOGIN_STATUS);
     /* Operations routes exist only without the prefix. */
     assert_int_equal(route_of("/v1/healthz"), GW_R_NONE);
+    assert_int_equal(route_of("/v1/livez"), GW_R_NONE);
     assert_int_equal(route_of("/v1/internal/stats"), GW_R_NONE);
     const char *none[] = {"",
                           "/",
@@ -131,6 +133,8 @@ test_methods(void **state)
     assert_string_equal(gw_route_allow(GW_R_RESPONSE_ITEMS, false), "GET, HEAD");
     assert_int_equal(gw_route_auth_kind(GW_R_RESPONSE), GW_AUTH_API_KEY);
     assert_int_equal(gw_route_auth_kind(GW_R_HEALTHZ), GW_AUTH_NONE);
+    assert_int_equal(gw_route_auth_kind(GW_R_LIVEZ), GW_AUTH_NONE);
+    assert_string_equal(gw_route_allow(GW_R_LIVEZ, true), "GET, HEAD");
     assert_int_equal(gw_route_auth_kind(GW_R_METRICS), GW_AUTH_METRICS);
     assert_int_equal(gw_route_auth_kind(GW_R_LOGIN_START), GW_AUTH_API_KEY);
     assert_int_equal(gw_route_auth_kind(GW_R_NONE), GW_AUTH_API_KEY);

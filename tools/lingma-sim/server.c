@@ -218,6 +218,7 @@ conn_open(struct sim *sim, struct sim_conn *c, struct lws *wsi)
         sim->conns->prev = c;
     sim->conns = c;
     sim->stats.connections++;
+    sim_state_dirty(sim); /* `status` shows the count: tests watch reconnects by it */
     sim_logf(&sim->log, "INFO", "connection %llu opened", (unsigned long long)c->id);
     return 0;
 }
