@@ -150,6 +150,184 @@ def check_systemd_verify(gatewayd, root):
     done()
 
 
+def load_yaml_docs(path):
+    import yaml
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def check_k8s(gatewayd, root):
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        print("PyYAML (python3-yaml) not installed: skipping")
+        sys.exit(SKIP)
+    d = defaults(gatewayd)
+    kdir = os.path.join(root, "deploy", "k8s")
+    docs = []
+    for name in sorted(os.listdir(kdir)):
+        if name.endswith(".yaml"):
+            for doc in load_yaml_docs(os.path.join(kdir, name)):
+                docs.append((name, doc))
+    by_kind = {}
+    for name, doc in docs:
+        check("apiVersion" in doc and "kind" in doc and "name" in doc.get("metadata", {}),
+              "%s: every document has apiVersion, kind, metadata.name" % name)
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    for kind in ("StatefulSet", "Service", "PodDisruptionBudget", "ConfigMap", "Deployment",
+                 "Secret"):
+        check(kind in by_kind, "k8s: a %s" % kind)
+    if failures:
+        done()
+
+    sts = by_kind["StatefulSet"][0]
+    spec = sts["spec"]
+    pod = spec["template"]["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    check(spec["selector"]["matchLabels"].items() <= labels.items(),
+          "StatefulSet: the selector matches the pod labels")
+    replicas = spec["replicas"]
+    svc = [s for s in by_kind["Service"] if s["metadata"]["name"] == spec["serviceName"]]
+    check(len(svc) == 1 and svc[0]["spec"].get("clusterIP") == "None",
+          "StatefulSet: serviceName names a headless Service")
+    if svc:
+        check(svc[0]["spec"]["selector"].items() <= labels.items(),
+              "headless Service: its selector matches the pods")
+    gw = [c for c in pod["containers"] if c["name"] == "gatewayd"]
+    check(len(gw) == 1, "StatefulSet: a container named gatewayd")
+    if failures:
+        done()
+    c = gw[0]
+    env = env_of(c)
+    known = set(d) | {"POD_INDEX"}
+    for name in env:
+        check(name in known, "gatewayd env %s is a setting of the daemon (--check-config)" % name)
+
+    def env_value(name):
+        e = env.get(name)
+        return e.get("value") if e and "value" in e else d.get(name)
+
+    port = int(env_value("GATEWAY_PORT"))
+    cports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    check(cports.get("http") == port, "container port http = GATEWAY_PORT (%d)" % port)
+    host = env_value("GATEWAY_HOST")
+    check(host in ("0.0.0.0", "::"), "GATEWAY_HOST listens beyond loopback in a pod")
+    # The daemon refuses a public bind without API_KEYS (or --allow-public).
+    has_keys = "secretKeyRef" in env.get("API_KEYS", {}).get("valueFrom", {})
+    check(has_keys or env_value("GATEWAY_ALLOW_PUBLIC") == "true",
+          "API_KEYS from a Secret (a public bind needs them)")
+    for probe, path in (("readinessProbe", "/healthz"), ("livenessProbe", "/livez")):
+        p = c.get(probe, {}).get("httpGet", {})
+        check(p.get("path") == path, "%s: GET %s" % (probe, path))
+        check(p.get("port") in ("http", port), "%s on the gateway's port" % probe)
+    pre = c.get("lifecycle", {}).get("preStop", {})
+    check(bool(pre), "a preStop hook")
+    pre_s = 0
+    cmd = pre.get("exec", {}).get("command", [])
+    if cmd and os.path.basename(cmd[0]) == "sleep":
+        pre_s = float(cmd[1])
+    elif "sleep" in pre:
+        pre_s = float(pre["sleep"]["seconds"])
+    drain = int(env_value("GATEWAY_DRAIN_TIMEOUT_SEC"))
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    # preStop, then the drain, then 3 s for the error events, then the
+    # children: with room to spare.
+    check(grace >= pre_s + drain + 3 + 5,
+          "terminationGracePeriodSeconds (%s) > preStop (%s) + drain (%d) + 8" % (grace, pre_s,
+                                                                                   drain))
+    mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+    work = env_value("LINGMA_WORK_DIR")
+    claims = [t["metadata"]["name"] for t in spec.get("volumeClaimTemplates", [])]
+    check(mounts.get(work) in claims, "LINGMA_WORK_DIR %s is a persistent volume" % work)
+    # --env-file points into the mounted Secret, at a key the Secret has for
+    # every pod ordinal.
+    args = c.get("args", [])
+    check("--env-file" in args, "the accounts come in through --env-file")
+    secrets = {s["metadata"]["name"]: s for s in by_kind["Secret"]}
+    if "--env-file" in args:
+        path = args[args.index("--env-file") + 1]
+        mdir = os.path.dirname(path)
+        vol = mounts.get(mdir)
+        vols = {v["name"]: v for v in pod.get("volumes", [])}
+        sname = vols.get(vol, {}).get("secret", {}).get("secretName")
+        check(sname in secrets, "--env-file is read from the mounted Secret")
+        check("$(POD_INDEX)" in path, "--env-file is the pod's own (by ordinal)")
+        for i in range(replicas):
+            key = os.path.basename(path).replace("$(POD_INDEX)", str(i))
+            data = secrets.get(sname, {}).get("stringData", {})
+            check(key in data, "the Secret has %s for pod %d" % (key, i))
+            check("LINGMA_ACCOUNTS=" in data.get(key, ""), "%s sets LINGMA_ACCOUNTS" % key)
+    for name in ("API_KEYS", "METRICS_TOKEN"):
+        ref = env.get(name, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref:
+            check(ref.get("key") in secrets.get(ref.get("name"), {}).get("stringData", {}),
+                  "%s: its Secret key exists in the example" % name)
+    sc = c.get("securityContext", {})
+    check(sc.get("allowPrivilegeEscalation") is False, "no privilege escalation")
+    check(sc.get("readOnlyRootFilesystem") is True, "a read-only root file system")
+
+    pdb = by_kind["PodDisruptionBudget"][0]["spec"]
+    check(pdb["selector"]["matchLabels"].items() <= labels.items(),
+          "PodDisruptionBudget selects the gateways")
+    check(pdb.get("maxUnavailable") == 1 or (pdb.get("minAvailable", replicas) < replicas),
+          "PodDisruptionBudget lets one gateway go at a time")
+
+    # The HAProxy front: its configuration is exactly what render-balancer
+    # makes for the StatefulSet's pods, and HAProxy accepts it.
+    cm = [m for m in by_kind["ConfigMap"] if "haproxy.cfg" in m.get("data", {})]
+    check(len(cm) == 1, "a ConfigMap with haproxy.cfg")
+    if cm:
+        cfg = cm[0]["data"]["haproxy.cfg"]
+        with open(os.path.join(kdir, "haproxy.yaml")) as f:
+            m = re.search(r"^#\s+(deploy/render-balancer haproxy .*)$", f.read(), re.M)
+        check(m is not None, "haproxy.yaml names its render-balancer command")
+        if m:
+            argv = m.group(1).split()
+            want_hosts = ["%s-%d.%s:%d" % (sts["metadata"]["name"], i, spec["serviceName"],
+                                           port) for i in range(replicas)]
+            check(argv[-replicas:] == want_hosts and len([a for a in argv if ":" in a and "="
+                                                          not in a]) == replicas,
+                  "the front lists every pod of the StatefulSet: %s" % " ".join(want_hosts))
+            out = subprocess.run([os.path.join(root, argv[0])] + argv[1:], check=True,
+                                 capture_output=True, text=True, timeout=30).stdout
+            check(out == cfg, "haproxy.cfg is the render-balancer output (render it again)")
+            listen = [a for a in argv if a.startswith("LISTEN=")]
+            lport = int(listen[0].rsplit(":", 1)[1]) if listen else 8080
+            dep = [x for x in by_kind["Deployment"]
+                   if any(v.get("configMap", {}).get("name") == cm[0]["metadata"]["name"]
+                          for v in x["spec"]["template"]["spec"].get("volumes", []))]
+            check(len(dep) == 1, "a Deployment runs HAProxy with that ConfigMap")
+            if dep:
+                hc = dep[0]["spec"]["template"]["spec"]["containers"][0]
+                hports = {p["name"]: p["containerPort"] for p in hc.get("ports", [])}
+                check(hports.get("http") == lport, "HAProxy's container port = its LISTEN port")
+                hl = dep[0]["spec"]["template"]["metadata"]["labels"]
+                front = [s for s in by_kind["Service"] if s["spec"].get("selector", {}).items()
+                         <= hl.items() and s["spec"].get("selector")]
+                check(len(front) == 1, "a Service in front of HAProxy")
+                chat = int(d["LINGMA_CHAT_TIMEOUT"])
+                check(dep[0]["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+                      > chat, "HAProxy pods may finish streams as long as a chat (%d s)" % chat)
+        haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy"
+                                              if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+        if haproxy:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "haproxy.cfg")
+                with open(path, "w") as f:
+                    f.write(cfg.replace("/tmp/haproxy", tmp + "/haproxy"))
+                r = subprocess.run([haproxy, "-c", "-f", path], capture_output=True, text=True,
+                                   timeout=30)
+                check(r.returncode == 0, "haproxy -c accepts the front's configuration: " +
+                      r.stderr.strip())
+        else:
+            print("haproxy not installed: its syntax check of the front is skipped")
+    done()
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -158,6 +336,7 @@ def main():
     {
         "systemd": lambda: check_systemd(gatewayd, root),
         "systemd-verify": lambda: check_systemd_verify(gatewayd, root),
+        "k8s": lambda: check_k8s(gatewayd, root),
     }[what]()
 
 
