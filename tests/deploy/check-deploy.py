@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 SKIP = 77
@@ -328,6 +329,184 @@ def check_k8s(gatewayd, root):
     done()
 
 
+# ---- a live gateway's /metrics -------------------------------------------
+
+def free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def die_with_us():
+    """preexec_fn: the child gets SIGKILL when this process dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def http(url, body=None, timeout=10):
+    req = urllib.request.Request(url, data=body.encode() if body else None,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def live_metrics(gatewayd, sim):
+    """Start lingma-gatewayd (two instances) on lingma-sim, make a chat, a
+    stream and a 404, and return the /metrics text. The gateway is stopped
+    by pid before this returns."""
+    import select
+    with tempfile.TemporaryDirectory() as work:
+        env = {
+            "PATH": "/usr/bin:/bin", "HOME": work, "LINGMA_BIN": sim, "LINGMA_WORK_DIR": work,
+            "GATEWAY_PORT": "0", "LINGMA_INSTANCE_COUNT": "2", "LOG_LEVEL": "warn",
+            "LINGMA_SOCKET_PORT": str(free_port()),
+            # The gateway dies with us, and its simulators with it.
+            "LINGMA_EXIT_WITH_PARENT": str(os.getpid()),
+        }
+        p = subprocess.Popen([gatewayd], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, preexec_fn=die_with_us)
+        try:
+            r, _, _ = select.select([p.stdout], [], [], 15)
+            if not r:
+                sys.exit("lingma-gatewayd printed no URL in 15 s")
+            url = p.stdout.readline().decode().strip()
+            end = time.monotonic() + 20
+            while http(url + "/healthz")[0] != 200:
+                if time.monotonic() > end:
+                    sys.exit("lingma-gatewayd never became ready")
+                time.sleep(0.02)
+            chat = '{"messages":[{"role":"user","content":"hi"}]}'
+            check(http(url + "/v1/chat/completions", chat)[0] == 200, "a chat works")
+            check(http(url + "/v1/chat/completions", chat[:-1] + ',"stream":true}')[0] == 200,
+                  "a stream works")
+            http(url + "/nowhere")
+            status, text = http(url + "/metrics")
+            check(status == 200, "GET /metrics")
+            return text
+        finally:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def exported(text):
+    """{metric name: set of label names} of a Prometheus text exposition;
+    histograms give their _bucket, _sum and _count names too."""
+    names = {}
+    for line in text.splitlines():
+        m = re.match(r"^# TYPE (\S+) (\S+)", line)
+        if m:
+            base, kind = m.groups()
+            for n in [base] + ([base + s for s in ("_bucket", "_sum", "_count")]
+                               if kind == "histogram" else []):
+                names.setdefault(n, set())
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ", line)
+        if m and not line.startswith("#"):
+            labels = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(3) or ""))
+            names.setdefault(m.group(1), set()).update(labels)
+    return names
+
+
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
+                "or", "unless", "offset", "inf", "nan"}
+# Labels Prometheus adds at scrape time, and the histogram's bucket bound.
+SCRAPE_LABELS = {"instance", "job", "le"}
+
+
+def check_expr(where, expr, names):
+    """Every metric an expression names is exported, with the labels it
+    selects on; it names at least one metric of the gateway."""
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)        # string literals
+    e = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "", e)   # Grafana variables
+    e = re.sub(r"\[[^\]]*\]", "", e)                       # ranges
+    used = []
+    grouping = set()
+    for m in re.finditer(r"\b(by|without|on|ignoring)\s*\(([^)]*)\)", e):
+        grouping.update(x.strip() for x in m.group(2).split(",") if x.strip())
+    e = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", e)
+    for m in re.finditer(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?\s*(\()?", e):
+        name, sel, labels, call = m.group(1), m.group(2), m.group(3), m.group(4)
+        if call or name.lower() in PROMQL_WORDS:
+            continue
+        if re.match(r"^\d", name):
+            continue
+        used.append(name)
+        ok = check(name in names or name == "up",
+                   "%s: %s is not exported by lingma-gatewayd" % (where, name))
+        if ok and sel and name != "up":
+            for label in re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", labels):
+                check(label in names[name] or label in SCRAPE_LABELS,
+                      "%s: %s has no label %s" % (where, name, label))
+    check(any(n.startswith("gateway_") or n == "up" for n in used),
+          "%s: the expression names a gateway metric" % where)
+    known = set().union(*[names.get(n, set()) for n in used]) | SCRAPE_LABELS
+    for label in grouping:
+        check(label in known, "%s: grouping by %s, which none of its metrics has" % (where,
+                                                                                     label))
+    return used
+
+
+def check_grafana(gatewayd, root, sim):
+    path = os.path.join(root, "deploy", "grafana", "lingma-gatewayd.json")
+    with open(path) as f:
+        dash = json.load(f)
+    names = exported(live_metrics(gatewayd, sim))
+    ids = [p.get("id") for p in dash.get("panels", [])]
+    check(len(ids) > 0 and len(ids) == len(set(ids)), "dashboard: panels with unique ids")
+    check(dash.get("uid") and dash.get("title"), "dashboard: a uid and a title")
+    variables = {v["name"] for v in dash.get("templating", {}).get("list", [])}
+    seen = set()
+    for p in dash["panels"]:
+        check(p.get("datasource", {}).get("uid") == "${datasource}",
+              "panel %r: the datasource variable" % p.get("title"))
+        check(len(p.get("targets", [])) > 0, "panel %r has queries" % p.get("title"))
+        for t in p.get("targets", []):
+            seen.update(check_expr("panel %r" % p["title"], t["expr"], names))
+            for var in re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", t["expr"]):
+                check(var.startswith("__") or var in variables,
+                      "panel %r uses an undefined variable $%s" % (p["title"], var))
+    for v in dash.get("templating", {}).get("list", []):
+        q = v.get("definition") or ""
+        if q:
+            m = re.match(r"label_values\((\w+),\s*(\w+)\)", q)
+            check(m and m.group(1) in names, "variable %s: %s" % (v["name"], q))
+    # What the issue asks the dashboard to show.
+    for metric in ("gateway_requests_total", "gateway_in_flight", "gateway_queued",
+                   "gateway_time_to_first_token_seconds_bucket",
+                   "gateway_request_duration_seconds_bucket", "gateway_instances",
+                   "gateway_pool_instance_restarts_total"):
+        check(metric in seen, "the dashboard shows %s" % metric)
+    done()
+
+
+def check_rules(gatewayd, root, sim):
+    import yaml
+    path = os.path.join(root, "deploy", "prometheus", "lingma-gatewayd.rules.yml")
+    with open(path) as f:
+        rules = yaml.safe_load(f)
+    names = exported(live_metrics(gatewayd, sim))
+    alerts = {}
+    for g in rules["groups"]:
+        for r in g["rules"]:
+            alerts[r["alert"]] = r
+            check_expr("alert %s" % r["alert"], r["expr"], names)
+            check(r.get("labels", {}).get("severity") in ("critical", "warning"),
+                  "alert %s has a severity" % r["alert"])
+    for a in ("LingmaGatewayNoServingInstance", "LingmaGatewayErrorRatio",
+              "LingmaGatewayRejectRatio", "LingmaInstanceRestarts",
+              "LingmaGatewaySlowFirstToken"):
+        check(a in alerts, "an alert %s" % a)
+    done()
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -337,6 +516,8 @@ def main():
         "systemd": lambda: check_systemd(gatewayd, root),
         "systemd-verify": lambda: check_systemd_verify(gatewayd, root),
         "k8s": lambda: check_k8s(gatewayd, root),
+        "grafana": lambda: check_grafana(gatewayd, root, rest[0]),
+        "rules": lambda: check_rules(gatewayd, root, rest[0]),
     }[what]()
 
 
