@@ -500,8 +500,8 @@ test_routing(void **state)
 
     /* Without X-Lingma-Affinity the API key is the key, the same one
      * whether sent as a Bearer token or as x-api-key; several keys spread. */
-    int key_host[8], seen[NHOSTS] = {0};
-    for (int k = 0; k < 8; k++) {
+    int key_host[16], seen[NHOSTS] = {0};
+    for (int k = 0; k < 16; k++) {
         for (int form = 0; form < 3; form++) {
             struct call c = {.stream = form == 1};
             if (form == 2)
