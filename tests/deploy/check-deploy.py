@@ -8,6 +8,8 @@ WHAT is one of:
                   the values that must agree with the daemon's defaults
   systemd-verify  the same file through `systemd-analyze verify` (skipped,
                   exit 77, without systemd-analyze)
+  balancer        deploy/haproxy, deploy/nginx rendered with their defaults:
+                  timeouts, body limit, SSE, checks agree with the daemon's
   k8s             deploy/k8s/*.yaml: structure and the values that must agree
                   with the daemon's settings (skipped without PyYAML)
   grafana SIM     deploy/grafana/lingma-gatewayd.json: every query names a
@@ -507,6 +509,53 @@ def check_rules(gatewayd, root, sim):
     done()
 
 
+def check_balancer(gatewayd, root):
+    """The balancer templates rendered with their defaults agree with the
+    daemon's: timeouts over chat + queue timeout, the body limit, SSE
+    unbuffered, the health path."""
+    d = defaults(gatewayd)
+    chat, queue = int(d["LINGMA_CHAT_TIMEOUT"]), int(d["GATEWAY_QUEUE_TIMEOUT_SEC"])
+    body = int(d["GATEWAY_MAX_BODY_BYTES"])
+    render = os.path.join(root, "deploy", "render-balancer")
+
+    def rendered(kind):
+        return subprocess.run([render, kind, "gw1:8000", "gw2:8000"], check=True,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    def seconds_of(text, directive):
+        m = re.search(r"^\s*%s\s+(\d+)s?\s*;?\s*$" % re.escape(directive), text, re.M)
+        return int(m.group(1)) if m else None
+
+    hx = rendered("haproxy")
+    for t in ("timeout client", "timeout server"):
+        v = seconds_of(hx, t)
+        check(v is not None and v > chat + queue,
+              "haproxy: %s (%s) > LINGMA_CHAT_TIMEOUT + GATEWAY_QUEUE_TIMEOUT_SEC (%d)"
+              % (t, v, chat + queue))
+    check(re.search(r"^\s*http-check send meth GET uri /healthz\s*$", hx, re.M) is not None,
+          "haproxy: checks GET /healthz")
+    check(re.search(r"^\s*balance hash var\(txn\.affinity\)", hx, re.M) is not None and
+          re.search(r"^\s*hash-type consistent", hx, re.M) is not None,
+          "haproxy: consistent hashing on the affinity key")
+    check(len(re.findall(r"^\s*server gw\d+ \S+ id \d+", hx, re.M)) == 2,
+          "haproxy: one server line per host, with a fixed id")
+
+    ng = rendered("nginx")
+    for t in ("proxy_read_timeout", "proxy_send_timeout", "send_timeout"):
+        v = seconds_of(ng, t)
+        check(v is not None and v > chat + queue,
+              "nginx: %s (%s) > chat + queue timeout (%d)" % (t, v, chat + queue))
+    m = re.search(r"^\s*client_max_body_size\s+(\d+);", ng, re.M)
+    check(m is not None and int(m.group(1)) == body,
+          "nginx: client_max_body_size = GATEWAY_MAX_BODY_BYTES (%d)" % body)
+    check(re.search(r"^\s*proxy_buffering off;", ng, re.M) is not None, "nginx: SSE unbuffered")
+    check(re.search(r"^\s*proxy_next_upstream error http_503 http_429 non_idempotent;", ng,
+                    re.M) is not None, "nginx: retries on errors, 503 and 429 only")
+    check(len(re.findall(r"^\s*server gw\d:8000 max_fails=", ng, re.M)) == 2,
+          "nginx: one server line per host")
+    done()
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -516,6 +565,7 @@ def main():
         "systemd": lambda: check_systemd(gatewayd, root),
         "systemd-verify": lambda: check_systemd_verify(gatewayd, root),
         "k8s": lambda: check_k8s(gatewayd, root),
+        "balancer": lambda: check_balancer(gatewayd, root),
         "grafana": lambda: check_grafana(gatewayd, root, rest[0]),
         "rules": lambda: check_rules(gatewayd, root, rest[0]),
     }[what]()

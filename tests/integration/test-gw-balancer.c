@@ -113,7 +113,7 @@ struct call {
     char *resp;
     size_t len, cap;
     char retry_after[32];
-    long long t0, t_head, t_end; /* ms; 0: not yet */
+    long long t0, t_head, t_body, t_end; /* ms; 0: not yet */
     long status;
     CURLcode rc;
     bool added, done;
@@ -125,6 +125,8 @@ on_body(char *p, size_t sz, size_t n, void *ud)
 {
     struct call *c = ud;
     size_t add = sz * n;
+    if (!c->t_body && add)
+        c->t_body = gwd_now_ms();
     if (c->len + add + 1 > c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 4096;
         while (cap < c->len + add + 1)
@@ -543,6 +545,20 @@ test_routing(void **state)
         assert_int_equal(c.host, cl->key_host[i]);
         call_free(&c);
     }
+
+    /* SSE is not buffered: a stream of eight chunks 100 ms apart arrives
+     * piece by piece, its first bytes long before its end. */
+    gwd_sim_config(&cl->gw[cl->key_host[1]], "{\"chunk_ms\":100}");
+    struct call sse = {.stream = true};
+    snprintf(sse.key, sizeof(sse.key), "conv-1");
+    call_one(cl, &sse);
+    assert_true(complete(&sse));
+    print_message(
+        "FIGURES %s SSE: eight chunks 100 ms apart, the first bytes %lld ms before the end\n",
+        lb_kind, sse.t_end - sse.t_body);
+    assert_true(sse.t_end - sse.t_body >= 400);
+    call_free(&sse);
+    gwd_sim_config(&cl->gw[cl->key_host[1]], "{}");
 
     /* A body of exactly GATEWAY_MAX_BODY_BYTES passes (JSON whitespace),
      * one byte more is a 413 in the OpenAI envelope, from the gateway
