@@ -13,6 +13,10 @@
  * GATEWAY_DRAIN_TIMEOUT_SEC, then end the rest (streams get an error event
  * and [DONE]). Start-up never waits for Lingma: a gateway whose Lingma is
  * not ready yet still serves /healthz (503) and retries lazily.
+ *
+ * Under systemd (notify.c): READY=1 after "listening", STOPPING=1 when the
+ * drain starts, and WATCHDOG=1 from the wait and drain loops below while
+ * the daemon's own loops answer (loops_turn).
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +29,7 @@
 #include "../tools/common/exit_with_parent.h"
 #include "discover.h"
 #include "gateway.h"
+#include "notify.h"
 #include "responses_store.h"
 
 extern char **environ;
@@ -168,15 +173,62 @@ announce(gw_app *app, const gw_config *cfg)
     /* One line on stdout: scripts and tests read the URL from it. */
     printf("%s\n", url);
     fflush(stdout);
+    gw_notify_ready(url);
+}
+
+/* Whether the daemon's loops still answer, checked before each WATCHDOG=1:
+ * the pool's stats snapshot takes the lock that the service thread and
+ * every route share, so a thread stuck while holding it starves the
+ * watchdog and systemd restarts the daemon. */
+static bool
+loops_turn(gw_app *app)
+{
+    lingma_pool_stats *st = NULL;
+    if (lingma_pool_stats_get(&st, app->pool) != 0)
+        return false;
+    lingma_pool_stats_free(st);
+    return true;
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* WATCHDOG=1 when it is due (every `every_ms`; 0: no watchdog). */
+static void
+watchdog_tick(gw_app *app, unsigned every_ms, long long *next)
+{
+    if (!every_ms || now_ms() < *next)
+        return;
+    if (loops_turn(app))
+        gw_notify_watchdog();
+    *next = now_ms() + every_ms;
 }
 
 /* Wait for SIGINT/SIGTERM, reopening the log on SIGHUP. */
 static int
 wait_for_stop(gw_app *app, const sigset_t *set)
 {
+    unsigned wd = gw_notify_watchdog_interval_ms();
+    long long next = 0;
     for (;;) {
         siginfo_t si;
-        int sig = sigwaitinfo(set, &si);
+        int sig;
+        if (wd) {
+            watchdog_tick(app, wd, &next);
+            long long left = next - now_ms();
+            left = left < 1 ? 1 : left;
+            struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+            sig = sigtimedwait(set, &si, &ts);
+            if (sig < 0 && errno == EAGAIN)
+                continue;
+        } else {
+            sig = sigwaitinfo(set, &si);
+        }
         if (sig < 0) {
             if (errno == EINTR)
                 continue;
@@ -197,9 +249,23 @@ static void
 drain_and_stop(gw_app *app, const gw_config *cfg, int sig)
 {
     atomic_store(&app->draining, true);
+    gw_notify_stopping();
     log_msg(app->log, LINGMA_LOG_INFO, "draining", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
     gw_http_quiesce(app->http);
-    size_t left = gw_http_drain(app->http, cfg->drain_timeout * 1000u);
+    /* In slices of the watchdog interval, so that a long drain still pings. */
+    unsigned wd = gw_notify_watchdog_interval_ms();
+    long long end = now_ms() + (long long)cfg->drain_timeout * 1000, next = 0;
+    size_t left;
+    for (;;) {
+        watchdog_tick(app, wd, &next);
+        long long rest = end - now_ms();
+        unsigned slice = rest > 0 ? (unsigned)rest : 0;
+        if (wd && slice > wd)
+            slice = wd;
+        left = gw_http_drain(app->http, slice);
+        if (left == 0 || now_ms() >= end)
+            break;
+    }
     if (left) {
         gw_log_fields f = GW_LOG_FIELDS_INIT;
         gw_log_kv kv = {"requests", GW_LOG_INT, NULL, (int64_t)left, 0, false};

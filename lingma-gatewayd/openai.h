@@ -138,6 +138,17 @@ int gw_chat_request_prompt(char **out, const gw_chat_request *req);
  */
 int gw_chat_request_affinity(char **out, const gw_chat_request *req);
 
+/* The header a load balancer hashes on (deploy/haproxy, deploy/nginx). */
+#define GW_AFFINITY_HEADER "X-Lingma-Affinity"
+
+/*
+ * The affinity key of a request that carried `header` (the value of
+ * GW_AFFINITY_HEADER, NULL when absent): a non-empty header wins, so that
+ * the conversation the balancer keeps on one host also stays on one
+ * instance there; else gw_chat_request_affinity(). Same results.
+ */
+int gw_chat_affinity_key(char **out, const char *header, const gw_chat_request *req);
+
 /* FNV-1a, 64 bits. */
 uint64_t gw_fnv1a64(const void *data, size_t len);
 

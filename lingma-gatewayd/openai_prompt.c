@@ -172,3 +172,13 @@ gw_chat_request_affinity(char **out, const gw_chat_request *req)
     *out = gw_buf_detach(&key, NULL);
     return 0;
 }
+
+int
+gw_chat_affinity_key(char **out, const char *header, const gw_chat_request *req)
+{
+    if (header && header[0]) {
+        *out = strdup(header);
+        return *out ? 0 : LINGMA_ENOMEM;
+    }
+    return gw_chat_request_affinity(out, req);
+}

@@ -476,7 +476,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     struct chat *c = calloc(1, sizeof(*c));
     char *prompt = NULL, *affinity = NULL;
     if (!c || gw_chat_request_prompt(&prompt, creq) != 0 ||
-        gw_chat_request_affinity(&affinity, creq) != 0 ||
+        gw_chat_affinity_key(&affinity, gw_http_req_header(req, GW_AFFINITY_HEADER), creq) != 0 ||
         gw_stop_init(&c->stop, creq->stop, creq->n_stop) != 0) {
         free(prompt);
         free(c);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "gwd.h"
+#include "tmpdir.h"
 
 static struct gwd G;
 
@@ -771,6 +772,66 @@ test_startup(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Which instance answered: each simulator of a two-instance gateway
+ * replies with its own name (<work>/inst-N/sim.json). */
+static int
+answered_by(struct gwd *g, const char *user, const char *affinity)
+{
+    char body[256], hdr[128];
+    snprintf(body, sizeof(body),
+             "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"user\":\"%s\"}", user);
+    snprintf(hdr, sizeof(hdr), "X-Lingma-Affinity: %s", affinity ? affinity : "");
+    const char *const h[] = {hdr, NULL};
+    struct gwd_resp r;
+    gwd_req(&r, g, "POST", "/v1/chat/completions", body, affinity ? h : NULL);
+    assert_int_equal(r.status, 200);
+    json_t *msg = json_object_get(json_array_get(json_object_get(r.json, "choices"), 0), "message");
+    const char *text = json_string_value(json_object_get(msg, "content"));
+    assert_non_null(text);
+    int inst = strcmp(text, "inst-0") == 0 ? 0 : strcmp(text, "inst-1") == 0 ? 1 : -1;
+    assert_true(inst >= 0);
+    gwd_resp_free(&r);
+    return inst;
+}
+
+/* X-Lingma-Affinity, the header the balancer recipes hash on, is the
+ * gateway's own affinity key too: a conversation that stays on one host
+ * stays on one instance, whatever its `user` says. */
+static void
+test_affinity_header(void **state)
+{
+    (void)state;
+    static const char *const env[] = {"LINGMA_INSTANCE_COUNT=2", "LINGMA_SIM_CHUNKS=1", NULL};
+    struct gwd g;
+    gwd_start(&g, env, true);
+    /* Both instances ready: a sticky key goes to its first choice only
+     * while that one is ready. */
+    assert_true(gwd_wait_stat(&g, "pool.ready", 2, 20000));
+    for (int i = 0; i < 2; i++) {
+        char dir[4200], json[64];
+        snprintf(dir, sizeof(dir), "%s/inst-%d", g.work, i);
+        snprintf(json, sizeof(json), "{\"reply\":\"text:inst-%d\"}", i);
+        assert_int_equal(tmpdir_write(dir, "sim.json", json, 0600), 0);
+    }
+    int seen[2] = {0, 0};
+    for (int k = 0; k < 8; k++) {
+        char key[32], user[32];
+        snprintf(key, sizeof(key), "conversation-%d", k);
+        int want = answered_by(&g, key, NULL); /* `user` alone is the key */
+        seen[want]++;
+        for (int u = 0; u < 4; u++) {
+            snprintf(user, sizeof(user), "someone-%d-%d", k, u);
+            assert_int_equal(answered_by(&g, user, key), want);
+        }
+        /* An empty header is no key: `user` decides again. */
+        assert_int_equal(answered_by(&g, key, ""), want);
+    }
+    /* Eight keys over two instances: both are used (rendezvous hashing of
+     * fixed names, so this is the same on every run). */
+    assert_true(seen[0] > 0 && seen[1] > 0);
+    assert_int_equal(gwd_stop(&g), 0);
+}
+
 int
 main(void)
 {
@@ -790,6 +851,7 @@ main(void)
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_auto_login),
         cmocka_unit_test(test_startup),
+        cmocka_unit_test(test_affinity_header),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

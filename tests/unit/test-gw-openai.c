@@ -561,6 +561,19 @@ test_affinity(void **state)
     free(k);
     gw_chat_request_free(r);
 
+    /* The balancer's header wins over `user`; an empty one does not count. */
+    r = parse_ok("{" MSG1 ",\"user\":\"alice\"}");
+    assert_int_equal(gw_chat_affinity_key(&k, "conv-7", r), 0);
+    assert_string_equal(k, "conv-7");
+    free(k);
+    assert_int_equal(gw_chat_affinity_key(&k, "", r), 0);
+    assert_string_equal(k, "alice");
+    free(k);
+    assert_int_equal(gw_chat_affinity_key(&k, NULL, r), 0);
+    assert_string_equal(k, "alice");
+    free(k);
+    gw_chat_request_free(r);
+
     /* Known FNV-1a 64 vectors. */
     assert_true(gw_fnv1a64("", 0) == UINT64_C(0xcbf29ce484222325));
     assert_true(gw_fnv1a64("a", 1) == UINT64_C(0xaf63dc4c8601ec8c));
