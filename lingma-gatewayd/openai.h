@@ -221,6 +221,13 @@ int gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char
                          size_t content_len, const char *reasoning, size_t reasoning_len,
                          const char *finish_reason, const gw_usage *usage);
 
+/* The same with the calls the model made: message.tool_calls
+ * [{id, type "function", function {name, arguments}}] when n_calls > 0. */
+int gw_openai_completion_calls(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                               size_t content_len, const char *reasoning, size_t reasoning_len,
+                               const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
+                               const gw_usage *usage);
+
 /* The first chunk: delta {"role":"assistant","content":""}. */
 int gw_openai_chunk_role(gw_buf *out, const gw_completion_meta *meta);
 
@@ -232,6 +239,12 @@ int gw_openai_chunk_content(gw_buf *out, const gw_completion_meta *meta, const c
  * convention, read by most OpenAI-compatible clients that show thinking). */
 int gw_openai_chunk_reasoning(gw_buf *out, const gw_completion_meta *meta, const char *text,
                               size_t len);
+
+/* A tool call fragment: delta {"tool_calls":[{index, ...}]}. With `id`
+ * it is a call's first fragment (id, type "function", function {name,
+ * arguments}); without, a continuation (function {arguments}). */
+int gw_openai_chunk_tool_call(gw_buf *out, const gw_completion_meta *meta, size_t index,
+                              const char *id, const char *name, const char *arguments);
 
 /* The last choice chunk: empty delta and the finish reason. */
 int gw_openai_chunk_finish(gw_buf *out, const gw_completion_meta *meta, const char *finish_reason);

@@ -28,6 +28,14 @@
  * matcher, then the token counter; on a hit the chat is cancelled upstream
  * and the request finishes at once with "stop" or "length". The cancelled
  * chat's terminal event arrives later and only releases the state.
+ *
+ * Tool calls (doc/tools.md): the request's toolset goes into the chat
+ * options; the runtime adds the tool section, parses the answer and hands
+ * out its valid calls as TOOL_CALL events after all the text. The first
+ * call releases what the stop matcher held back, each call is rendered by
+ * the front-end, and the answer ends with GW_FINISH_TOOL_CALLS. Calls are
+ * not cut by max_tokens or stop sequences (a cut call is of no use); their
+ * arguments count as completion tokens.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +80,8 @@ struct chat {
     bool finished; /* the request got its answer (service thread) */
     bool fe_told;  /* the front-end's finished() ran */
     bool had_delta;
+    size_t n_calls;     /* tool calls rendered */
+    size_t calls_bytes; /* their arguments, within ANSWER_MAX_BYTES */
     atomic_uint refs;
     _Atomic uint64_t chat_id;
     atomic_bool gone;
@@ -236,16 +246,22 @@ finish_error(struct chat *c, const gw_error *e)
     gw_request_done(c->app, &c->ri, gw_error_status_for(c->ri.api, e), c->instance);
 }
 
+static void
+too_large(gw_error *e)
+{
+    gw_error_set(e, 502, GW_TYPE_SERVER, "answer_too_large", NULL,
+                 "The upstream answer exceeded %u bytes.", ANSWER_MAX_BYTES);
+}
+
 /* Keep non-streaming answer text in `b`, within ANSWER_MAX_BYTES over the
- * text and the reasoning. On failure the chat is stopped and the request
+ * text, the reasoning and the calls. On failure the chat is stopped and the request
  * answered with an error: a shortened answer must not look complete. */
 static bool
 hold(struct chat *c, gw_buf *b, const char *text, size_t len)
 {
     gw_error e;
-    if (c->content.len + c->reasoning.len + len > ANSWER_MAX_BYTES) {
-        gw_error_set(&e, 502, GW_TYPE_SERVER, "answer_too_large", NULL,
-                     "The upstream answer exceeded %u bytes.", ANSWER_MAX_BYTES);
+    if (c->content.len + c->reasoning.len + c->calls_bytes + len > ANSWER_MAX_BYTES) {
+        too_large(&e);
     } else if (gw_buf_append(b, text, len) != 0) {
         gw_error_internal(&e);
     } else {
@@ -310,6 +326,55 @@ on_reasoning(struct chat *c, const char *text, size_t len)
         hold(c, &c->reasoning, text, len);
 }
 
+/* The end of the answer's text: what the stop matcher still holds goes
+ * out (its last bytes can no longer start a stop sequence). Returns true
+ * when max_tokens cut it. */
+static bool
+flush_text(struct chat *c)
+{
+    gw_buf rest = GW_BUF_INIT;
+    gw_stop_flush(&c->stop, &rest);
+    bool cut = rest.len && forward(c, rest.data, rest.len);
+    gw_buf_free(&rest);
+    return cut;
+}
+
+/* A call the runtime validated: rendered at once when streaming, kept by
+ * the front-end otherwise. A call that cannot be rendered fails the
+ * answer: a dropped call would leave the client's loop waiting. */
+static void
+on_tool_call(struct chat *c, const lingma_chat_event *ev)
+{
+    if (c->n_calls == 0 && flush_text(c) && !c->finished) {
+        /* The text reached max_tokens: the answer ends there, without
+         * calls, as any other cut answer. */
+        cancel_upstream(c);
+        finish_ok(c, GW_FINISH_LENGTH, NULL);
+    }
+    if (c->finished)
+        return;
+    const char *args = ev->tool_call.arguments ? ev->tool_call.arguments : "{}";
+    size_t alen = strlen(args);
+    gw_token_counter_feed(&c->tokens, args, alen);
+    gw_tool_call call = {(char *)ev->tool_call.id, (char *)ev->tool_call.name, (char *)args};
+    gw_error e;
+    c->calls_bytes += alen;
+    if (c->content.len + c->reasoning.len + c->calls_bytes > ANSWER_MAX_BYTES) {
+        too_large(&e);
+    } else if (!render_state(c) ||
+               c->fe->tool_call(&c->scratch, c->fst, &c->ans, ev->tool_call.index, &call) != 0) {
+        gw_buf_reset(&c->scratch);
+        gw_error_internal(&e);
+    } else {
+        c->n_calls++;
+        if (c->stream)
+            stream_send(c);
+        return;
+    }
+    cancel_upstream(c);
+    finish_error(c, &e);
+}
+
 static void
 on_started(struct chat *c, const lingma_chat_event *ev)
 {
@@ -360,16 +425,19 @@ on_event(const lingma_chat_event *ev, void *payload)
         if (!c->finished)
             on_reasoning(c, ev->delta.text, ev->delta.len);
         return;
-    case LINGMA_CHAT_TOOL_CALL: /* the gateway declares no tools yet */
+    case LINGMA_CHAT_TOOL_CALL:
+        if (!c->finished)
+            on_tool_call(c, ev);
         return;
     case LINGMA_CHAT_DONE:
         if (!c->finished) {
-            gw_buf rest = GW_BUF_INIT;
-            gw_stop_flush(&c->stop, &rest);
-            bool cut = rest.len && forward(c, rest.data, rest.len);
-            gw_buf_free(&rest);
+            bool cut = flush_text(c);
             if (!c->finished)
-                finish_ok(c, cut ? GW_FINISH_LENGTH : GW_FINISH_STOP, &ev->done.usage);
+                finish_ok(c,
+                          cut          ? GW_FINISH_LENGTH
+                          : c->n_calls ? GW_FINISH_TOOL_CALLS
+                                       : GW_FINISH_STOP,
+                          &ev->done.usage);
         }
         break;
     case LINGMA_CHAT_ERROR:

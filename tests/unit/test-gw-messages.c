@@ -650,6 +650,93 @@ test_complete(void **state)
     free(got);
 }
 
+/* ---- tool calls ----------------------------------------------------------- */
+
+static const gw_tool_call WRITE = {"call_0123456789abcdef01234567", "Write",
+                                   "{\"file_path\":\"/tmp/x\",\"content\":\"hi\"}"};
+static const gw_tool_call BASH = {"call_89abcdef0123456701234567", "Bash", "{\"command\":\"ls\"}"};
+
+#define TOOL_USE(i, id, name, partial)                                                             \
+    BLOCK_START(i, "{\"type\":\"tool_use\",\"id\":\"" id "\",\"name\":\"" name "\",\"input\":{}}") \
+    EV("content_block_delta",                                                                      \
+       "{\"type\":\"content_block_delta\",\"index\":" #i                                           \
+       ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"" partial "\"}}")             \
+    BLOCK_STOP(i)
+
+static void
+test_stream_tool_use(void **state)
+{
+    (void)state;
+    const gw_frontend *fe = &gw_fe_messages;
+    gw_answer a = answer(true, true);
+    gw_usage u = {9, 4};
+    gw_buf out = GW_BUF_INIT;
+    void *st = fe->state_new(&a);
+    /* Thinking, text, two calls: each call a tool_use block of its own,
+     * its input whole in one input_json_delta; stop_reason tool_use. */
+    assert_int_equal(fe->stream_open(&out, st, &a), 0);
+    assert_int_equal(fe->stream_reasoning(&out, st, &a, "t", 1), 0);
+    assert_int_equal(fe->stream_text(&out, st, &a, "Sure.", 5), 0);
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &WRITE), 0);
+    assert_int_equal(fe->tool_call(&out, st, &a, 1, &BASH), 0);
+    assert_int_equal(fe->stream_close(&out, st, &a, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(
+        out.data,
+        START BLOCK_START(0, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}")
+            DELTA(0, "thinking_delta", "thinking", "t")
+                DELTA(0, "signature_delta", "signature", "lingma-gatewayd:msg_01") BLOCK_STOP(0)
+                    TEXT_START(1) DELTA(1, "text_delta", "text", "Sure.") BLOCK_STOP(1)
+                        TOOL_USE(2, "toolu_0123456789abcdef01234567", "Write",
+                                 "{\\\"file_path\\\":\\\"/tmp/x\\\",\\\"content\\\":\\\"hi\\\"}")
+                            TOOL_USE(3, "toolu_89abcdef0123456701234567", "Bash",
+                                     "{\\\"command\\\":\\\"ls\\\"}") END("tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_reset(&out);
+    /* A call alone: message_start first, no text block. */
+    a = answer(true, false);
+    st = fe->state_new(&a);
+    assert_int_equal(fe->stream_open(&out, st, &a), 0);
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &BASH), 0);
+    assert_int_equal(fe->stream_close(&out, st, &a, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(out.data,
+                        START TOOL_USE(0, "toolu_89abcdef0123456701234567", "Bash",
+                                       "{\\\"command\\\":\\\"ls\\\"}") END("tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_free(&out);
+}
+
+static void
+test_complete_tool_use(void **state)
+{
+    (void)state;
+    const gw_frontend *fe = &gw_fe_messages;
+    gw_answer a = answer(false, false);
+    gw_usage u = {9, 4};
+    gw_buf out = GW_BUF_INIT;
+    void *st = fe->state_new(&a);
+    /* Not streaming: the calls are kept, nothing is written until the
+     * message, where input is the arguments object. */
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &WRITE), 0);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(fe->complete(&out, st, &a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(out.data, MESSAGE("[{\"type\":\"tool_use\",\"id\":"
+                                          "\"toolu_0123456789abcdef01234567\",\"name\":\"Write\","
+                                          "\"input\":{\"file_path\":\"/tmp/x\",\"content\":"
+                                          "\"hi\"}}]",
+                                          "tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_reset(&out);
+    st = fe->state_new(&a);
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &BASH), 0);
+    assert_int_equal(fe->complete(&out, st, &a, "On it.", 6, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(out.data, MESSAGE("[{\"type\":\"text\",\"text\":\"On it.\"},{\"type\":"
+                                          "\"tool_use\",\"id\":\"toolu_89abcdef0123456701234567\","
+                                          "\"name\":\"Bash\",\"input\":{\"command\":\"ls\"}}]",
+                                          "tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_free(&out);
+}
+
 /* ---- errors, models, count ---------------------------------------------- */
 
 static void
@@ -773,7 +860,9 @@ test_oom(void **state)
     gw_usage u = {1, 2};
     gw_error err;
     gw_error_from_lingma(&err, LINGMA_EIO, 0, 0);
-    for (int which = 0; which < 9; which++) {
+    gw_answer kept = a;
+    kept.stream = false;
+    for (int which = 0; which < 11; which++) {
         struct failalloc fa = {0};
         bool done = false;
         for (long n = 0; n < 400 && !done; n++) {
@@ -782,8 +871,10 @@ test_oom(void **state)
             void *st = gw_fe_messages.state_new(&a);
             assert_non_null(st);
             /* A thinking block open, so that close and text have work. */
-            if (which >= 4 && which <= 6)
+            if ((which >= 4 && which <= 6) || which == 9)
                 assert_int_equal(gw_fe_messages.stream_reasoning(&b, st, &a, "r", 1), 0);
+            if (which == 10)
+                assert_int_equal(gw_fe_messages.tool_call(&b, st, &kept, 0, &WRITE), 0);
             size_t before = b.len;
             failalloc_arm(&fa, n);
             failalloc_hook_jansson(&fa);
@@ -814,6 +905,13 @@ test_oom(void **state)
                 break;
             case 7:
                 rc = gw_fe_messages.complete(&b, st, &a, "x", 1, "r", 1, GW_FINISH_STOP, &u);
+                break;
+            case 9:
+                rc = gw_fe_messages.tool_call(&b, st, &a, 0, &BASH);
+                break;
+            case 10:
+                rc = gw_fe_messages.complete(&b, st, &kept, "x", 1, NULL, 0, GW_FINISH_TOOL_CALLS,
+                                             &u);
                 break;
             default: {
                 static const gw_model_entry cat[] = {{"a", "A", false, false},
@@ -855,6 +953,7 @@ main(void)
         cmocka_unit_test(test_stream_thinking),    cmocka_unit_test(test_stream_stop_reasons),
         cmocka_unit_test(test_stream_error),       cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_complete),           cmocka_unit_test(test_error_types),
+        cmocka_unit_test(test_stream_tool_use),    cmocka_unit_test(test_complete_tool_use),
         cmocka_unit_test(test_models_and_count),   cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -843,6 +843,150 @@ test_complete(void **state)
     fx_free(&f);
 }
 
+/* ---- tool calls ------------------------------------------------------------- */
+
+#define FN_TOOL                                                                                    \
+    "{\"type\":\"function\",\"name\":\"exec_command\",\"parameters\":{\"type\":\"object\","        \
+    "\"properties\":{\"cmd\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}}"
+
+static const gw_tool_call CALL0 = {"call_0123456789abcdef01234567", "exec_command",
+                                   "{\"cmd\":\"ls\"}"};
+static const gw_tool_call CALL1 = {"call_89abcdef0123456701234567", "exec_command",
+                                   "{\"cmd\":\"pwd\"}"};
+
+static void
+test_stream_tool_calls(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fx_init(&f, "{\"input\":\"hi\",\"stream\":true,\"tools\":[" FN_TOOL "]}", true);
+    const gw_frontend *fe = &gw_fe_responses;
+    struct ev evs[40];
+    assert_int_equal(fe->stream_open(&f.out, f.st, &f.a), 0);
+    assert_int_equal(fe->stream_text(&f.out, f.st, &f.a, "Let me look.", 12), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 1, &CALL1), 0);
+    gw_usage u = {3, 5, 0};
+    assert_int_equal(fe->stream_close(&f.out, f.st, &f.a, GW_FINISH_TOOL_CALLS, &u), 0);
+    size_t n = drain(&f, evs, 40);
+    static const char *const names[] = {"response.created",
+                                        "response.in_progress",
+                                        "response.output_item.added",
+                                        "response.content_part.added",
+                                        "response.output_text.delta",
+                                        "response.output_text.done",
+                                        "response.content_part.done",
+                                        "response.output_item.done",
+                                        "response.output_item.added",
+                                        "response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done",
+                                        "response.output_item.done",
+                                        "response.output_item.added",
+                                        "response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done",
+                                        "response.output_item.done",
+                                        "response.completed",
+                                        NULL};
+    expect_names(evs, n, names);
+    assert_string_equal(str_at(evs[7].data, "item.status"), "completed");
+    assert_string_equal(str_at(evs[7].data, "item.content.0.text"), "Let me look.");
+    /* The announced item: in progress, arguments "", ids from the call's. */
+    assert_int_equal(int_at(evs[8].data, "output_index"), 1);
+    assert_string_equal(str_at(evs[8].data, "item.id"), "fc_0123456789abcdef01234567");
+    assert_string_equal(str_at(evs[8].data, "item.type"), "function_call");
+    assert_string_equal(str_at(evs[8].data, "item.status"), "in_progress");
+    assert_string_equal(str_at(evs[8].data, "item.arguments"), "");
+    assert_string_equal(str_at(evs[8].data, "item.call_id"), "call_0123456789abcdef01234567");
+    assert_string_equal(str_at(evs[8].data, "item.name"), "exec_command");
+    assert_string_equal(str_at(evs[9].data, "item_id"), "fc_0123456789abcdef01234567");
+    assert_int_equal(int_at(evs[9].data, "output_index"), 1);
+    assert_string_equal(str_at(evs[9].data, "delta"), "{\"cmd\":\"ls\"}");
+    assert_string_equal(str_at(evs[10].data, "arguments"), "{\"cmd\":\"ls\"}");
+    assert_string_equal(str_at(evs[10].data, "name"), "exec_command");
+    assert_string_equal(str_at(evs[11].data, "item.status"), "completed");
+    assert_string_equal(str_at(evs[11].data, "item.arguments"), "{\"cmd\":\"ls\"}");
+    assert_int_equal(int_at(evs[12].data, "output_index"), 2);
+    assert_string_equal(str_at(evs[12].data, "item.id"), "fc_89abcdef0123456701234567");
+    const json_t *resp = field(evs[16].data, "response");
+    assert_string_equal(str_at(resp, "status"), "completed");
+    assert_int_equal(json_array_size(field(resp, "output")), 3);
+    assert_string_equal(str_at(resp, "output.0.type"), "message");
+    assert_string_equal(str_at(resp, "output.1.type"), "function_call");
+    assert_string_equal(str_at(resp, "output.2.arguments"), "{\"cmd\":\"pwd\"}");
+    free_evs(evs, n);
+    fx_free(&f);
+
+    /* Reasoning then a call alone: no (empty) message item. */
+    fx_init(&f, "{\"input\":\"hi\",\"stream\":true,\"tools\":[" FN_TOOL "]}", true);
+    assert_int_equal(fe->stream_open(&f.out, f.st, &f.a), 0);
+    assert_int_equal(fe->stream_reasoning(&f.out, f.st, &f.a, "hm", 2), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(fe->stream_close(&f.out, f.st, &f.a, GW_FINISH_TOOL_CALLS, &u), 0);
+    n = drain(&f, evs, 40);
+    static const char *const alone[] = {"response.created",
+                                        "response.in_progress",
+                                        "response.output_item.added",
+                                        "response.reasoning_summary_part.added",
+                                        "response.reasoning_summary_text.delta",
+                                        "response.reasoning_summary_text.done",
+                                        "response.reasoning_summary_part.done",
+                                        "response.output_item.done",
+                                        "response.output_item.added",
+                                        "response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done",
+                                        "response.output_item.done",
+                                        "response.completed",
+                                        NULL};
+    expect_names(evs, n, alone);
+    resp = field(evs[12].data, "response");
+    assert_int_equal(json_array_size(field(resp, "output")), 2);
+    assert_string_equal(str_at(resp, "output.1.call_id"), "call_0123456789abcdef01234567");
+    free_evs(evs, n);
+    fx_free(&f);
+}
+
+static void
+test_complete_tool_calls(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fx_init(&f, "{\"input\":\"hi\",\"tools\":[" FN_TOOL "]}", false);
+    const gw_frontend *fe = &gw_fe_responses;
+    gw_usage u = {4, 6, 0};
+    /* Not streaming: the call is kept, nothing is written. */
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(f.out.len, 0);
+    assert_int_equal(fe->complete(&f.out, f.st, &f.a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    json_t *r = json_loadb(f.out.data, f.out.len, 0, NULL);
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_int_equal(json_array_size(field(r, "output")), 1);
+    static const char *const keys[] = {"id",      "type", "status", "arguments",
+                                       "call_id", "name", NULL};
+    const json_t *item = field(r, "output.0");
+    void *it = json_object_iter((json_t *)item);
+    for (size_t i = 0; keys[i]; i++, it = json_object_iter_next((json_t *)item, it))
+        assert_string_equal(json_object_iter_key(it), keys[i]);
+    assert_string_equal(str_at(item, "id"), "fc_0123456789abcdef01234567");
+    assert_string_equal(str_at(item, "type"), "function_call");
+    assert_string_equal(str_at(item, "status"), "completed");
+    assert_string_equal(str_at(item, "arguments"), "{\"cmd\":\"ls\"}");
+    assert_string_equal(str_at(item, "call_id"), "call_0123456789abcdef01234567");
+    json_decref(r);
+    fx_free(&f);
+    /* Text and calls: the message first. */
+    fx_init(&f, "{\"input\":\"hi\",\"tools\":[" FN_TOOL "]}", false);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 1, &CALL1), 0);
+    assert_int_equal(fe->complete(&f.out, f.st, &f.a, "ok", 2, NULL, 0, GW_FINISH_TOOL_CALLS, &u),
+                     0);
+    r = json_loadb(f.out.data, f.out.len, 0, NULL);
+    assert_int_equal(json_array_size(field(r, "output")), 3);
+    assert_string_equal(str_at(r, "output.0.content.0.text"), "ok");
+    assert_string_equal(str_at(r, "output.2.call_id"), "call_89abcdef0123456701234567");
+    json_decref(r);
+    fx_free(&f);
+}
+
 /* ---- the store on finish ---------------------------------------------------- */
 
 static gw_resp_store *
@@ -1049,13 +1193,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_string_input), cmocka_unit_test(test_parse_items),
-        cmocka_unit_test(test_parse_params),       cmocka_unit_test(test_parse_tools),
-        cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_stream_text),
-        cmocka_unit_test(test_stream_reasoning),   cmocka_unit_test(test_stream_incomplete),
-        cmocka_unit_test(test_stream_failed),      cmocka_unit_test(test_complete),
-        cmocka_unit_test(test_store_and_chain),    cmocka_unit_test(test_input_items),
-        cmocka_unit_test(test_ids_and_errors),
+        cmocka_unit_test(test_parse_string_input),  cmocka_unit_test(test_parse_items),
+        cmocka_unit_test(test_parse_params),        cmocka_unit_test(test_parse_tools),
+        cmocka_unit_test(test_parse_errors),        cmocka_unit_test(test_stream_text),
+        cmocka_unit_test(test_stream_reasoning),    cmocka_unit_test(test_stream_incomplete),
+        cmocka_unit_test(test_stream_failed),       cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_store_and_chain),     cmocka_unit_test(test_input_items),
+        cmocka_unit_test(test_ids_and_errors),      cmocka_unit_test(test_stream_tool_calls),
+        cmocka_unit_test(test_complete_tool_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
