@@ -45,6 +45,7 @@
 #include "gateway.h"
 #include "stop.h"
 #include "tokens.h"
+#include "toolset.h"
 
 /* Bound of a non-streaming answer (text plus reasoning) held until the chat
  * ends. The largest model outputs (about 128k tokens) are well under 1 MiB;
@@ -503,6 +504,19 @@ gw_resolve_model(gw_app *app, char **key, gw_error *e, const char *requested)
     return rs.rc;
 }
 
+int
+gw_question_tokens(uint64_t *out, const gw_chat_request *creq, const char *prompt)
+{
+    char *section = NULL;
+    if (gw_chat_request_tool_section(&section, creq) != 0)
+        return LINGMA_ENOMEM;
+    *out = gw_token_estimate(prompt, strlen(prompt));
+    if (section)
+        *out += gw_token_estimate(section, strlen(section));
+    lingma_free(section);
+    return 0;
+}
+
 static gw_http_action
 reject(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_error *e)
 {
@@ -545,8 +559,10 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     char *prompt = NULL, *affinity = NULL;
     if (!c || gw_chat_request_prompt(&prompt, creq) != 0 ||
         gw_chat_request_affinity(&affinity, creq) != 0 ||
+        gw_question_tokens(&c->prompt_tokens, creq, prompt) != 0 ||
         gw_stop_init(&c->stop, creq->stop, creq->n_stop) != 0) {
         free(prompt);
+        free(affinity);
         free(c);
         free(key);
         gw_chat_request_free(creq);
@@ -562,7 +578,6 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     c->stream = creq->stream;
     c->max_tokens = creq->max_tokens > 0 ? (uint64_t)creq->max_tokens : 0;
     c->model = key;
-    c->prompt_tokens = gw_token_estimate(prompt, strlen(prompt));
     uint8_t rnd[ANSWER_ID_RANDOM];
     if (gw_random_bytes(rnd, sizeof(rnd)) != 0)
         memset(rnd, 0, sizeof(rnd)); /* ids need not be secret, only distinct */
@@ -587,6 +602,12 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     o.affinity_key = affinity;
     o.on_event = on_event;
     o.payload = c;
+    /* The toolset lives in creq, which the chat holds until its terminal
+     * event. */
+    o.tools = creq->toolset;
+    o.tool_choice = creq->choice;
+    o.tool_name = creq->tool_name;
+    o.single_tool_call = creq->single_tool_call;
     lingma_chat_id id = 0;
     lingma_chat_admission adm = {0, 0};
     int rc = lingma_chat_start(&id, &adm, app->pool, &o);

@@ -165,7 +165,7 @@ test_parse_items(void **state)
     assert_string_equal(r->messages[4].tool_call_id, "call_1");
     assert_string_equal(r->messages[4].name, "shell"); /* found from the call */
     assert_string_equal(r->messages[4].content, "a.txt");
-    assert_string_equal(r->messages[5].tool_calls[0].arguments, "*** Begin Patch");
+    assert_string_equal(r->messages[5].tool_calls[0].arguments, "{\"input\":\"*** Begin Patch\"}");
     assert_string_equal(r->messages[6].content, "Done\n[input_image omitted]");
     assert_string_equal(r->messages[7].tool_calls[0].name, "local_shell");
     assert_string_equal(r->messages[7].tool_calls[0].arguments,
@@ -177,8 +177,11 @@ test_parse_items(void **state)
     char *prompt = prompt_of(r);
     assert_non_null(strstr(prompt, "System instructions:\nYou are Codex.\n\nUse the shell.\n\n"
                                    "Late system.\n\nConversation transcript:\nUser: <env/>\n"
-                                   "List files\n\nAssistant called tool shell with arguments: "
-                                   "{\"command\":[\"ls\"]}\n\nTool result (shell/call_1): a.txt"));
+                                   "List files\n\nAssistant:\n```tool_call\n{\"name\":\"shell\","
+                                   "\"arguments\":{\"command\":[\"ls\"]}}\n```\n\n"
+                                   "Tool result (call_1, shell):\n```tool_result\na.txt\n```"));
+    assert_non_null(strstr(prompt, "{\"name\":\"apply_patch\",\"arguments\":{\"input\":"
+                                   "\"*** Begin Patch\"}}"));
     assert_non_null(strstr(prompt, "User: Thanks\n\nAnswer the latest User message"));
     free(prompt);
     gw_chat_request_free(r);
@@ -855,6 +858,44 @@ static const gw_tool_call CALL1 = {"call_89abcdef0123456701234567", "exec_comman
                                    "{\"cmd\":\"pwd\"}"};
 
 static void
+test_toolset(void **state)
+{
+    (void)state;
+    /* Function tools (top level and additional_tools) are offered; custom,
+     * namespace and hosted tools are not. parallel_tool_calls false. */
+    gw_chat_request *r = parse_ok(
+        "{\"tools\":[" FN_TOOL ",{\"type\":\"custom\",\"name\":\"apply_patch\"},{\"type\":"
+        "\"web_search\"},{\"type\":\"namespace\",\"name\":\"ns\",\"tools\":[]}],"
+        "\"parallel_tool_calls\":false,\"input\":[{\"type\":\"additional_tools\",\"tools\":["
+        "{\"type\":\"function\",\"name\":\"wait\"}]},{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_int_equal(lingma_toolset_count(r->toolset), 2);
+    assert_true(lingma_toolset_has(r->toolset, "exec_command"));
+    assert_true(lingma_toolset_has(r->toolset, "wait"));
+    assert_true(r->single_tool_call);
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_AUTO);
+    gw_chat_request_free(r);
+    r = parse_ok("{\"tools\":[" FN_TOOL "],\"tool_choice\":{\"type\":\"function\",\"name\":"
+                 "\"exec_command\"},\"input\":\"hi\"}");
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_NAMED);
+    assert_string_equal(r->tool_name, "exec_command");
+    gw_chat_request_free(r);
+    /* Refusals name the field. */
+    parse_bad("{\"tools\":[{\"type\":\"function\",\"name\":\"a b\"}],\"input\":\"hi\"}", 400,
+              "tools[0].name", "invalid_value");
+    parse_bad("{\"tools\":[" FN_TOOL "," FN_TOOL "],\"input\":\"hi\"}", 400, "tools[1].name",
+              "invalid_value");
+    parse_bad("{\"tools\":[" FN_TOOL
+              "],\"input\":[{\"type\":\"additional_tools\",\"tools\":[" FN_TOOL "]}]}",
+              400, "input", "invalid_value");
+    parse_bad("{\"tools\":[{\"type\":\"custom\",\"name\":\"apply_patch\"}],\"tool_choice\":"
+              "{\"type\":\"custom\",\"name\":\"apply_patch\"},\"input\":\"hi\"}",
+              400, "tool_choice", "invalid_value");
+    parse_bad("{\"tools\":[" FN_TOOL "],\"tool_choice\":{\"type\":\"function\",\"name\":\"x\"},"
+              "\"input\":\"hi\"}",
+              400, "tool_choice", "invalid_value");
+}
+
+static void
 test_stream_tool_calls(void **state)
 {
     (void)state;
@@ -1081,6 +1122,46 @@ test_store_and_chain(void **state)
     gw_resp_store_free(s);
 }
 
+/* A stored answer that called a tool, continued with the call's output
+ * through previous_response_id: the transcript holds the call and the
+ * result in the contract's notation. */
+static void
+test_chain_tool_calls(void **state)
+{
+    (void)state;
+    gw_resp_store *s = new_store();
+    gw_parse_ctx ctx = {s};
+    const char *body = "{\"input\":\"run ls\",\"tools\":[" FN_TOOL "]}";
+    gw_chat_request *req = parse_ok_store(body, s);
+    gw_answer a = {"resp_aa", 1700000000, "auto", false, false, true, NULL, req};
+    void *st = gw_fe_responses.state_new(&a);
+    gw_buf out = GW_BUF_INIT;
+    gw_usage u = {1, 1, 0};
+    assert_int_equal(gw_fe_responses.tool_call(&out, st, &a, 0, &CALL0), 0);
+    assert_int_equal(
+        gw_fe_responses.complete(&out, st, &a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    gw_fe_responses.finished(st, &a, true, &ctx);
+    gw_buf_free(&out);
+    gw_fe_responses.state_free(st);
+    gw_chat_request_free(req);
+
+    req = parse_ok_store("{\"previous_response_id\":\"resp_aa\",\"tools\":[" FN_TOOL "],"
+                         "\"input\":[{\"type\":\"function_call_output\",\"call_id\":"
+                         "\"call_0123456789abcdef01234567\",\"output\":\"a.txt\"}]}",
+                         s);
+    assert_int_equal(req->n_messages, 3);
+    assert_string_equal(req->messages[1].tool_calls[0].id, "call_0123456789abcdef01234567");
+    assert_string_equal(req->messages[2].name, "exec_command");
+    char *p = prompt_of(req);
+    assert_non_null(strstr(p, "User: run ls\n\nAssistant:\n```tool_call\n{\"name\":"
+                              "\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}\n```\n\n"
+                              "Tool result (call_0123456789abcdef01234567, exec_command):\n"
+                              "```tool_result\na.txt\n```\n\n"));
+    free(p);
+    gw_chat_request_free(req);
+    gw_resp_store_free(s);
+}
+
 static void
 test_input_items(void **state)
 {
@@ -1193,14 +1274,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_string_input),  cmocka_unit_test(test_parse_items),
-        cmocka_unit_test(test_parse_params),        cmocka_unit_test(test_parse_tools),
-        cmocka_unit_test(test_parse_errors),        cmocka_unit_test(test_stream_text),
-        cmocka_unit_test(test_stream_reasoning),    cmocka_unit_test(test_stream_incomplete),
-        cmocka_unit_test(test_stream_failed),       cmocka_unit_test(test_complete),
-        cmocka_unit_test(test_store_and_chain),     cmocka_unit_test(test_input_items),
-        cmocka_unit_test(test_ids_and_errors),      cmocka_unit_test(test_stream_tool_calls),
-        cmocka_unit_test(test_complete_tool_calls),
+        cmocka_unit_test(test_parse_string_input), cmocka_unit_test(test_parse_items),
+        cmocka_unit_test(test_parse_params),       cmocka_unit_test(test_parse_tools),
+        cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_stream_text),
+        cmocka_unit_test(test_stream_reasoning),   cmocka_unit_test(test_stream_incomplete),
+        cmocka_unit_test(test_stream_failed),      cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_store_and_chain),    cmocka_unit_test(test_input_items),
+        cmocka_unit_test(test_ids_and_errors),     cmocka_unit_test(test_toolset),
+        cmocka_unit_test(test_stream_tool_calls),  cmocka_unit_test(test_complete_tool_calls),
+        cmocka_unit_test(test_chain_tool_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
