@@ -257,12 +257,37 @@ lingma__push_kind(const char *method)
         {"chat/process_step_callback", LINGMA__PUSH_STEP},
         {"auth/report", LINGMA__PUSH_AUTH_REPORT},
         {"context/usage/sync", LINGMA__PUSH_USAGE},
+        {"tool/invoke", LINGMA__PUSH_TOOL_INVOKE},
     };
 
     for (size_t i = 0; i < sizeof(pushes) / sizeof(pushes[0]); i++)
         if (strcmp(method, pushes[i].method) == 0)
             return pushes[i].kind;
     return LINGMA__PUSH_OTHER;
+}
+
+void
+lingma__method_tool_invoke(struct lingma__tool_invoke *out, const json_t *params)
+{
+    out->request_id = str_member(params, "requestId", NULL);
+    out->tool_call_id = str_member(params, "toolCallId", NULL);
+    out->name = str_member(params, "name", NULL);
+    if (!out->request_id)
+        out->request_id = "";
+    if (!out->tool_call_id)
+        out->tool_call_id = "";
+    if (!out->name)
+        out->name = "";
+}
+
+json_t *
+lingma__method_tool_invoke_refusal(const struct lingma__tool_invoke *ti, const char *why,
+                                   int64_t start_ms)
+{
+    /* The plugin's ToolInvokeResponse (lingma-protocol.md section 6.2). */
+    return json_pack("{s:s, s:s, s:b, s:s, s:n, s:I, s:i}", "toolCallId", ti->tool_call_id, "name",
+                     ti->name, "success", 0, "errorMessage", why, "result", "startTime",
+                     (json_int_t)start_ms, "timeConsuming", 0);
 }
 
 int

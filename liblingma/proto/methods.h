@@ -103,6 +103,7 @@ enum lingma__push {
     LINGMA__PUSH_STEP,        /* chat/process_step_callback (request) */
     LINGMA__PUSH_AUTH_REPORT, /* auth/report (request) */
     LINGMA__PUSH_USAGE,       /* context/usage/sync (notification) */
+    LINGMA__PUSH_TOOL_INVOKE, /* tool/invoke (request, agent mode) */
 };
 
 enum lingma__push lingma__push_kind(const char *method);
@@ -141,6 +142,20 @@ void lingma__method_usage(lingma_usage *out, const json_t *obj);
 /* context/usage/sync: the counts above, else "usedTokens" as the prompt
  * (and total) count. `out` is zeroed first. */
 void lingma__method_context_usage(lingma_usage *out, const json_t *params);
+
+/* tool/invoke {requestId, toolCallId, name, parameters, async}: what it
+ * names, borrowed from `params` ("" when absent). */
+struct lingma__tool_invoke {
+    const char *request_id, *tool_call_id, *name;
+};
+void lingma__method_tool_invoke(struct lingma__tool_invoke *out, const json_t *params);
+
+/* The ToolInvokeResponse that refuses a tool/invoke: {toolCallId, name,
+ * success: false, errorMessage: `why`, result: null, startTime:
+ * `start_ms` (epoch ms), timeConsuming: 0}. NULL on ENOMEM or a `why`
+ * that is not UTF-8. */
+json_t *lingma__method_tool_invoke_refusal(const struct lingma__tool_invoke *ti, const char *why,
+                                           int64_t start_ms);
 
 /* A params object's requestId, or NULL. */
 const char *lingma__method_request_id(const json_t *params);

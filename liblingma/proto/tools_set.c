@@ -7,7 +7,7 @@
  * anyOf/oneOf. Formats, patterns, lengths and additionalProperties are not
  * checked: models add harmless extras, and the tool itself reports the rest.
  */
-#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,9 +124,13 @@ type_matches(const char *type, const json_t *v)
         return json_is_string(v);
     if (strcmp(type, "number") == 0)
         return json_is_number(v);
-    if (strcmp(type, "integer") == 0)
-        return json_is_integer(v) ||
-               (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
+    if (strcmp(type, "integer") == 0) {
+        if (json_is_integer(v))
+            return true;
+        /* 2.0 is an integer to JSON Schema; no libm needed for the test. */
+        double d = json_is_real(v) ? json_real_value(v) : 0.5;
+        return d > -9e15 && d < 9e15 && d == (double)(int64_t)d;
+    }
     if (strcmp(type, "boolean") == 0)
         return json_is_boolean(v);
     if (strcmp(type, "object") == 0)

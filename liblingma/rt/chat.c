@@ -12,14 +12,22 @@
  * The chats of one instance make a lane: the ones waiting for a connection
  * (in order) and, per connection, the ones running on it. Pushes find their
  * chat by requestId through the request-id table.
+ *
+ * A chat with tools (chat_tools.c) may go round once more: an answer that
+ * breaks the tool contract sends it from STREAMING back to WAITING, at the
+ * head of its own lane, for a second ask; it keeps its slot, its instance
+ * and its deadline meanwhile.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "chat.h"
+#include "chat_tools.h"
 #include "methods.h"
 #include "strbuf.h"
 #include "think.h"
@@ -63,6 +71,10 @@ struct lingma__chats {
     struct lingma__buf scratch; /* NUL-terminated copies of reasoning text */
     struct lane *lanes;         /* cfg.ninst */
     int pump_wanted;            /* some lane has pump_wanted set */
+    /* Tool call ids: "call_" + salt (8 hex) + base + sequence (16 hex),
+     * unique within the pool's life and unlike another pool's. */
+    uint32_t call_salt;
+    uint64_t call_base, call_seq;
 };
 
 struct lingma__chat {
@@ -77,6 +89,7 @@ struct lingma__chat {
     lingma_chat_event_fn on_event;
     void *payload;
     uint64_t created_ms;
+    struct lingma__chat_tools *tools; /* NULL: no tool calling; then [svc] */
 
     /* [svc] */
     enum chat_phase phase;
@@ -89,9 +102,12 @@ struct lingma__chat {
     int64_t ask_rpc_id; /* 0 when no chat/ask is pending */
     char *session_id;   /* learned from Lingma */
     int started_sent;
-    int got_token;
+    int got_token;     /* of the chat: first_token_ms measures the first ask */
+    int attempt_token; /* of the current ask: the first-token deadline's */
+    int retried;       /* the tool contract's second ask was made */
     uint64_t ask_sent_ms, first_token_at_ms;
     lingma_usage usage;
+    lingma_usage usage_before; /* the first answer's, when retried */
     struct lingma__think think;
     struct lingma__buf text;
     struct lingma__timer *timer;    /* whole-chat deadline */
@@ -129,6 +145,15 @@ lingma__chats_new(struct lingma__chats **out, const struct lingma__chats_cfg *cf
     if (!cs->rids || !cs->lanes) {
         lingma__chats_free(cs);
         return LINGMA_ENOMEM;
+    }
+    unsigned char rnd[12];
+    if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd)) {
+        memcpy(&cs->call_salt, rnd, 4);
+        memcpy(&cs->call_base, rnd + 4, 8);
+    } else {
+        /* Uniqueness within the pool comes from the sequence; the salt only
+         * tells pools apart. */
+        cs->call_salt = (uint32_t)(uintptr_t)cs ^ (uint32_t)lingma__now_ms();
     }
     for (size_t i = 0; i < cfg->ninst; i++) {
         struct lane *lane = &cs->lanes[i];
@@ -259,6 +284,19 @@ lingma__chat_new(struct lingma__chat **out, struct lingma__chats *cs,
     c->on_event = opts->on_event;
     c->payload = opts->payload;
     c->created_ms = lingma__now_ms();
+    /* A version 1 struct ends before the tool fields. */
+    if (opts->version >= 2) {
+        char *prompt = NULL;
+        int rc = lingma__chat_tools_new(&c->tools, &prompt, a, opts);
+        if (rc != 0) {
+            lingma__chat_free(c);
+            return rc;
+        }
+        if (prompt) {
+            lingma__free(a, c->prompt);
+            c->prompt = prompt;
+        }
+    }
     lingma__think_init(&c->think);
     *out = c;
     return 0;
@@ -299,6 +337,7 @@ lingma__chat_free(struct lingma__chat *c)
     lingma__free(a, c->affinity);
     lingma__free(a, c->session_id);
     lingma__free(a, c->text.p);
+    lingma__chat_tools_free(c->tools);
     lingma__free(a, c);
 }
 
@@ -365,6 +404,27 @@ detach(struct lingma__chat *c)
     }
     c->lane = NULL;
     lingma__inst_unassign(lane->inst);
+}
+
+/* Take a running chat off its connection and put it back at the head of
+ * its own lane's wait list: it asks again on the same instance, still
+ * counted there, ahead of the chats that have not had a turn yet. Its slot
+ * and its deadline are untouched. */
+static void
+requeue_front(struct lingma__chat *c)
+{
+    struct lane *lane = c->lane;
+
+    release_conn(c);
+    c->phase = CHAT_WAITING;
+    c->prev = NULL;
+    c->next = lane->waitq;
+    if (lane->waitq)
+        lane->waitq->prev = c;
+    else
+        lane->waitq_tail = c;
+    lane->waitq = c;
+    pump_later(lane, c->cs);
 }
 
 /* ---- the end ---- */
@@ -464,10 +524,11 @@ emit_started(struct lingma__chat *c)
     c->on_event(&ev, c->payload);
 }
 
+/* A DELTA (reasoning 0) or REASONING event. The answer's text is kept
+ * whole for DONE; reasoning only for the callback's time. */
 static int
-think_emit(int reasoning, const char *text, size_t len, void *payload)
+emit_piece(struct lingma__chat *c, int reasoning, const char *text, size_t len)
 {
-    struct lingma__chat *c = payload;
     lingma_chat_event ev;
 
     memset(&ev, 0, sizeof(ev));
@@ -488,6 +549,53 @@ think_emit(int reasoning, const char *text, size_t len, void *payload)
     return 0;
 }
 
+static int
+sink_text(void *ud, const char *text, size_t len)
+{
+    return emit_piece(ud, 0, text, len);
+}
+
+static int
+sink_reasoning(void *ud, const char *text, size_t len)
+{
+    return emit_piece(ud, 1, text, len);
+}
+
+static int
+sink_call(void *ud, size_t index, const char *name, const char *arguments)
+{
+    struct lingma__chat *c = ud;
+    struct lingma__chats *cs = c->cs;
+    lingma_chat_event ev;
+    char id[48];
+
+    snprintf(id, sizeof(id), "call_%08" PRIx32 "%016" PRIx64, cs->call_salt,
+             cs->call_base + ++cs->call_seq);
+    memset(&ev, 0, sizeof(ev));
+    ev.type = LINGMA_CHAT_TOOL_CALL;
+    ev.id = c->id;
+    ev.tool_call.index = index;
+    ev.tool_call.id = id;
+    ev.tool_call.name = name;
+    ev.tool_call.arguments = arguments;
+    c->on_event(&ev, c->payload);
+    return 0;
+}
+
+static const struct lingma__chat_tools_sink tools_sink = {sink_text, sink_reasoning, sink_call};
+
+static int
+think_emit(int reasoning, const char *text, size_t len, void *payload)
+{
+    struct lingma__chat *c = payload;
+
+    if (!c->tools)
+        return emit_piece(c, reasoning, text, len);
+    if (reasoning)
+        return lingma__chat_tools_reasoning(c->tools, text, len, &tools_sink, c);
+    return lingma__chat_tools_text(c->tools, text, len, &tools_sink, c);
+}
+
 static void
 learn_session(struct lingma__chat *c, const char *sid)
 {
@@ -504,10 +612,13 @@ got_text(struct lingma__chat *c, const char *text, size_t len)
     emit_started(c);
     if (len == 0)
         return 0;
+    if (!c->attempt_token) {
+        c->attempt_token = 1;
+        lingma__timer_cancel(c->ft_timer);
+    }
     if (!c->got_token) {
         c->got_token = 1;
         c->first_token_at_ms = lingma__now_ms();
-        lingma__timer_cancel(c->ft_timer);
     }
     if (lingma__think_feed(&c->think, text, len, think_emit, c) != 0) {
         lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory while streaming");
@@ -556,6 +667,11 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
         lingma__logf(c->cs->cfg.log, LINGMA_LOG_DEBUG,
                      "%s: conn %u busy, chat %llu retried (limit %u)", c->lane->inst->name,
                      c->conn->index, (unsigned long long)c->id, s->limit);
+        if (c->retried) {
+            /* The tool contract's second ask stays on its instance. */
+            requeue_front(c);
+            return;
+        }
         detach(c);
         c->phase = CHAT_IDLE;
         c->owner->reroute(c->owner_ud);
@@ -625,8 +741,10 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
     s->chats = c;
     s->nchats++;
     c->phase = CHAT_ASKING;
-    c->ask_sent_ms = now;
-    if (c->first_token_ms && !c->got_token) {
+    /* first_token_ms measures from the first ask: a retry keeps it. */
+    if (!c->retried)
+        c->ask_sent_ms = now;
+    if (c->first_token_ms && !c->attempt_token) {
         if (!c->ft_timer)
             c->ft_timer = lingma__timer_new(cs->cfg.loop, on_first_token_timeout, c);
         if (c->ft_timer)
@@ -780,6 +898,51 @@ delete_session(struct lingma__conn *conn, const char *sid)
         lingma__conn_call(conn, NULL, LINGMA__M_DELETE_SESSION, params, NULL, NULL);
 }
 
+/* The answer broke the tool contract (chat_tools.h): ask once more, with
+ * the first answer and a correction, from the head of the same lane. The
+ * first ask's session was already dealt with like any other. */
+static void
+retry_ask(struct lingma__chat *c)
+{
+    const lingma_allocator *a = c->cs->cfg.alloc;
+    char *prompt = NULL;
+
+    lingma__logf(c->cs->cfg.log, LINGMA_LOG_INFO,
+                 "%s: chat %llu broke the tool contract (%s): asking once more",
+                 c->lane->inst->name, (unsigned long long)c->id,
+                 lingma__chat_tools_error(c->tools));
+    if (lingma__chat_tools_retry_prompt(c->tools, &prompt, c->prompt) != 0) {
+        lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory while retrying");
+        return;
+    }
+    lingma__free(a, c->prompt);
+    c->prompt = prompt;
+    c->retried = 1;
+    c->attempt_token = 0;
+    c->usage_before = c->usage;
+    memset(&c->usage, 0, sizeof(c->usage));
+    /* DONE reports the session of the answer it carries. */
+    lingma__free(a, c->session_id);
+    c->session_id = NULL;
+    lingma__think_init(&c->think);
+    requeue_front(c);
+}
+
+/* Both answers' tokens were spent: DONE reports their sum. */
+static lingma_usage
+usage_total(const struct lingma__chat *c)
+{
+    lingma_usage u = c->usage;
+    const lingma_usage *b = &c->usage_before;
+    if (!b->present)
+        return u;
+    u.present = 1;
+    u.prompt_tokens += b->prompt_tokens;
+    u.completion_tokens += b->completion_tokens;
+    u.total_tokens += b->total_tokens;
+    return u;
+}
+
 static void
 on_finish(struct lingma__conn *conn, struct lingma__chat *c, const struct lingma__finish *f)
 {
@@ -791,7 +954,7 @@ on_finish(struct lingma__conn *conn, struct lingma__chat *c, const struct lingma
     if (c->phase == CHAT_ASKING)
         c->phase = CHAT_STREAMING;
     /* A Lingma that sent the answer only as fullAnswer (no deltas). */
-    if (!c->got_token && f->full_answer_len > 0 && f->status_code == 200 &&
+    if (!c->attempt_token && f->full_answer_len > 0 && f->status_code == 200 &&
         got_text(c, f->full_answer, f->full_answer_len) != 0)
         return;
     if (lingma__think_finish(&c->think, think_emit, c) != 0) {
@@ -816,8 +979,22 @@ on_finish(struct lingma__conn *conn, struct lingma__chat *c, const struct lingma
         ev.error.message = msg;
         ev.error.status_code = f->status_code;
     } else {
-        uint64_t now = lingma__now_ms();
         emit_started(c);
+        if (c->tools) {
+            enum lingma__tools_verdict v;
+            if (lingma__chat_tools_finish(c->tools, &v, &ev.done.tool_calls, &tools_sink, c)) {
+                lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory while streaming");
+                return;
+            }
+            if (v == LINGMA__TOOLS_RETRY) {
+                retry_ask(c);
+                return;
+            }
+            if (v == LINGMA__TOOLS_FAIL) {
+                lingma__chat_fail(c, LINGMA_EPROTO, lingma__chat_tools_error(c->tools));
+                return;
+            }
+        }
         ev.type = LINGMA_CHAT_DONE;
         ev.done.status_code = f->status_code;
         ev.done.reason = f->reason;
@@ -825,10 +1002,33 @@ on_finish(struct lingma__conn *conn, struct lingma__chat *c, const struct lingma
         ev.done.len = c->text.len;
         ev.done.session_id = c->session_id ? c->session_id : "";
         ev.done.first_token_ms = c->got_token ? c->first_token_at_ms - c->ask_sent_ms : 0;
-        ev.done.total_ms = now - c->created_ms;
-        ev.done.usage = c->usage;
+        ev.done.total_ms = lingma__now_ms() - c->created_ms;
+        ev.done.usage = usage_total(c);
     }
     lingma__chat_end(c, &ev);
+}
+
+/* Lingma's agent mode asks the client to run its built-in tools (read_file,
+ * run_in_terminal, ...). liblingma runs none: a chat's tools are its
+ * caller's, called through the tool contract. A clean refusal at once lets
+ * Lingma go on without it, where no answer would leave the chat waiting. */
+static void
+refuse_tool_invoke(struct lingma__chats *cs, struct lingma__inst *in, struct lingma__conn *conn,
+                   const json_t *id, json_t *params)
+{
+    static const char why[] = "this client does not run Lingma's tools; answer without them";
+    struct lingma__tool_invoke ti;
+    struct timespec now;
+
+    lingma__method_tool_invoke(&ti, params);
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *r = lingma__method_tool_invoke_refusal(
+        &ti, why, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    lingma__conn_respond(conn, id, r ? r : json_null());
+    struct lingma__chat *c = rid_find(cs, ti.request_id);
+    lingma__logf(cs->cfg.log, LINGMA_LOG_WARN,
+                 "%s: refused Lingma's tool/invoke of '%.64s' (toolCallId '%.64s', chat %llu)",
+                 in->name, ti.name, ti.tool_call_id, c ? (unsigned long long)c->id : 0ull);
 }
 
 int
@@ -839,7 +1039,6 @@ lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
     enum lingma__push kind = lingma__push_kind(method);
     struct lingma__chat *c;
 
-    (void)in;
     if (kind == LINGMA__PUSH_ANSWER) {
         struct lingma__answer a;
         /* Answer first: Lingma waits for the ACK before its next push. */
@@ -861,6 +1060,10 @@ lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
         c = rid_find(cs, f.request_id);
         if (c && c->conn == conn && c->phase != CHAT_ENDED)
             on_finish(conn, c, &f);
+        return 0;
+    }
+    if (kind == LINGMA__PUSH_TOOL_INVOKE) {
+        refuse_tool_invoke(cs, in, conn, id, params);
         return 0;
     }
     if (kind == LINGMA__PUSH_THINK || kind == LINGMA__PUSH_STEP) {

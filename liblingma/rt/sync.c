@@ -204,6 +204,8 @@ struct completion {
     struct waiter w;
     lingma_chat_result *r;
     struct lingma__buf text, reasoning;
+    lingma_chat_tool_call *calls; /* the TOOL_CALL events, copied */
+    size_t ncalls, cap;
     lingma_chat_event_fn user_fn;
     void *user_payload;
     int oom;
@@ -216,6 +218,37 @@ set_str(char **dst, const char *s, int *oom)
     *dst = strdup(s ? s : "");
     if (!*dst)
         *oom = 1;
+}
+
+static void
+add_call(struct completion *cp, const lingma_chat_event *ev)
+{
+    if (cp->ncalls == cp->cap) {
+        size_t cap = cp->cap ? cp->cap * 2 : 4;
+        lingma_chat_tool_call *c = realloc(cp->calls, cap * sizeof(*c));
+        if (!c) {
+            cp->oom = 1;
+            return;
+        }
+        cp->calls = c;
+        cp->cap = cap;
+    }
+    lingma_chat_tool_call *c = &cp->calls[cp->ncalls++];
+    memset(c, 0, sizeof(*c));
+    set_str(&c->id, ev->tool_call.id, &cp->oom);
+    set_str(&c->name, ev->tool_call.name, &cp->oom);
+    set_str(&c->arguments, ev->tool_call.arguments, &cp->oom);
+}
+
+static void
+free_calls(lingma_chat_tool_call *calls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(calls[i].id);
+        free(calls[i].name);
+        free(calls[i].arguments);
+    }
+    free(calls);
 }
 
 static void
@@ -240,6 +273,7 @@ complete_cb(const lingma_chat_event *ev, void *payload)
             cp->oom = 1;
         return;
     case LINGMA_CHAT_TOOL_CALL:
+        add_call(cp, ev);
         return;
     case LINGMA_CHAT_DONE:
         r->error = 0;
@@ -304,6 +338,13 @@ lingma_chat_complete(lingma_chat_result **out, lingma_pool *p, const lingma_chat
     r->len = cp.text.len;
     r->reasoning = cp.reasoning.p ? cp.reasoning.p : strdup("");
     r->reasoning_len = cp.reasoning.len;
+    /* A chat that ended in an error made no calls the caller may run. */
+    if (rc == 0 && cp.ncalls) {
+        r->tool_calls = cp.calls;
+        r->tool_call_count = cp.ncalls;
+    } else {
+        free_calls(cp.calls, cp.ncalls);
+    }
     if (!r->message)
         r->message = strdup(rc ? lingma_strerror(rc) : "");
     if (!r->session_id)
@@ -331,5 +372,6 @@ lingma_chat_result_free(lingma_chat_result *r)
     free(r->reasoning);
     free(r->session_id);
     free(r->instance);
+    free_calls(r->tool_calls, r->tool_call_count);
     free(r);
 }

@@ -313,6 +313,19 @@ rt_pred_ready(const lingma_instance_stats *s, void *arg)
     return s->ready;
 }
 
+void
+rt_sim_json(const char *dir, const char *json)
+{
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof(tmp), "%s/sim.json.tmp", dir);
+    snprintf(path, sizeof(path), "%s/sim.json", dir);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
 long
 rt_sim_status(const char *dir, const char *key)
 {

@@ -90,6 +90,9 @@ int rt_wait_instance(lingma_pool *pool, size_t i,
                      int (*pred)(const lingma_instance_stats *, void *), void *arg, int timeout_ms);
 int rt_pred_ready(const lingma_instance_stats *s, void *arg);
 
+/* Replace <dir>/sim.json atomically (the simulator re-reads it at every ask). */
+void rt_sim_json(const char *dir, const char *json);
+
 /* `lingma-sim status -o json --workDir dir`: integer field `key`, or -1. */
 long rt_sim_status(const char *dir, const char *key);
 

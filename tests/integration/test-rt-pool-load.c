@@ -386,20 +386,6 @@ test_admission_queue_timeout(void **state)
 
 /* ---- slot release on every path ---- */
 
-/* Replace <dir>/sim.json atomically (the simulator re-reads it at every ask). */
-static void
-sim_json(const char *dir, const char *json)
-{
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof(tmp), "%s/sim.json.tmp", dir);
-    snprintf(path, sizeof(path), "%s/sim.json", dir);
-    FILE *f = fopen(tmp, "w");
-    assert_non_null(f);
-    fputs(json, f);
-    fclose(f);
-    assert_int_equal(rename(tmp, path), 0);
-}
-
 static int
 pred_instance_busy(const lingma_instance_stats *s, void *arg)
 {
@@ -484,7 +470,7 @@ test_slot_release_every_path(void **state)
     clear_and_wait_idle(pool, &a);
 
     /* upstream error (chat/finish with status 500) */
-    sim_json(dir, "{\"fault\":\"finish:500\"}");
+    rt_sim_json(dir, "{\"fault\":\"finish:500\"}");
     one_chat(pool, &a, 0);
     assert_int_equal(rt_chat_wait(&a, 10000), 0);
     assert_int_equal(a.error, LINGMA_EUPSTREAM);
@@ -492,7 +478,7 @@ test_slot_release_every_path(void **state)
     clear_and_wait_idle(pool, &a);
 
     /* From here on, chats are accepted and then never answered. */
-    sim_json(dir, "{\"first_token_ms\":60000}");
+    rt_sim_json(dir, "{\"first_token_ms\":60000}");
 
     /* cancel, running */
     one_chat(pool, &a, 0);

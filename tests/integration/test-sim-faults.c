@@ -129,6 +129,46 @@ test_logged_out_fault(void **state)
     simfx_stop(f);
 }
 
+/* tool_invoke: an agent-mode chat sends tool/invoke and waits for it with
+ * no time limit; a chat in the default mode is not touched. */
+static void
+test_tool_invoke(void **state)
+{
+    struct simfx *f = *state;
+    const char *env[] = {"LINGMA_SIM_FAULT=tool_invoke", NULL};
+    simfx_start(f, env);
+    /* Unanswered: the chat stalls before its answer. */
+    f->c->ack = SIMC_ACK_NONE;
+    json_t *p = simc_ask_params("t1", "q", "", NULL);
+    json_object_set_new(p, "mode", json_string("agent"));
+    long long id = 0;
+    assert_int_equal(simc_call_async(f->c, "chat/ask", p, &id), 0);
+    json_t *ti = simc_wait_event(f->c, "tool/invoke", "t1", SIMFX_WAIT);
+    assert_non_null(ti);
+    assert_string_equal(json_string_value(json_object_get(ti, "name")), "read_file");
+    assert_non_null(json_string_value(json_object_get(ti, "toolCallId")));
+    simc_pump(f->ctx, 500);
+    assert_int_equal(simc_count(f->c, "chat/answer", "t1"), 0);
+    /* A default-mode chat on another connection goes by. */
+    struct simc *c2 = simfx_connect(f);
+    simfx_ask(c2, "t2", "q", "", NULL);
+    simfx_finish(f, c2, "t2");
+    assert_int_equal(simc_count(c2, "tool/invoke", NULL), 0);
+    /* Answered (true is not a clean refusal, but an answer): it goes on. */
+    f->c->ack = SIMC_ACK_TRUE;
+    json_t *p3 = simc_ask_params("t3", "q", "", NULL);
+    json_object_set_new(p3, "mode", json_string("agent"));
+    assert_int_equal(simc_call_async(f->c, "chat/ask", p3, &id), 0);
+    assert_int_equal(json_integer_value(json_object_get(simfx_finish(f, f->c, "t3"), "statusCode")),
+                     200);
+    json_t *st = simfx_status(f);
+    assert_int_equal(json_integer_value(json_object_get(st, "tool_invokes")), 2);
+    assert_int_equal(json_integer_value(json_object_get(st, "tool_invokes_refused")), 0);
+    json_decref(st);
+    simc_free(c2);
+    simfx_stop(f);
+}
+
 static void
 test_fault_limit_across_respawn(void **state)
 {
@@ -220,6 +260,7 @@ main(void)
         T(test_ask_delay),
         T(test_finish_codes_and_rpc_error),
         T(test_logged_out_fault),
+        T(test_tool_invoke),
         T(test_fault_limit_across_respawn),
         T(test_exit_at_start_with_limit),
         T(test_start_delay),

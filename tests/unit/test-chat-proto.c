@@ -158,6 +158,37 @@ test_step_end(void **state)
     assert_null(lingma__method_request_id(NULL));
 }
 
+/* tool/invoke: its names read out (absent ones as ""), and the refusal in
+ * the shape of the plugin's ToolInvokeResponse. */
+static void
+test_tool_invoke_refusal(void **state)
+{
+    (void)state;
+    struct lingma__tool_invoke ti;
+    assert_int_equal(lingma__push_kind("tool/invoke"), LINGMA__PUSH_TOOL_INVOKE);
+    json_t *p = json_pack("{s:s, s:s, s:s, s:{}, s:b}", "requestId", "r", "toolCallId", "tc-1",
+                          "name", "read_file", "parameters", "async", 0);
+    lingma__method_tool_invoke(&ti, p);
+    assert_string_equal(ti.request_id, "r");
+    assert_string_equal(ti.tool_call_id, "tc-1");
+    assert_string_equal(ti.name, "read_file");
+    json_t *r = lingma__method_tool_invoke_refusal(&ti, "no", 1700000000000);
+    char *s = json_dumps(r, JSON_COMPACT);
+    assert_string_equal(s, "{\"toolCallId\":\"tc-1\",\"name\":\"read_file\",\"success\":false,"
+                           "\"errorMessage\":\"no\",\"result\":null,\"startTime\":1700000000000,"
+                           "\"timeConsuming\":0}");
+    free(s);
+    json_decref(r);
+    json_decref(p);
+
+    p = json_array();
+    lingma__method_tool_invoke(&ti, p);
+    assert_string_equal(ti.request_id, "");
+    assert_string_equal(ti.tool_call_id, "");
+    assert_string_equal(ti.name, "");
+    json_decref(p);
+}
+
 int
 main(void)
 {
@@ -165,7 +196,7 @@ main(void)
         cmocka_unit_test(test_ask_chat_mode), cmocka_unit_test(test_ask_agent_mode_model_session),
         cmocka_unit_test(test_ask_bad_utf8),  cmocka_unit_test(test_hex_id),
         cmocka_unit_test(test_answer),        cmocka_unit_test(test_finish),
-        cmocka_unit_test(test_step_end),
+        cmocka_unit_test(test_step_end),      cmocka_unit_test(test_tool_invoke_refusal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

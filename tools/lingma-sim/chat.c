@@ -22,12 +22,14 @@
 #include "files.h"
 #include "sessions.h"
 #include "strmap.h"
+#include "tool_invoke.h"
 
 enum phase {
     P_ASK_DELAY,
     P_STEP_START,
     P_TITLE,
     P_EARLY_END,
+    P_TOOL_INVOKE, /* the tool_invoke fault, in an agent-mode chat */
     P_ANSWER,
     P_USAGE,
     P_FINISH,
@@ -58,6 +60,8 @@ struct sim_chat {
     const char *error_message;
     char *reply_error; /* why the answer could not be made (script:FILE), owned */
     enum phase phase;
+    bool agent;         /* asked in mode "agent" */
+    bool awaiting_tool; /* tool/invoke sent, its response not in yet */
     bool awaiting_ack, waiting_timer, delay_done, finished, mapped;
     int64_t pending_id;
 };
@@ -287,12 +291,21 @@ noise(struct sim_chat *ch, int n)
 }
 
 static void
+on_tool_done(void *payload, bool answered)
+{
+    struct sim_chat *ch = payload;
+    ch->awaiting_tool = false;
+    if (answered && !ch->conn->closing)
+        chat_run(ch);
+}
+
+static void
 chat_run(struct sim_chat *ch)
 {
     struct sim_conn *c = ch->conn;
     struct sim *sim = c->sim;
     for (;;) {
-        if (c->closing || sim->hang || ch->awaiting_ack || ch->waiting_timer ||
+        if (c->closing || sim->hang || ch->awaiting_ack || ch->awaiting_tool || ch->waiting_timer ||
             c->drop_when_flushed || c->exit_when_flushed)
             return;
         switch (ch->phase) {
@@ -310,11 +323,17 @@ chat_run(struct sim_chat *ch)
                                 sim_sessions_title(sim->sessions, ch->session_id_copy)));
             if (ch->noisy)
                 noise(ch, 1);
-            ch->phase = ch->step_end_first ? P_EARLY_END : P_ANSWER;
+            ch->phase = ch->step_end_first ? P_EARLY_END : P_TOOL_INVOKE;
             break;
         case P_EARLY_END:
             push_step(ch, "step_end");
+            ch->phase = P_TOOL_INVOKE;
+            break;
+        case P_TOOL_INVOKE:
             ch->phase = P_ANSWER;
+            if (ch->fault.tool_invoke && ch->agent && ch->finish_code == 200 &&
+                sim_tool_invoke_push(c, ch->request_id, ch->session_id_copy, on_tool_done, ch) == 0)
+                ch->awaiting_tool = true;
             break;
         case P_ANSWER:
             if (ch->fault.drop_after >= 0 && ch->answers_sent >= ch->fault.drop_after) {
@@ -520,6 +539,8 @@ sim_chat_ask(struct sim_conn *c, const json_t *id, json_t *params)
     ch->request_id = strdup(rid);
     ch->question = strdup(q);
     ch->session_type = dup_str(stype, "chat");
+    const char *mode = json_string_value(json_object_get(params, "mode"));
+    ch->agent = mode && strcmp(mode, "agent") == 0;
     ch->chat_task = dup_str(task, "FREE_INPUT");
     ch->fault = fault;
     ch->chunks = s->chunks;

@@ -86,6 +86,8 @@ static const char *const help_text[] = {
     "      stale_info       write a stale .info (dead pid, closed port) first, replace it after\n",
     "                       start_delay_ms (default 300 ms), and leave .info behind at exit\n",
     "      logged_out       behave as logged out (auth/status 1, queryModels {}, finish 401)\n",
+    "      tool_invoke      a chat asked in mode agent sends tool/invoke (read_file) before its\n",
+    "                       answer and waits for the response with no time limit\n",
     "  LINGMA_SIM_FAULT_LIMIT=N        faults hit only the first N chats (start faults: the\n",
     "                                  first N starts) of the work dir; counted in cache/, so a\n",
     "                                  respawned simulator recovers. 0: no limit\n",

@@ -190,9 +190,10 @@ cmd_status(const struct cli *cli)
         json_object_set_new(out, "username", json_string(user ? user : ""));
         json_object_set_new(out, "user_type", json_string(SIM_USER_TYPE));
     }
-    static const char *counters[] = {"unanswered_pushes", "stops_received", "pushes_sent",
-                                     "pushes_acked",      "chats_started",  "chats_finished",
-                                     "chats_cancelled",   "connections",    "faults_hit"};
+    static const char *counters[] = {"unanswered_pushes", "stops_received",      "pushes_sent",
+                                     "pushes_acked",      "chats_started",       "chats_finished",
+                                     "chats_cancelled",   "connections",         "faults_hit",
+                                     "tool_invokes",      "tool_invokes_refused"};
     json_t *st = sim_state_read(dir);
     for (size_t i = 0; i < sizeof(counters) / sizeof(*counters); i++) {
         json_t *v = json_object_get(st, counters[i]);

@@ -144,11 +144,13 @@ fault_item(struct sim_faults *f, const char *item, char *err, size_t errlen)
         flag = &f->stale_info;
     else if (fault_kw(item, "logged_out", &arg))
         flag = &f->logged_out;
+    else if (fault_kw(item, "tool_invoke", &arg))
+        flag = &f->tool_invoke;
     else {
         snprintf(err, errlen,
                  "LINGMA_SIM_FAULT: unknown fault '%s' (known: drop_after:N, exit_after:N, hang, "
                  "ask_delay_ms:N, finish:408|429|500, rpc_error, exit_at_start, "
-                 "start_delay_ms:N, stale_info, logged_out)",
+                 "start_delay_ms:N, stale_info, logged_out, tool_invoke)",
                  item);
         return -1;
     }
@@ -204,7 +206,7 @@ bool
 sim_faults_chat_active(const struct sim_faults *f)
 {
     return f->drop_after >= 0 || f->exit_after >= 0 || f->hang || f->ask_delay_ms > 0 ||
-           f->finish_code || f->rpc_error || f->logged_out;
+           f->finish_code || f->rpc_error || f->logged_out || f->tool_invoke;
 }
 
 bool

@@ -42,6 +42,7 @@ struct sim_faults {
     int start_delay_ms; /* 0 off: delay before writing .info */
     bool stale_info;    /* stale .info (dead pid) at start; .info left behind at exit */
     bool logged_out;    /* behave as logged out */
+    bool tool_invoke;   /* agent-mode chats send tool/invoke first (tool_invoke.h) */
 };
 
 struct sim_settings {

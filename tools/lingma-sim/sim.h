@@ -58,6 +58,8 @@ struct sim_stats {
     uint64_t chats_finished;
     uint64_t chats_cancelled;
     uint64_t faults_hit;
+    uint64_t tool_invokes;         /* tool/invoke requests sent (tool_invoke fault) */
+    uint64_t tool_invokes_refused; /* ... answered with a clean refusal */
 };
 
 struct sim {

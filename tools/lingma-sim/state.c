@@ -21,17 +21,18 @@ json_t *
 sim_state_json(const struct sim *sim, bool running)
 {
     const struct sim_stats *s = &sim->stats;
-    return json_pack("{s:b, s:I, s:i, s:i, s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I}",
-                     "running", running, "pid", (json_int_t)getpid(), "ws_port", sim->ws_port,
-                     "http_port", sim->http_port, "logged_in", sim->logged_in, "username",
-                     sim->logged_in ? sim->username : NULL, "connections",
-                     (json_int_t)s->connections, "pushes_sent", (json_int_t)s->pushes_sent,
-                     "pushes_acked", (json_int_t)s->pushes_acked, "unanswered_pushes",
-                     (json_int_t)s->unanswered_pushes, "stops_received",
-                     (json_int_t)s->stops_received, "chats_started", (json_int_t)s->chats_started,
-                     "chats_finished", (json_int_t)s->chats_finished, "chats_cancelled",
-                     (json_int_t)s->chats_cancelled, "faults_hit", (json_int_t)s->faults_hit);
+    return json_pack(
+        "{s:b, s:I, s:i, s:i, s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I, s:I}",
+        "running", running, "pid", (json_int_t)getpid(), "ws_port", sim->ws_port, "http_port",
+        sim->http_port, "logged_in", sim->logged_in, "username",
+        sim->logged_in ? sim->username : NULL, "connections", (json_int_t)s->connections,
+        "pushes_sent", (json_int_t)s->pushes_sent, "pushes_acked", (json_int_t)s->pushes_acked,
+        "unanswered_pushes", (json_int_t)s->unanswered_pushes, "stops_received",
+        (json_int_t)s->stops_received, "chats_started", (json_int_t)s->chats_started,
+        "chats_finished", (json_int_t)s->chats_finished, "chats_cancelled",
+        (json_int_t)s->chats_cancelled, "faults_hit", (json_int_t)s->faults_hit, "tool_invokes",
+        (json_int_t)s->tool_invokes, "tool_invokes_refused", (json_int_t)s->tool_invokes_refused);
 }
 
 void
