@@ -446,6 +446,13 @@ on_event(const lingma_chat_event *ev, void *payload)
             gw_error e;
             if (ev->error.code == LINGMA_ECANCELED && atomic_load(&c->shutdown))
                 gw_error_from_lingma(&e, LINGMA_ECLOSED, 0, 0);
+            else if (ev->error.code == LINGMA_EPROTO && c->creq->toolset)
+                /* A call tool_choice required (or named) that Lingma did
+                 * not make, also after the runtime's correction: its
+                 * sentence says so, which the client's loop needs more
+                 * than a generic protocol error. */
+                gw_error_set(&e, 502, GW_TYPE_SERVER, "upstream_protocol_error", NULL, "%s",
+                             ev->error.message);
             else
                 gw_error_from_lingma(&e, ev->error.code, ev->error.status_code,
                                      (int64_t)ev->error.retry_after_ms);
