@@ -56,8 +56,20 @@ render(const gw_chat_request *req, const char *text)
     }
     a.stop_sequence = gw_stop_matched(&m);
     gw_usage u = {1, (int64_t)gw_token_counter_total(&tc)};
-    fe->stream_close(&out, st, &a, hit ? GW_FINISH_STOP_SEQUENCE : GW_FINISH_STOP, &u);
-    fe->complete(&out, st, &a, safe.data, safe.len, text, len, GW_FINISH_LENGTH, &u);
+    /* With tools offered, the text also ends in a call (its arguments the
+     * fuzz text: the whole message must survive any), streamed and kept. */
+    gw_finish why = hit ? GW_FINISH_STOP_SEQUENCE : GW_FINISH_STOP;
+    if (req->toolset) {
+        gw_tool_call call = {"call_0123456789abcdef01234567", "f", (char *)text};
+        gw_answer whole = a;
+        whole.stream = false;
+        fe->tool_call(&out, st, &a, 0, &call);
+        fe->tool_call(&out, st, &whole, 0, &call);
+        why = GW_FINISH_TOOL_CALLS;
+    }
+    fe->stream_close(&out, st, &a, why, &u);
+    fe->complete(&out, st, &a, safe.data, safe.len, text, len,
+                 req->toolset ? GW_FINISH_TOOL_CALLS : GW_FINISH_LENGTH, &u);
     gw_buf_free(&safe);
     gw_stop_free(&m);
     fe->state_free(st);

@@ -59,6 +59,7 @@ answer(gw_chat_request *req, gw_resp_store *store, const char *text)
     const gw_frontend *fe = &gw_fe_responses;
     size_t len = strlen(text);
     gw_usage u = {1, 2, 1};
+    gw_tool_call call = {"call_0123456789abcdef01234567", "f", (char *)text};
     gw_buf out = GW_BUF_INIT;
     void *st = fe->state_new(&a);
     if (!st)
@@ -73,13 +74,22 @@ answer(gw_chat_request *req, gw_resp_store *store, const char *text)
             gw_error_from_lingma(&e, LINGMA_EIO, 0, 0);
             fe->stream_error(&out, st, &a, &e);
             fe->finished(st, &a, false, &ctx);
+        } else if (req->toolset) {
+            /* With tools offered the answer ends in a call, whose item is
+             * stored and read back by a later chain. */
+            fe->tool_call(&out, st, &a, 0, &call);
+            fe->stream_close(&out, st, &a, GW_FINISH_TOOL_CALLS, &u);
+            fe->finished(st, &a, true, &ctx);
         } else {
             fe->stream_close(&out, st, &a, req->max_tokens ? GW_FINISH_LENGTH : GW_FINISH_STOP, &u);
             fe->finished(st, &a, true, &ctx);
         }
         check_events(&out);
     } else {
-        fe->complete(&out, st, &a, text, len, "think", 5, GW_FINISH_STOP, &u);
+        if (req->toolset)
+            fe->tool_call(&out, st, &a, 0, &call);
+        fe->complete(&out, st, &a, text, len, "think", 5,
+                     req->toolset ? GW_FINISH_TOOL_CALLS : GW_FINISH_STOP, &u);
         fe->finished(st, &a, true, &ctx);
     }
     fe->state_free(st);

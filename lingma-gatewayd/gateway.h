@@ -119,6 +119,10 @@ gw_http_action gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, cons
 /* Resolve a requested model name (aliases first) to a Lingma key
  * (malloc'd into *key). 0, LINGMA_ENOTFOUND or LINGMA_ENOMEM with `e`. */
 int gw_resolve_model(gw_app *app, char **key, gw_error *e, const char *requested);
+/* The token estimate of the question a chat sends Lingma: `prompt` (the
+ * flattened conversation) and the tool section the runtime puts before it.
+ * 0 or LINGMA_ENOMEM. */
+int gw_question_tokens(uint64_t *out, const gw_chat_request *creq, const char *prompt);
 void gw_route_chat_gone(gw_app *app, gw_http_req *req);
 void gw_route_chat_shutdown(gw_app *app, gw_http_req *req);
 

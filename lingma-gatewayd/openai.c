@@ -7,6 +7,7 @@
  * ones (seed, penalties, response_format, ...) that Lingma has no use for,
  * and refusing them would break those clients for no benefit.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "openai.h"
 #include "reqjson.h"
+#include "toolset.h"
 
 #define PARAM_MAX GW_ERROR_PARAM_MAX
 
@@ -352,6 +354,20 @@ parse_tools(gw_chat_request *r, const json_t *tools, const json_t *choice, gw_er
     return 0;
 }
 
+/* The toolset of the chat options, its refusals named the OpenAI way. */
+static int
+offer_tools(gw_chat_request *r, gw_error *err)
+{
+    static const gw_tool_names names = {false, "function.name", "function.parameters",
+                                        "tool_choice", SIZE_MAX};
+    gw_tool_refusal why;
+    int rc = gw_chat_request_tools(r, &names, &why);
+    if (rc == LINGMA_EINVAL)
+        gw_error_set(err, 400, GW_TYPE_INVALID_REQUEST, "invalid_value", why.param,
+                     "Invalid '%s': %s", why.param, why.message);
+    return rc == LINGMA_ENOMEM ? gw_reqjson_oom(err) : rc;
+}
+
 /* Parameters we do not act on but whose type a client can still get wrong;
  * checking them catches a confused client early with a clear message. */
 static int
@@ -362,11 +378,15 @@ check_ignored(const json_t *root, gw_error *err)
         json_type type; /* JSON_REAL: any number; JSON_TRUE: a boolean */
         double min, max;
     } ignored[] = {
-        {"presence_penalty", JSON_REAL, -2, 2}, {"frequency_penalty", JSON_REAL, -2, 2},
-        {"seed", JSON_INTEGER, -1e300, 1e300},  {"logprobs", JSON_TRUE, 0, 0},
-        {"top_logprobs", JSON_INTEGER, 0, 20},  {"parallel_tool_calls", JSON_TRUE, 0, 0},
-        {"response_format", JSON_OBJECT, 0, 0}, {"logit_bias", JSON_OBJECT, 0, 0},
-        {"metadata", JSON_OBJECT, 0, 0},        {"store", JSON_TRUE, 0, 0},
+        {"presence_penalty", JSON_REAL, -2, 2},
+        {"frequency_penalty", JSON_REAL, -2, 2},
+        {"seed", JSON_INTEGER, -1e300, 1e300},
+        {"logprobs", JSON_TRUE, 0, 0},
+        {"top_logprobs", JSON_INTEGER, 0, 20},
+        {"response_format", JSON_OBJECT, 0, 0},
+        {"logit_bias", JSON_OBJECT, 0, 0},
+        {"metadata", JSON_OBJECT, 0, 0},
+        {"store", JSON_TRUE, 0, 0},
     };
     for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
         const char *name = ignored[i].name;
@@ -470,7 +490,14 @@ parse_root(gw_chat_request *r, const json_t *root, gw_error *err)
     if ((rc = parse_tools(r, json_object_get(root, "tools"), json_object_get(root, "tool_choice"),
                           err)) != 0)
         return rc;
-    return check_ignored(root, err);
+    bool parallel = true;
+    if ((rc = gw_reqjson_bool(&parallel, json_object_get(root, "parallel_tool_calls"),
+                              "parallel_tool_calls", err)) != 0)
+        return rc;
+    r->single_tool_call = !parallel;
+    if ((rc = check_ignored(root, err)) != 0)
+        return rc;
+    return offer_tools(r, err);
 }
 
 int
@@ -523,5 +550,7 @@ gw_chat_request_free(gw_chat_request *req)
         req->extra_free(req->extra);
     json_decref(req->tools);
     json_decref(req->tool_choice);
+    lingma_toolset_free(req->toolset);
+    free(req->tool_name);
     free(req);
 }

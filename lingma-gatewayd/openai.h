@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "lingma/tools.h"
+
 #include "buf.h"
 #include "errors.h"
 #include "reqjson.h"
@@ -54,6 +56,7 @@ typedef struct gw_message {
     char *content;
     char *name;         /* optional `name` */
     char *tool_call_id; /* `tool_call_id` of a tool result */
+    bool is_error;      /* a tool result the client marked failed (Anthropic is_error) */
     gw_tool_call *tool_calls;
     size_t n_tool_calls;
 } gw_message;
@@ -75,11 +78,19 @@ typedef struct gw_chat_request {
     double top_p; /* 0..1 */
     char *stop[GW_MAX_STOP];
     size_t n_stop; /* empty strings are dropped */
-    /* tools / tool_choice: validated for shape and kept (new references)
-     * for the tool emulation to come; not acted on yet. */
+    /* tools / tool_choice as declared, in the Chat Completions shape
+     * whatever the API (new references); tools of other types (hosted,
+     * custom, namespaces) are kept as sent. */
     json_t *tools;
     size_t n_tools;
     json_t *tool_choice;
+    bool single_tool_call; /* parallel_tool_calls false, Anthropic disable_parallel_tool_use */
+    /* What gw_chat_request_tools() made of them (toolset.c), for the chat
+     * options: the tools Lingma is offered, NULL when none is (no callable
+     * tool declared, or tool_choice none). */
+    lingma_toolset *toolset;
+    lingma_tool_choice choice;
+    char *tool_name;     /* the tool of LINGMA_TOOL_CHOICE_NAMED */
     bool show_reasoning; /* render Lingma's think text (Anthropic: thinking enabled) */
     /* A front-end's own parsed extras (the Responses API keeps its input
      * items and `store` here), freed with the request. */
@@ -105,8 +116,9 @@ void gw_chat_request_free(gw_chat_request *req);
 /*
  * Flatten the conversation into the single question Lingma takes.
  *
- * A conversation of exactly one user message is sent as its text alone.
- * Anything else becomes (sections omitted when empty):
+ * A conversation of exactly one user message is sent as its text alone,
+ * unless tools are offered (req->toolset). Anything else becomes (sections
+ * omitted when empty):
  *
  *   System instructions:
  *   <each system/developer message, in order, separated by a blank line>
@@ -114,16 +126,28 @@ void gw_chat_request_free(gw_chat_request *req);
  *   Conversation transcript:
  *   User: <text>
  *   Assistant: <text>
- *   Assistant called tool <name> with arguments: <json>
- *   Tool result (<name>/<tool_call_id>): <text>
+ *   Assistant:
+ *   <text, if any>
+ *   ```tool_call
+ *   {"name":"<name>","arguments":{...}}      one line per call of the turn
+ *   ```
+ *   Tool result (<tool_call_id>, <name>):    "Tool error" when is_error
+ *   ```tool_result
+ *   <text>
+ *   ```
  *
  *   Answer the latest User message above. Reply with the answer only,
  *   without a speaker label.
  *
- * Transcript entries are separated by a blank line; a multi-line text is
- * kept as is after its label. `name`/`tool_call_id` parts absent from a
- * tool result are left out ("Tool result (get_weather):", "Tool result:").
- * A `function` role message is rendered like a tool result.
+ * Calls and results are in the tool contract's notation (doc/tools.md,
+ * lingma_tool_call_text and lingma_tool_result_text): arguments that are
+ * not a JSON object show as {}, a result's fence is longer than any
+ * backtick run at the start of its lines, and the parts of the label that
+ * are absent are left out ("Tool result (c1):", "Tool result:"). A
+ * `function` role message is a tool result. With tools offered, the last
+ * line asks the model to continue the conversation, calling tools when
+ * needed, instead of "the answer only". Transcript entries are separated
+ * by a blank line; a multi-line text is kept as is after its label.
  *
  * 0 and a malloc'd NUL-terminated string in *out, or LINGMA_ENOMEM.
  */
@@ -232,6 +256,13 @@ int gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char
                          size_t content_len, const char *reasoning, size_t reasoning_len,
                          const char *finish_reason, const gw_usage *usage);
 
+/* The same with the calls the model made: message.tool_calls
+ * [{id, type "function", function {name, arguments}}] when n_calls > 0. */
+int gw_openai_completion_calls(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                               size_t content_len, const char *reasoning, size_t reasoning_len,
+                               const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
+                               const gw_usage *usage);
+
 /* The first chunk: delta {"role":"assistant","content":""}. */
 int gw_openai_chunk_role(gw_buf *out, const gw_completion_meta *meta);
 
@@ -243,6 +274,12 @@ int gw_openai_chunk_content(gw_buf *out, const gw_completion_meta *meta, const c
  * convention, read by most OpenAI-compatible clients that show thinking). */
 int gw_openai_chunk_reasoning(gw_buf *out, const gw_completion_meta *meta, const char *text,
                               size_t len);
+
+/* A tool call fragment: delta {"tool_calls":[{index, ...}]}. With `id`
+ * it is a call's first fragment (id, type "function", function {name,
+ * arguments}); without, a continuation (function {arguments}). */
+int gw_openai_chunk_tool_call(gw_buf *out, const gw_completion_meta *meta, size_t index,
+                              const char *id, const char *name, const char *arguments);
 
 /* The last choice chunk: empty delta and the finish reason. */
 int gw_openai_chunk_finish(gw_buf *out, const gw_completion_meta *meta, const char *finish_reason);

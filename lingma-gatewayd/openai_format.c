@@ -83,10 +83,30 @@ finish(gw_buf *out, json_t *root, bool ok)
     return rc;
 }
 
+/* message.tool_calls: [{id, type:"function", function:{name, arguments}}]. */
+static json_t *
+calls_value(const gw_tool_call *calls, size_t n, bool *ok)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *c = json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", calls[i].id, "type", "function",
+                              "function", "name", calls[i].name, "arguments",
+                              calls[i].arguments ? calls[i].arguments : "{}");
+        if (!c || json_array_append_new(a, c) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    if (!a)
+        *ok = false;
+    return a;
+}
+
 int
-gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char *content,
-                     size_t content_len, const char *reasoning, size_t reasoning_len,
-                     const char *finish_reason, const gw_usage *usage)
+gw_openai_completion_calls(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                           size_t content_len, const char *reasoning, size_t reasoning_len,
+                           const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
+                           const gw_usage *usage)
 {
     bool ok = true;
     json_t *root = head(meta, "chat.completion", &ok);
@@ -104,6 +124,8 @@ gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char *co
     put(msg, "refusal", json_null(), &ok);
     if (reasoning)
         put(msg, "reasoning_content", gw_json_text(reasoning, reasoning_len), &ok);
+    if (n_calls)
+        put(msg, "tool_calls", calls_value(calls, n_calls, &ok), &ok);
     put(choice, "index", json_integer(0), &ok);
     put(choice, "message", msg, &ok);
     put(choice, "logprobs", json_null(), &ok);
@@ -114,6 +136,15 @@ gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char *co
     if (usage)
         put(root, "usage", usage_value(usage, &ok), &ok);
     return finish(out, root, ok);
+}
+
+int
+gw_openai_completion(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                     size_t content_len, const char *reasoning, size_t reasoning_len,
+                     const char *finish_reason, const gw_usage *usage)
+{
+    return gw_openai_completion_calls(out, meta, content, content_len, reasoning, reasoning_len,
+                                      NULL, 0, finish_reason, usage);
 }
 
 /* A chunk with one choice whose delta is `delta` (stolen). */
@@ -173,6 +204,18 @@ int
 gw_openai_chunk_reasoning(gw_buf *out, const gw_completion_meta *meta, const char *text, size_t len)
 {
     return text_chunk(out, meta, "reasoning_content", text, len);
+}
+
+int
+gw_openai_chunk_tool_call(gw_buf *out, const gw_completion_meta *meta, size_t index, const char *id,
+                          const char *name, const char *arguments)
+{
+    json_t *call = id ? json_pack("{s:I,s:s,s:s,s:{s:s,s:s}}", "index", (json_int_t)index, "id", id,
+                                  "type", "function", "function", "name", name ? name : "",
+                                  "arguments", arguments ? arguments : "")
+                      : json_pack("{s:I,s:{s:s}}", "index", (json_int_t)index, "function",
+                                  "arguments", arguments ? arguments : "");
+    return chunk(out, meta, call ? json_pack("{s:[o]}", "tool_calls", call) : NULL, NULL);
 }
 
 int

@@ -39,24 +39,56 @@ append_system(gw_buf *b, const gw_chat_request *req)
     return 0;
 }
 
-static int
-append_tool_label(gw_buf *b, const gw_message *m)
-{
-    const char *name = m->name && m->name[0] ? m->name : NULL;
-    const char *id = m->tool_call_id && m->tool_call_id[0] ? m->tool_call_id : NULL;
-    if (name && id)
-        return gw_buf_printf(b, "Tool result (%s/%s): ", name, id);
-    if (name || id)
-        return gw_buf_printf(b, "Tool result (%s): ", name ? name : id);
-    return gw_buf_puts(b, "Tool result: ");
-}
-
 static const char *
 sep(bool *first)
 {
     const char *s = *first ? "" : "\n\n";
     *first = false;
     return s;
+}
+
+/* lingma_tool_call_text()'s block is this fence around one JSON line. */
+#define CALL_OPEN  "```tool_call\n"
+#define CALL_CLOSE "\n```"
+
+/* An assistant turn's calls as one tool_call block, one JSON line per
+ * call: what the contract asks the model to write, so that it sees its
+ * earlier calls as it would have written them. */
+static int
+append_calls(gw_buf *b, const gw_message *m)
+{
+    int rc = gw_buf_puts(b, CALL_OPEN);
+    for (size_t i = 0; rc == 0 && i < m->n_tool_calls; i++) {
+        const gw_tool_call *tc = &m->tool_calls[i];
+        char *block = NULL;
+        rc = lingma_tool_call_text(&block, tc->name ? tc->name : "", tc->arguments);
+        size_t n = block ? strlen(block) : 0;
+        const size_t open = sizeof(CALL_OPEN) - 1, close = sizeof(CALL_CLOSE) - 1;
+        if (rc == 0 && (n < open + close || strncmp(block, CALL_OPEN, open) != 0 ||
+                        strcmp(block + n - close, CALL_CLOSE) != 0))
+            rc = LINGMA_EINVAL; /* not the block the contract describes */
+        if (rc == 0)
+            rc = gw_buf_append(b, block + open, n - open - close);
+        if (rc == 0)
+            rc = gw_buf_puts(b, "\n");
+        lingma_free(block);
+    }
+    return rc == 0 ? gw_buf_puts(b, "```") : rc;
+}
+
+/* A tool result in the contract's notation: a labelled tool_result fence
+ * that its text cannot close. */
+static int
+append_result(gw_buf *b, const gw_message *m)
+{
+    const char *name = m->name && m->name[0] ? m->name : NULL;
+    const char *id = m->tool_call_id && m->tool_call_id[0] ? m->tool_call_id : NULL;
+    char *text = NULL;
+    int rc = lingma_tool_result_text(&text, id, name, m->content ? m->content : "", m->is_error);
+    if (rc == 0)
+        rc = gw_buf_puts(b, text);
+    lingma_free(text);
+    return rc;
 }
 
 static int
@@ -69,22 +101,21 @@ append_entry(gw_buf *b, const gw_message *m, bool *first)
         rc = gw_buf_printf(b, "%sUser: %s", sep(first), text);
         break;
     case GW_ROLE_ASSISTANT:
-        /* A turn that only called tools is rendered by its calls alone. */
-        if (text[0] || m->n_tool_calls == 0)
+        if (m->n_tool_calls == 0) {
             rc = gw_buf_printf(b, "%sAssistant: %s", sep(first), text);
-        for (size_t i = 0; rc == 0 && i < m->n_tool_calls; i++) {
-            const gw_tool_call *tc = &m->tool_calls[i];
-            rc = gw_buf_printf(b, "%sAssistant called tool %s with arguments: %s", sep(first),
-                               tc->name, tc->arguments && tc->arguments[0] ? tc->arguments : "{}");
+            break;
         }
+        /* Text, then the calls' block on the lines below the label, as
+         * the model answered. */
+        rc = gw_buf_printf(b, "%sAssistant:\n%s%s", sep(first), text, text[0] ? "\n" : "");
+        if (rc == 0)
+            rc = append_calls(b, m);
         break;
     case GW_ROLE_TOOL:
     case GW_ROLE_FUNCTION:
         rc = gw_buf_puts(b, sep(first));
         if (rc == 0)
-            rc = append_tool_label(b, m);
-        if (rc == 0)
-            rc = gw_buf_puts(b, text);
+            rc = append_result(b, m);
         break;
     default:
         break; /* system/developer: in the instructions block */
@@ -92,13 +123,27 @@ append_entry(gw_buf *b, const gw_message *m, bool *first)
     return rc == 0 ? 0 : LINGMA_ENOMEM;
 }
 
+/* The last line. With tools offered, "the answer only" would tell the
+ * model not to call them: it is asked to continue instead. */
+static const char *
+closing(const gw_chat_request *req)
+{
+    if (req->toolset)
+        return "Continue the conversation above: answer the latest User message, calling tools "
+               "as described when they are needed. Reply without a speaker label.";
+    return "Answer the latest User message above. Reply with the answer only, without a speaker "
+           "label.";
+}
+
 int
 gw_chat_request_prompt(char **out, const gw_chat_request *req)
 {
     *out = NULL;
     /* A lone user message is sent as is: the common case, and what Lingma's
-     * own IDE plugins send. */
-    if (req->n_messages == 1 && req->messages[0].role == GW_ROLE_USER) {
+     * own IDE plugins send. Not with tools offered: the transcript's
+     * labels are how the model (and lingma-sim) tell the user's request
+     * from the tool results that come back. */
+    if (req->n_messages == 1 && req->messages[0].role == GW_ROLE_USER && !req->toolset) {
         *out = strdup(req->messages[0].content ? req->messages[0].content : "");
         return *out ? 0 : LINGMA_ENOMEM;
     }
@@ -120,9 +165,7 @@ gw_chat_request_prompt(char **out, const gw_chat_request *req)
             if (append_entry(&b, &req->messages[i], &first) != 0)
                 goto oom;
     }
-    if (gw_buf_puts(&b, b.len ? "\n\n" : "") != 0 ||
-        gw_buf_puts(&b, "Answer the latest User message above. Reply with the answer only, "
-                        "without a speaker label.") != 0)
+    if (gw_buf_puts(&b, b.len ? "\n\n" : "") != 0 || gw_buf_puts(&b, closing(req)) != 0)
         goto oom;
     gw_buf_free(&sys);
     *out = gw_buf_detach(&b, NULL);

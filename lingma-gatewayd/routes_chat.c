@@ -28,6 +28,14 @@
  * matcher, then the token counter; on a hit the chat is cancelled upstream
  * and the request finishes at once with "stop" or "length". The cancelled
  * chat's terminal event arrives later and only releases the state.
+ *
+ * Tool calls (doc/tools.md): the request's toolset goes into the chat
+ * options; the runtime adds the tool section, parses the answer and hands
+ * out its valid calls as TOOL_CALL events after all the text. The first
+ * call releases what the stop matcher held back, each call is rendered by
+ * the front-end, and the answer ends with GW_FINISH_TOOL_CALLS. Calls are
+ * not cut by max_tokens or stop sequences (a cut call is of no use); their
+ * arguments count as completion tokens.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +45,7 @@
 #include "gateway.h"
 #include "stop.h"
 #include "tokens.h"
+#include "toolset.h"
 
 /* Bound of a non-streaming answer (text plus reasoning) held until the chat
  * ends. The largest model outputs (about 128k tokens) are well under 1 MiB;
@@ -72,6 +81,8 @@ struct chat {
     bool finished; /* the request got its answer (service thread) */
     bool fe_told;  /* the front-end's finished() ran */
     bool had_delta;
+    size_t n_calls;     /* tool calls rendered */
+    size_t calls_bytes; /* their arguments, within ANSWER_MAX_BYTES */
     atomic_uint refs;
     _Atomic uint64_t chat_id;
     atomic_bool gone;
@@ -236,16 +247,22 @@ finish_error(struct chat *c, const gw_error *e)
     gw_request_done(c->app, &c->ri, gw_error_status_for(c->ri.api, e), c->instance);
 }
 
+static void
+too_large(gw_error *e)
+{
+    gw_error_set(e, 502, GW_TYPE_SERVER, "answer_too_large", NULL,
+                 "The upstream answer exceeded %u bytes.", ANSWER_MAX_BYTES);
+}
+
 /* Keep non-streaming answer text in `b`, within ANSWER_MAX_BYTES over the
- * text and the reasoning. On failure the chat is stopped and the request
+ * text, the reasoning and the calls. On failure the chat is stopped and the request
  * answered with an error: a shortened answer must not look complete. */
 static bool
 hold(struct chat *c, gw_buf *b, const char *text, size_t len)
 {
     gw_error e;
-    if (c->content.len + c->reasoning.len + len > ANSWER_MAX_BYTES) {
-        gw_error_set(&e, 502, GW_TYPE_SERVER, "answer_too_large", NULL,
-                     "The upstream answer exceeded %u bytes.", ANSWER_MAX_BYTES);
+    if (c->content.len + c->reasoning.len + c->calls_bytes + len > ANSWER_MAX_BYTES) {
+        too_large(&e);
     } else if (gw_buf_append(b, text, len) != 0) {
         gw_error_internal(&e);
     } else {
@@ -310,6 +327,55 @@ on_reasoning(struct chat *c, const char *text, size_t len)
         hold(c, &c->reasoning, text, len);
 }
 
+/* The end of the answer's text: what the stop matcher still holds goes
+ * out (its last bytes can no longer start a stop sequence). Returns true
+ * when max_tokens cut it. */
+static bool
+flush_text(struct chat *c)
+{
+    gw_buf rest = GW_BUF_INIT;
+    gw_stop_flush(&c->stop, &rest);
+    bool cut = rest.len && forward(c, rest.data, rest.len);
+    gw_buf_free(&rest);
+    return cut;
+}
+
+/* A call the runtime validated: rendered at once when streaming, kept by
+ * the front-end otherwise. A call that cannot be rendered fails the
+ * answer: a dropped call would leave the client's loop waiting. */
+static void
+on_tool_call(struct chat *c, const lingma_chat_event *ev)
+{
+    if (c->n_calls == 0 && flush_text(c) && !c->finished) {
+        /* The text reached max_tokens: the answer ends there, without
+         * calls, as any other cut answer. */
+        cancel_upstream(c);
+        finish_ok(c, GW_FINISH_LENGTH, NULL);
+    }
+    if (c->finished)
+        return;
+    const char *args = ev->tool_call.arguments ? ev->tool_call.arguments : "{}";
+    size_t alen = strlen(args);
+    gw_token_counter_feed(&c->tokens, args, alen);
+    gw_tool_call call = {(char *)ev->tool_call.id, (char *)ev->tool_call.name, (char *)args};
+    gw_error e;
+    c->calls_bytes += alen;
+    if (c->content.len + c->reasoning.len + c->calls_bytes > ANSWER_MAX_BYTES) {
+        too_large(&e);
+    } else if (!render_state(c) ||
+               c->fe->tool_call(&c->scratch, c->fst, &c->ans, ev->tool_call.index, &call) != 0) {
+        gw_buf_reset(&c->scratch);
+        gw_error_internal(&e);
+    } else {
+        c->n_calls++;
+        if (c->stream)
+            stream_send(c);
+        return;
+    }
+    cancel_upstream(c);
+    finish_error(c, &e);
+}
+
 static void
 on_started(struct chat *c, const lingma_chat_event *ev)
 {
@@ -360,16 +426,19 @@ on_event(const lingma_chat_event *ev, void *payload)
         if (!c->finished)
             on_reasoning(c, ev->delta.text, ev->delta.len);
         return;
-    case LINGMA_CHAT_TOOL_CALL: /* the gateway declares no tools yet */
+    case LINGMA_CHAT_TOOL_CALL:
+        if (!c->finished)
+            on_tool_call(c, ev);
         return;
     case LINGMA_CHAT_DONE:
         if (!c->finished) {
-            gw_buf rest = GW_BUF_INIT;
-            gw_stop_flush(&c->stop, &rest);
-            bool cut = rest.len && forward(c, rest.data, rest.len);
-            gw_buf_free(&rest);
+            bool cut = flush_text(c);
             if (!c->finished)
-                finish_ok(c, cut ? GW_FINISH_LENGTH : GW_FINISH_STOP, &ev->done.usage);
+                finish_ok(c,
+                          cut          ? GW_FINISH_LENGTH
+                          : c->n_calls ? GW_FINISH_TOOL_CALLS
+                                       : GW_FINISH_STOP,
+                          &ev->done.usage);
         }
         break;
     case LINGMA_CHAT_ERROR:
@@ -377,6 +446,13 @@ on_event(const lingma_chat_event *ev, void *payload)
             gw_error e;
             if (ev->error.code == LINGMA_ECANCELED && atomic_load(&c->shutdown))
                 gw_error_from_lingma(&e, LINGMA_ECLOSED, 0, 0);
+            else if (ev->error.code == LINGMA_EPROTO && c->creq->toolset)
+                /* A call tool_choice required (or named) that Lingma did
+                 * not make, also after the runtime's correction: its
+                 * sentence says so, which the client's loop needs more
+                 * than a generic protocol error. */
+                gw_error_set(&e, 502, GW_TYPE_SERVER, "upstream_protocol_error", NULL, "%s",
+                             ev->error.message);
             else
                 gw_error_from_lingma(&e, ev->error.code, ev->error.status_code,
                                      (int64_t)ev->error.retry_after_ms);
@@ -435,6 +511,19 @@ gw_resolve_model(gw_app *app, char **key, gw_error *e, const char *requested)
     return rs.rc;
 }
 
+int
+gw_question_tokens(uint64_t *out, const gw_chat_request *creq, const char *prompt)
+{
+    char *section = NULL;
+    if (gw_chat_request_tool_section(&section, creq) != 0)
+        return LINGMA_ENOMEM;
+    *out = gw_token_estimate(prompt, strlen(prompt));
+    if (section)
+        *out += gw_token_estimate(section, strlen(section));
+    lingma_free(section);
+    return 0;
+}
+
 static gw_http_action
 reject(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_error *e)
 {
@@ -477,8 +566,10 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     char *prompt = NULL, *affinity = NULL;
     if (!c || gw_chat_request_prompt(&prompt, creq) != 0 ||
         gw_chat_affinity_key(&affinity, gw_http_req_header(req, GW_AFFINITY_HEADER), creq) != 0 ||
+        gw_question_tokens(&c->prompt_tokens, creq, prompt) != 0 ||
         gw_stop_init(&c->stop, creq->stop, creq->n_stop) != 0) {
         free(prompt);
+        free(affinity);
         free(c);
         free(key);
         gw_chat_request_free(creq);
@@ -494,7 +585,6 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     c->stream = creq->stream;
     c->max_tokens = creq->max_tokens > 0 ? (uint64_t)creq->max_tokens : 0;
     c->model = key;
-    c->prompt_tokens = gw_token_estimate(prompt, strlen(prompt));
     uint8_t rnd[ANSWER_ID_RANDOM];
     if (gw_random_bytes(rnd, sizeof(rnd)) != 0)
         memset(rnd, 0, sizeof(rnd)); /* ids need not be secret, only distinct */
@@ -519,6 +609,12 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     o.affinity_key = affinity;
     o.on_event = on_event;
     o.payload = c;
+    /* The toolset lives in creq, which the chat holds until its terminal
+     * event. */
+    o.tools = creq->toolset;
+    o.tool_choice = creq->choice;
+    o.tool_name = creq->tool_name;
+    o.single_tool_call = creq->single_tool_call;
     lingma_chat_id id = 0;
     lingma_chat_admission adm = {0, 0};
     int rc = lingma_chat_start(&id, &adm, app->pool, &o);

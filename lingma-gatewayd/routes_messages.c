@@ -2,7 +2,8 @@
  * The Anthropic Messages routes: POST /v1/messages is the one chat route
  * with the Messages front-end (api/messages.c); POST
  * /v1/messages/count_tokens parses the same body and answers the token
- * estimate of the exact question a chat would send Lingma, so that a
+ * estimate of the exact question a chat would send Lingma (the tool
+ * section the runtime adds included), so that a
  * client's context accounting matches what the gateway counts as usage.
  */
 #include <stdlib.h>
@@ -10,7 +11,6 @@
 
 #include "api/messages.h"
 #include "gateway.h"
-#include "tokens.h"
 
 /* The gateway implements none of Anthropic's beta features (they change
  * the wire shape of answers it never produces), so every anthropic-beta
@@ -47,13 +47,14 @@ gw_route_count_tokens(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     char *key = NULL, *prompt = NULL;
     gw_buf out = GW_BUF_INIT;
     gw_error e;
+    uint64_t tokens = 0;
     int rc = gw_messages_parse(&creq, &e, body, len, true);
     /* The model must exist as it would for a chat (404 otherwise). */
     if (rc == 0)
         rc = gw_resolve_model(app, &key, &e, creq->model);
-    if (rc == 0 &&
-        (gw_chat_request_prompt(&prompt, creq) != 0 ||
-         gw_anthropic_count(&out, (int64_t)gw_token_estimate(prompt, strlen(prompt))) != 0))
+    if (rc == 0 && (gw_chat_request_prompt(&prompt, creq) != 0 ||
+                    gw_question_tokens(&tokens, creq, prompt) != 0 ||
+                    gw_anthropic_count(&out, (int64_t)tokens) != 0))
         rc = LINGMA_ENOMEM;
     if (rc == LINGMA_ENOMEM)
         gw_error_internal(&e);

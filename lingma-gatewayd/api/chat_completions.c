@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 
+#include "api/calls.h"
 #include "frontend.h"
 #include "sse.h"
 
@@ -27,23 +28,32 @@ meta_of(const gw_answer *a)
 static const char *
 finish_reason(gw_finish why)
 {
-    return why == GW_FINISH_LENGTH ? "length" : "stop";
+    switch (why) {
+    case GW_FINISH_LENGTH:
+        return "length";
+    case GW_FINISH_TOOL_CALLS:
+        return "tool_calls";
+    case GW_FINISH_STOP:
+    case GW_FINISH_STOP_SEQUENCE:
+    default:
+        return "stop";
+    }
 }
 
-/* No per-answer state: every chunk is built from gw_answer alone. A
- * non-NULL token keeps the chat route's "out of memory" check simple. */
+/* Every chunk is built from gw_answer alone; the state only keeps the
+ * calls of a non-streaming answer. */
 static void *
 state_new(const gw_answer *a)
 {
     (void)a;
-    static char none;
-    return &none;
+    return calloc(1, sizeof(gw_calls));
 }
 
 static void
 state_free(void *st)
 {
-    (void)st;
+    gw_calls_free(st);
+    free(st);
 }
 
 /* Append `data: <json>` of what `fmt` made, or nothing when it failed. */
@@ -90,6 +100,27 @@ stream_reasoning(gw_buf *out, void *st, const gw_answer *a, const char *text, si
     return delta(out, a, gw_openai_chunk_reasoning, text, len);
 }
 
+/* A call streams as OpenAI's do: a first fragment with the id, the type
+ * and the name (arguments ""), then the arguments. */
+static int
+tool_call(gw_buf *out, void *st, const gw_answer *a, size_t index, const gw_tool_call *call)
+{
+    char id[GW_CALL_ID_SIZE];
+    gw_call_id(id, "call_", call->id);
+    gw_tool_call c = {id, call->name, call->arguments};
+    if (!a->stream)
+        return gw_calls_add(st, &c);
+    gw_completion_meta m = meta_of(a);
+    size_t before = out->len;
+    gw_buf j = GW_BUF_INIT, k = GW_BUF_INIT;
+    int rc = sse_of(out, &j, gw_openai_chunk_tool_call(&j, &m, index, id, call->name, ""));
+    if (rc == 0)
+        rc = sse_of(out, &k, gw_openai_chunk_tool_call(&k, &m, index, NULL, NULL, call->arguments));
+    if (rc != 0)
+        gw_buf_truncate(out, before);
+    return rc;
+}
+
 static int
 stream_close(gw_buf *out, void *st, const gw_answer *a, gw_finish why, const gw_usage *u)
 {
@@ -117,10 +148,12 @@ static int
 complete(gw_buf *out, void *st, const gw_answer *a, const char *text, size_t len,
          const char *reasoning, size_t reasoning_len, gw_finish why, const gw_usage *u)
 {
-    (void)st;
+    const gw_calls *calls = st;
     gw_completion_meta m = meta_of(a);
-    return gw_openai_completion(out, &m, text ? text : "", len, reasoning_len ? reasoning : NULL,
-                                reasoning_len, finish_reason(why), u);
+    /* An answer that is only calls has content null, as OpenAI's. */
+    const char *content = text && len ? text : calls->n ? NULL : "";
+    return gw_openai_completion_calls(out, &m, content, len, reasoning_len ? reasoning : NULL,
+                                      reasoning_len, calls->v, calls->n, finish_reason(why), u);
 }
 
 const gw_frontend gw_fe_chat_completions = {
@@ -134,6 +167,7 @@ const gw_frontend gw_fe_chat_completions = {
     .stream_open = stream_open,
     .stream_text = stream_text,
     .stream_reasoning = stream_reasoning,
+    .tool_call = tool_call,
     .stream_close = stream_close,
     .stream_error = stream_error,
     .complete = complete,

@@ -15,10 +15,13 @@
  *
  *   open                       the chat was accepted; a stream begins
  *   text / reasoning ...       answer deltas (already cut by stop/max_tokens)
- *   close(finish, usage)       the successful end
+ *   tool_call ...              the calls the model made, after all its text
+ *   close(finish, usage)       the successful end (GW_FINISH_TOOL_CALLS
+ *                              after calls)
  *   or error(e)                a failure after open (streams only)
  *
- * and, for a non-streaming request, one `complete` with the whole answer.
+ * and, for a non-streaming request, tool_call for each call (kept in the
+ * render state), then one `complete` with the whole answer.
  * Errors before open are answered by the chat route through the
  * front-end's error family (gw_api), like every other error of its route.
  *
@@ -43,6 +46,7 @@ typedef enum gw_finish {
     GW_FINISH_STOP,          /* the model finished (Lingma's chat/finish) */
     GW_FINISH_LENGTH,        /* max_tokens cut it */
     GW_FINISH_STOP_SEQUENCE, /* a stop sequence matched (gw_answer.stop_sequence) */
+    GW_FINISH_TOOL_CALLS,    /* the answer ends in tool calls for the client to run */
 } gw_finish;
 
 /* One answer as the chat route knows it: fixed at open, read by every
@@ -93,13 +97,21 @@ struct gw_frontend {
     int (*stream_text)(gw_buf *out, void *st, const gw_answer *a, const char *text, size_t len);
     int (*stream_reasoning)(gw_buf *out, void *st, const gw_answer *a, const char *text,
                             size_t len);
+    /* One call the model made (tool calls: doc/tools.md), after every
+     * text and reasoning delta, `index` 0, 1, ... `call->id` is the
+     * runtime's "call_<hex>" (api/calls.h makes each API's ids from it).
+     * Streaming, the call's events go to `out`; otherwise the call is kept
+     * in `st` for complete() and nothing is appended. */
+    int (*tool_call)(gw_buf *out, void *st, const gw_answer *a, size_t index,
+                     const gw_tool_call *call);
     int (*stream_close)(gw_buf *out, void *st, const gw_answer *a, gw_finish why,
                         const gw_usage *u);
     /* A failure after open: the API's error event, and whatever ends its
      * stream. Never a finish event: a cut answer must not look complete. */
     int (*stream_error)(gw_buf *out, void *st, const gw_answer *a, const gw_error *e);
 
-    /* Non-streaming: the whole answer as the JSON body of a 200. */
+    /* Non-streaming: the whole answer as the JSON body of a 200, with the
+     * calls tool_call kept. */
     int (*complete)(gw_buf *out, void *st, const gw_answer *a, const char *text, size_t len,
                     const char *reasoning, size_t reasoning_len, gw_finish why, const gw_usage *u);
 

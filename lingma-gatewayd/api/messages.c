@@ -11,6 +11,8 @@
  *   (signature_delta     closes a thinking block)
  *   content_block_stop   {index}
  *   ...                  a new block whenever the kind of text changes
+ *   tool_use blocks      one per call, after the text: start {id "toolu_…",
+ *                        name, input {}}, one input_json_delta, stop
  *   message_delta        {delta: {stop_reason, stop_sequence}, usage}
  *   message_stop
  *
@@ -23,6 +25,7 @@
 
 #include "lingma/common.h"
 
+#include "api/calls.h"
 #include "messages.h"
 #include "sse.h"
 
@@ -31,12 +34,14 @@ typedef enum block_kind {
     BLOCK_NONE,
     BLOCK_THINKING,
     BLOCK_TEXT,
+    BLOCK_TOOL_USE,
 } block_kind;
 
 typedef struct mstate {
     block_kind open; /* the block content_block_start opened, not yet stopped */
     int index;       /* its index */
     int blocks;      /* blocks started so far (the next index) */
+    gw_calls calls;  /* a non-streaming answer's calls */
 } mstate;
 
 static int
@@ -56,7 +61,10 @@ state_new(const gw_answer *a)
 static void
 state_free(void *st)
 {
-    free(st);
+    mstate *s = st;
+    if (s)
+        gw_calls_free(&s->calls);
+    free(s);
 }
 
 int
@@ -73,6 +81,8 @@ stop_reason(gw_finish why)
         return "max_tokens";
     case GW_FINISH_STOP_SEQUENCE:
         return "stop_sequence";
+    case GW_FINISH_TOOL_CALLS:
+        return "tool_use";
     case GW_FINISH_STOP:
     default:
         return "end_turn";
@@ -220,6 +230,57 @@ stream_reasoning(gw_buf *out, void *st, const gw_answer *a, const char *text, si
     return delta(out, st, a, BLOCK_THINKING, text, len);
 }
 
+/* A tool_use block: `input` {} when it is announced, the call's
+ * arguments as an object in a whole message (NULL on OOM). */
+static json_t *
+tool_use_block(const gw_tool_call *call, bool with_input)
+{
+    char id[GW_CALL_ID_SIZE];
+    gw_call_id(id, "toolu_", call->id);
+    json_t *input = with_input ? json_loads(call->arguments, 0, NULL) : NULL;
+    if (!json_is_object(input)) {
+        json_decref(input);
+        input = json_object(); /* the runtime hands out objects only */
+    }
+    return input ? json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name", call->name,
+                             "input", input)
+                 : NULL;
+}
+
+/* A call: the open block stopped, then a tool_use block of its own whose
+ * input comes whole in one input_json_delta (the runtime hands calls out
+ * complete; Claude Code and the SDK join the deltas either way). */
+static int
+tool_call(gw_buf *out, void *st, const gw_answer *a, size_t index, const gw_tool_call *call)
+{
+    (void)index;
+    mstate *s = st;
+    if (!a->stream)
+        return gw_calls_add(&s->calls, call);
+    size_t before = out->len;
+    mstate saved = *s;
+    int rc = block_stop(out, s, a);
+    json_t *block = rc == 0 ? tool_use_block(call, false) : NULL;
+    if (rc == 0)
+        rc = emit(out, "content_block_start",
+                  block ? json_pack("{s:s,s:i,s:o}", "type", "content_block_start", "index",
+                                    s->blocks, "content_block", block)
+                        : NULL);
+    if (rc == 0) {
+        s->open = BLOCK_TOOL_USE;
+        s->index = s->blocks++;
+        rc = emit(out, "content_block_delta",
+                  json_pack("{s:s,s:i,s:{s:s,s:s}}", "type", "content_block_delta", "index",
+                            s->index, "delta", "type", "input_json_delta", "partial_json",
+                            call->arguments));
+    }
+    if (rc == 0)
+        rc = block_stop(out, s, a);
+    if (rc != 0)
+        *s = saved;
+    return all_or_nothing(out, before, rc);
+}
+
 static int
 stream_close(gw_buf *out, void *st, const gw_answer *a, gw_finish why, const gw_usage *u)
 {
@@ -263,7 +324,7 @@ static int
 complete(gw_buf *out, void *st, const gw_answer *a, const char *text, size_t len,
          const char *reasoning, size_t reasoning_len, gw_finish why, const gw_usage *u)
 {
-    (void)st;
+    const mstate *s = st;
     json_t *content = json_array();
     gw_buf sig = GW_BUF_INIT;
     bool ok = content != NULL;
@@ -273,9 +334,14 @@ complete(gw_buf *out, void *st, const gw_answer *a, const char *text, size_t len
              json_array_append_new(content, json_pack("{s:s,s:o,s:s}", "type", "thinking",
                                                       "thinking", t, "signature", sig.data)) == 0;
     }
-    json_t *t = ok ? gw_json_text(text ? text : "", text ? len : 0) : NULL;
-    ok =
-        t && json_array_append_new(content, json_pack("{s:s,s:o}", "type", "text", "text", t)) == 0;
+    /* The text block; an answer of calls alone has none, as Anthropic's. */
+    if (ok && (len || s->calls.n == 0)) {
+        json_t *t = gw_json_text(text ? text : "", text ? len : 0);
+        ok = t &&
+             json_array_append_new(content, json_pack("{s:s,s:o}", "type", "text", "text", t)) == 0;
+    }
+    for (size_t i = 0; ok && i < s->calls.n; i++)
+        ok = json_array_append_new(content, tool_use_block(&s->calls.v[i], true)) == 0;
     gw_buf_free(&sig);
     if (!ok) {
         json_decref(content);
@@ -303,6 +369,7 @@ const gw_frontend gw_fe_messages = {
     .stream_open = stream_open,
     .stream_text = stream_text,
     .stream_reasoning = stream_reasoning,
+    .tool_call = tool_call,
     .stream_close = stream_close,
     .stream_error = stream_error,
     .complete = complete,

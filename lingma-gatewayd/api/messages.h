@@ -36,12 +36,15 @@
  * is the first system message; user and assistant text blocks are joined
  * with "\n"; an assistant's tool_use blocks are its tool calls (input as
  * compact JSON); every tool_result block is a tool message of its own
- * (named after the tool_use it answers); thinking blocks are dropped;
- * image, document and other blocks are refused. `tools` and `tool_choice`
- * are validated and kept in the Chat Completions shape (a custom tool
- * becomes {"type":"function","function":{name, description, parameters}},
- * tool_choice auto/any/none/tool becomes "auto"/"required"/"none"/{function
- * name}), so the tool layer reads one shape whatever the API.
+ * (named after the tool_use it answers, is_error kept), before the user
+ * text of its turn; thinking blocks are dropped; image, document and
+ * other blocks are refused. `tools` and `tool_choice` are validated and
+ * kept in the Chat Completions shape (a custom tool becomes
+ * {"type":"function","function":{name, description, parameters}},
+ * defer_loading kept, tool_choice auto/any/none/tool becomes
+ * "auto"/"required"/"none"/{function name}, disable_parallel_tool_use
+ * single_tool_call), so the tool layer (toolset.c) reads one shape
+ * whatever the API.
  *
  * 0 and a new request in *out; LINGMA_EINVAL with `err` (400); or
  * LINGMA_ENOMEM.

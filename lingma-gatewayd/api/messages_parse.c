@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,9 @@
 #include "lingma/common.h"
 
 #include "messages.h"
+#include "toolset.h"
 
 #define STOP_MAX_LEN GW_OPENAI_MAX_STOP_LEN
-
-/* What a tool_result marked is_error looks like in the prompt. */
-#define TOOL_ERROR_PREFIX "Error: "
 
 typedef struct parser {
     gw_chat_request *r;
@@ -220,21 +219,9 @@ tool_result(parser *p, const json_t *block, const char *path)
     gw_message *m = add_message(p, GW_ROLE_TOOL);
     if (dup_to(&m->tool_call_id, id, p->err) != 0 || (name && dup_to(&m->name, name, p->err) != 0))
         return LINGMA_ENOMEM;
-    char *text = NULL;
-    if ((rc = text_of(&text, json_object_get(block, "content"),
-                      gw_reqjson_param(q, "%s.content", path), false, p->err)) != 0)
-        return rc;
-    if (!json_is_true(is_error)) {
-        m->content = text;
-        return 0;
-    }
-    gw_buf b = GW_BUF_INIT;
-    rc = gw_buf_printf(&b, "%s%s", TOOL_ERROR_PREFIX, text);
-    free(text);
-    if (rc != 0)
-        return gw_reqjson_oom(p->err);
-    m->content = gw_buf_detach(&b, NULL);
-    return 0;
+    m->is_error = json_is_true(is_error);
+    return text_of(&m->content, json_object_get(block, "content"),
+                   gw_reqjson_param(q, "%s.content", path), false, p->err);
 }
 
 static int
@@ -263,8 +250,8 @@ tool_use(gw_message *m, const json_t *block, const char *path, gw_error *err)
     return 0;
 }
 
-/* The text run so far becomes a message of `role` (user text between or
- * after tool results). */
+/* The turn's text becomes a message of `role` (a user's after its tool
+ * results). */
 static int
 flush_text(parser *p, gw_role role, gw_buf *text, bool *any)
 {
@@ -275,8 +262,10 @@ flush_text(parser *p, gw_role role, gw_buf *text, bool *any)
 }
 
 /* Block content of message `mi`. An assistant turn is one message (its
- * text and its tool calls); a user turn is a message per run of text and
- * one per tool_result, in order. */
+ * text and its tool calls); a user turn is one message per tool_result,
+ * then one of its text blocks joined: the results answer the calls before
+ * them, and what the user adds reads after them (Anthropic asks for the
+ * results first anyway), so a turn of results alone has no User label. */
 static int
 parse_blocks(parser *p, const json_t *blocks, size_t mi, gw_role role)
 {
@@ -318,7 +307,7 @@ parse_blocks(parser *p, const json_t *blocks, size_t mi, gw_role role)
         } else if (strcmp(type, "tool_result") == 0) {
             if (role != GW_ROLE_USER)
                 rc = invalid(p->err, path, "tool_result blocks belong in user messages");
-            else if ((rc = flush_text(p, role, &text, &any)) == 0)
+            else
                 rc = tool_result(p, block, path);
         } else {
             rc = refuse_block(p->err, path, type);
@@ -572,12 +561,16 @@ parse_tool(json_t **out, const json_t *t, size_t i, gw_error *err)
     const json_t *desc = json_object_get(t, "description");
     if (!absent(desc) && !json_is_string(desc))
         return bad_type(err, gw_reqjson_param(p, "tools.%zu.description", i), "a valid string");
+    /* defer_loading (Claude Code's placeholders) is kept: such a tool is
+     * not offered to Lingma (toolset.c). */
+    const json_t *defer = json_object_get(t, "defer_loading");
     json_t *fn = json_object();
     json_t *tool = json_object();
     if (!fn || !tool || set_or_oom(tool, "type", json_string("function"), err) != 0 ||
         set_or_oom(fn, "name", json_string(name), err) != 0 ||
         (!absent(desc) && set_or_oom(fn, "description", json_incref((json_t *)desc), err) != 0) ||
         set_or_oom(fn, "parameters", json_incref((json_t *)schema), err) != 0 ||
+        (json_is_true(defer) && set_or_oom(fn, "defer_loading", json_true(), err) != 0) ||
         set_or_oom(tool, "function", json_incref(fn), err) != 0) {
         json_decref(fn);
         json_decref(tool);
@@ -613,8 +606,7 @@ parse_tools(gw_chat_request *r, const json_t *v, gw_error *err)
 }
 
 /* tool_choice {type: auto|any|none|tool (+name)} in the Chat Completions
- * form. disable_parallel_tool_use is checked; the request model has no
- * place for it until tools are acted on. */
+ * form; disable_parallel_tool_use keeps the first call only. */
 static int
 parse_tool_choice(gw_chat_request *r, const json_t *v, gw_error *err)
 {
@@ -629,6 +621,7 @@ parse_tool_choice(gw_chat_request *r, const json_t *v, gw_error *err)
     const json_t *dp = json_object_get(v, "disable_parallel_tool_use");
     if (!absent(dp) && !json_is_boolean(dp))
         return bad_type(err, "tool_choice.disable_parallel_tool_use", "a valid boolean");
+    r->single_tool_call = json_is_true(dp);
     if (strcmp(type, "auto") == 0)
         r->tool_choice = json_string("auto");
     else if (strcmp(type, "any") == 0)
@@ -644,6 +637,18 @@ parse_tool_choice(gw_chat_request *r, const json_t *v, gw_error *err)
         r->tool_choice = json_pack("{s:s,s:{s:s}}", "type", "function", "function", "name", name);
     }
     return r->tool_choice ? 0 : gw_reqjson_oom(err);
+}
+
+/* The toolset of the chat options, its refusals named the Anthropic way. */
+static int
+offer_tools(gw_chat_request *r, gw_error *err)
+{
+    static const gw_tool_names names = {true, "name", "input_schema", "tool_choice.name", SIZE_MAX};
+    gw_tool_refusal why;
+    int rc = gw_chat_request_tools(r, &names, &why);
+    if (rc == LINGMA_EINVAL)
+        return invalid(err, why.param, "%s", why.message);
+    return rc == LINGMA_ENOMEM ? gw_reqjson_oom(err) : rc;
 }
 
 static int
@@ -688,9 +693,10 @@ parse_root(parser *p, const json_t *root, bool count_only)
         (rc = parse_stop(r, json_object_get(root, "stop_sequences"), err)) != 0 ||
         (rc = parse_metadata(r, json_object_get(root, "metadata"), err)) != 0 ||
         (rc = parse_thinking(r, json_object_get(root, "thinking"), count_only, err)) != 0 ||
-        (rc = parse_tools(r, json_object_get(root, "tools"), err)) != 0)
+        (rc = parse_tools(r, json_object_get(root, "tools"), err)) != 0 ||
+        (rc = parse_tool_choice(r, json_object_get(root, "tool_choice"), err)) != 0)
         return rc;
-    return parse_tool_choice(r, json_object_get(root, "tool_choice"), err);
+    return offer_tools(r, err);
 }
 
 int

@@ -13,6 +13,9 @@
  *   message item: output_item.added, content_part.added,
  *    output_text.delta..., output_text.done, content_part.done,
  *    output_item.done
+ *   [function_call items, one per tool call: output_item.added,
+ *    function_call_arguments.delta, function_call_arguments.done,
+ *    output_item.done]                                 after the text
  *   response.completed | response.incomplete          at close
  *   or response.failed                                on a failure
  *
@@ -20,7 +23,8 @@
  * the first text delta closes it and opens the message, so the output
  * order is reasoning then message, as OpenAI's. Reasoning after the answer
  * began is dropped. An answer without text still gets its (empty) message
- * item. There is no `data: [DONE]`: the terminal response event ends the
+ * item, unless it ends in tool calls (then it is function_call items alone,
+ * as OpenAI's). There is no `data: [DONE]`: the terminal response event ends the
  * stream, as with OpenAI.
  */
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 
 #include "lingma/common.h"
 
+#include "api/calls.h"
 #include "api/responses.h"
 #include "reqjson.h"
 #include "sse.h"
@@ -48,6 +53,8 @@ struct rstate {
     gw_buf reasoning;  /* the reasoning item's text so far */
     gw_buf text;       /* the message's text so far */
     json_t *output;    /* finished items */
+    size_t n_calls;    /* function_call items streamed */
+    gw_calls calls;    /* a non-streaming answer's calls */
     char msg_id[GW_RESP_ITEM_ID_SIZE];
     char rs_id[GW_RESP_ITEM_ID_SIZE];
     char *final; /* the delivered response object, for the store */
@@ -80,6 +87,7 @@ state_free(void *p)
     gw_buf_free(&st->reasoning);
     gw_buf_free(&st->text);
     json_decref(st->output);
+    gw_calls_free(&st->calls);
     free(st->final);
     free(st);
 }
@@ -237,6 +245,55 @@ close_message(gw_buf *out, struct rstate *st, gw_resp_status status)
     return finish_item(out, st, rc, message_now(st, status));
 }
 
+/* ---- function_call items --------------------------------------------------- */
+
+/* A call's item: "fc_<hex>" and "call_<hex>" from the runtime's id. */
+static json_t *
+call_item(const gw_tool_call *call, gw_resp_status status, const char *arguments)
+{
+    char id[GW_CALL_ID_SIZE], call_id[GW_CALL_ID_SIZE];
+    gw_call_id(id, "fc_", call->id);
+    gw_call_id(call_id, "call_", call->id);
+    return gw_resp_function_call_item(id, status, call_id, call->name, arguments);
+}
+
+/* The open item closed, then the call as an item of its own; its
+ * arguments come whole in one delta (the runtime hands calls out
+ * complete). */
+static int
+tool_call(gw_buf *out, void *p, const gw_answer *a, size_t index, const gw_tool_call *call)
+{
+    (void)index;
+    struct rstate *st = p;
+    if (!a->stream)
+        return gw_calls_add(&st->calls, call);
+    int rc = 0;
+    if (st->open == OPEN_REASONING)
+        rc = close_reasoning(out, st);
+    else if (st->open == OPEN_MESSAGE)
+        rc = close_message(out, st, GW_RESP_COMPLETED);
+    char id[GW_CALL_ID_SIZE];
+    gw_call_id(id, "fc_", call->id);
+    st->index = json_array_size(st->output);
+    /* Reasoning after the calls would be out of place, as after text. */
+    st->message_seen = true;
+    if (rc == 0)
+        rc = emit(out, st, "response.output_item.added",
+                  item_event(st, call_item(call, GW_RESP_IN_PROGRESS, NULL)));
+    if (rc == 0)
+        rc = emit(out, st, "response.function_call_arguments.delta",
+                  at(st, id, json_pack("{s:s}", "delta", call->arguments)));
+    if (rc == 0)
+        rc = emit(
+            out, st, "response.function_call_arguments.done",
+            at(st, id, json_pack("{s:s,s:s}", "name", call->name, "arguments", call->arguments)));
+    if (rc == 0) {
+        st->n_calls++;
+        rc = finish_item(out, st, rc, call_item(call, GW_RESP_COMPLETED, call->arguments));
+    }
+    return rc;
+}
+
 /* ---- the response ---------------------------------------------------------- */
 
 /* Emit `type` with the response object, and keep that object's text as
@@ -313,9 +370,9 @@ stream_close(gw_buf *out, void *p, const gw_answer *a, gw_finish why, const gw_u
         return LINGMA_ENOMEM; /* the chat route then fails the response */
     gw_resp_status status = why == GW_FINISH_LENGTH ? GW_RESP_INCOMPLETE : GW_RESP_COMPLETED;
     int rc = st->open == OPEN_REASONING ? close_reasoning(out, st) : 0;
-    if (rc == 0 && st->open == OPEN_NONE)
+    if (rc == 0 && st->open == OPEN_NONE && st->n_calls == 0)
         rc = open_message(out, st);
-    if (rc == 0)
+    if (rc == 0 && st->open == OPEN_MESSAGE)
         rc = close_message(out, st, status);
     if (rc == 0)
         rc = emit_response(
@@ -360,9 +417,12 @@ complete(gw_buf *out, void *p, const gw_answer *a, const char *text, size_t len,
     if (ok && reasoning && reasoning_len)
         ok = json_array_append_new(
                  output, gw_resp_reasoning_item(st->rs_id, reasoning, reasoning_len)) == 0;
-    if (ok)
+    if (ok && (len || st->calls.n == 0))
         ok =
             json_array_append_new(output, gw_resp_message_item(st->msg_id, status, text, len)) == 0;
+    for (size_t i = 0; ok && i < st->calls.n; i++)
+        ok = json_array_append_new(output, call_item(&st->calls.v[i], GW_RESP_COMPLETED,
+                                                     st->calls.v[i].arguments)) == 0;
     json_t *resp = ok ? gw_resp_object(a, status, output, u, NULL) : NULL;
     json_decref(output);
     st->final = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
@@ -403,6 +463,7 @@ const gw_frontend gw_fe_responses = {
     .stream_open = stream_open,
     .stream_text = stream_text,
     .stream_reasoning = stream_reasoning,
+    .tool_call = tool_call,
     .stream_close = stream_close,
     .stream_error = stream_error,
     .complete = complete,

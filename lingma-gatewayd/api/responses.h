@@ -106,6 +106,12 @@ json_t *gw_resp_message_item(const char *id, gw_resp_status st, const char *text
  * the summary empty when `text` is NULL. NULL on OOM. */
 json_t *gw_resp_reasoning_item(const char *id, const char *text, size_t len);
 
+/* A function_call output item: {"id","type":"function_call","status",
+ * "arguments","call_id","name"}; `arguments` NULL gives "" (the item as
+ * it is announced). NULL on OOM. */
+json_t *gw_resp_function_call_item(const char *id, gw_resp_status st, const char *call_id,
+                                   const char *name, const char *arguments);
+
 /* The usage object: input/output/total tokens and the details objects
  * the SDK types require (cached_tokens 0, reasoning_tokens). */
 json_t *gw_resp_usage(const gw_usage *u);

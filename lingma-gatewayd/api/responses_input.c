@@ -4,9 +4,9 @@
  * What Lingma can read becomes a message: text messages of every role,
  * and the tool exchanges of every kind a client may replay (function,
  * custom, local shell, shell and apply-patch calls and their outputs),
- * rendered by the shared prompt as "Assistant called tool ..." and
- * "Tool result ..." lines; tools declared in an additional_tools item join
- * the request's tools. Items that carry nothing Lingma could use
+ * rendered by the shared prompt in the tool contract's notation
+ * (doc/tools.md); tools declared in an additional_tools item join the
+ * request's tools. Items that carry nothing Lingma could use
  * (reasoning, which is the model's own and often encrypted, web or file
  * search calls, MCP bookkeeping, ...) are accepted and dropped. Unknown
  * item types and non-text message content are refused with a 400 naming
@@ -275,7 +275,9 @@ required_string(const char **out, const json_t *item, const char *name, const ch
 }
 
 /* A call: an assistant turn with one tool call. Arguments given as an
- * object (shell actions, patch operations) are kept as compact JSON. */
+ * object (shell actions, patch operations) are kept as compact JSON; a
+ * custom tool's free-form input becomes {"input": text}, so that the
+ * transcript, which shows arguments as an object, keeps it. */
 static int
 add_call(gw_resp_input *in, const json_t *item, const struct item_kind *k, const char *where)
 {
@@ -301,8 +303,16 @@ add_call(gw_resp_input *in, const json_t *item, const struct item_kind *k, const
     gw_tool_call *tc = &m->tool_calls[0];
     tc->id = strdup(id);
     tc->name = strdup(name);
-    tc->arguments = json_is_string(args) ? strdup(json_string_value(args))
-                                         : json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (strcmp(k->type, "custom_tool_call") == 0 && json_is_string(args)) {
+        json_t *o = json_pack("{s:O}", "input", args);
+        gw_buf b = GW_BUF_INIT;
+        if (o && gw_buf_append_json(&b, o) == 0)
+            tc->arguments = gw_buf_detach(&b, NULL);
+        json_decref(o);
+    } else {
+        tc->arguments = json_is_string(args) ? strdup(json_string_value(args))
+                                             : json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
     if (!tc->id || !tc->name || !tc->arguments)
         return gw_reqjson_oom(err);
     return 0;
@@ -338,7 +348,7 @@ add_result(gw_resp_input *in, const json_t *item, const struct item_kind *k, con
 
 /* Tools declared inside the input (Codex's "responses lite" models send
  * them as an additional_tools item instead of `tools`): kept with the
- * request's tools, for the tool emulation to come. */
+ * request's tools, and offered like them. */
 static int
 add_tools(gw_resp_input *in, const json_t *item, const char *where)
 {

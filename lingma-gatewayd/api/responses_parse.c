@@ -22,6 +22,7 @@
 
 #include "api/responses.h"
 #include "reqjson.h"
+#include "toolset.h"
 
 #define PARAM_MAX GW_ERROR_PARAM_MAX
 
@@ -146,7 +147,8 @@ gw_resp_tool_add(json_t *norm, const json_t *t, const char *where, gw_error *err
         n = nested(ty, t, fn ? fn_keys : custom_keys);
     } else {
         /* local_shell, shell, apply_patch, web_search, file_search, mcp,
-         * namespace, ...: kept as sent, for the tool emulation to come. */
+         * namespace, ...: kept as sent (echoed), not offered to Lingma
+         * (toolset.c). */
         n = json_incref((json_t *)t);
     }
     if (!n || json_array_append_new(norm, n) != 0)
@@ -529,6 +531,20 @@ parse_conversation(gw_chat_request *r, gw_resp_request *x, const json_t *root, g
     return 0;
 }
 
+/* The toolset of the chat options, its refusals named the Responses way;
+ * tools past the top-level list came in an additional_tools item. */
+static int
+offer_tools(gw_chat_request *r, const json_t *root, gw_error *err)
+{
+    gw_tool_names names = {false, "name", "parameters", "tool_choice",
+                           json_array_size(json_object_get(root, "tools"))};
+    gw_tool_refusal why;
+    int rc = gw_chat_request_tools(r, &names, &why);
+    if (rc == LINGMA_EINVAL)
+        return invalid_value(err, why.param, why.message);
+    return rc == LINGMA_ENOMEM ? gw_reqjson_oom(err) : rc;
+}
+
 static int
 parse_root(gw_chat_request *r, gw_resp_request *x, const json_t *root, gw_resp_store *store,
            gw_error *err)
@@ -558,7 +574,10 @@ parse_root(gw_chat_request *r, gw_resp_request *x, const json_t *root, gw_resp_s
     const json_t *so = json_object_get(root, "stream_options");
     if (so && !json_is_null(so) && !json_is_object(so))
         return gw_reqjson_bad_type(err, "stream_options", "an object", so);
-    return parse_conversation(r, x, root, store, err);
+    r->single_tool_call = json_is_false(json_object_get(root, "parallel_tool_calls"));
+    if ((rc = parse_conversation(r, x, root, store, err)) != 0)
+        return rc;
+    return offer_tools(r, root, err);
 }
 
 int

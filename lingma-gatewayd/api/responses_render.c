@@ -99,6 +99,21 @@ gw_resp_reasoning_item(const char *id, const char *text, size_t len)
 }
 
 json_t *
+gw_resp_function_call_item(const char *id, gw_resp_status st, const char *call_id, const char *name,
+                           const char *arguments)
+{
+    bool ok = true;
+    json_t *f = json_object();
+    put(f, "id", json_string(id), &ok);
+    put(f, "type", json_string("function_call"), &ok);
+    put(f, "status", json_string(status_name(st)), &ok);
+    put(f, "arguments", json_string(arguments ? arguments : ""), &ok);
+    put(f, "call_id", json_string(call_id), &ok);
+    put(f, "name", json_string(name), &ok);
+    return done(f, ok);
+}
+
+json_t *
 gw_resp_usage(const gw_usage *u)
 {
     return json_pack("{s:I,s:{s:i},s:I,s:{s:I},s:I}", "input_tokens", (json_int_t)u->prompt_tokens,

@@ -3,7 +3,9 @@
 # against lingma-gatewayd on lingma-sim: `claude -p "Say hi"` with nothing
 # but ANTHROPIC_BASE_URL and a key, as the README tells a new user, must
 # print the simulator's answer; a second run lists the models (gateway model
-# discovery) and names a Lingma model.
+# discovery) and names a Lingma model; a third asks for a file, gets a Write
+# call (tool_use), runs it for real, sends the result back and prints the
+# simulator's final answer.
 #
 # Usage: gw-claude-code.sh TESTS_DIR BUILD_DIR GATEWAYD_BIN SIM_BIN
 #
@@ -73,6 +75,35 @@ grep -q '"route":"/v1/models","status":200' "$GWD_LOG" || fail "Claude Code did 
 if grep '"msg":"request"' "$GWD_LOG" | grep '"route":"/v1/' | grep -vq '"status":200'; then
   fail "a /v1 request was not answered 200"
 fi
+rm -rf "$run"
+
+# Tool use (doc/tools.md): the simulator's script answers the request with
+# a Write call for a file in Claude Code's working directory (acceptEdits
+# writes there), and with a DONE line once the tool result is in the
+# question. Claude Code runs the tool itself: the file must exist.
+target=$run/work/hello.txt
+rules=$GWD_WORK/rules.json
+node -e '
+  const [file, target] = process.argv.slice(1);
+  const call = { name: "Write", arguments: { file_path: target, content: "hello from lingma\n" } };
+  const rules = [
+    { match: "^Tool (result|error) \\(", reply: "DONE: the file is written" },
+    { match: "Create the file", reply: "```tool_call\n" + JSON.stringify(call) + "\n```" },
+  ];
+  require("fs").writeFileSync(file, JSON.stringify(rules));
+' "$rules" "$target" || fail "cannot write the script rules"
+printf '{"reply":"script:%s","chunks":16}' "$rules" > "$GWD_WORK/sim.json"
+RUN_DIR="$run" TIMEOUT=120 TOOLS=1 EXTRA_ENV="CLAUDE_CODE_MAX_RETRIES=0" \
+  "$out/run-client.sh" claude "$GWD_URL" "$key" "Create the file hello.txt" >/dev/null 2>&1
+rc=$(cat "$run/rc" 2>/dev/null || echo missing)
+[ "$rc" = 0 ] || fail "claude -p (tool use) exited $rc"
+[ -f "$target" ] || fail "Claude Code did not write $target"
+[ "$(cat "$target")" = "hello from lingma" ] || fail "unexpected content in $target"
+[ "$(cat "$run/stdout")" = "DONE: the file is written" ] || fail "unexpected final answer"
+[ "$(grep -c '"route":"/v1/messages","status":200' "$GWD_LOG")" -ge 4 ] ||
+  fail "not two more /v1/messages requests answered 200"
+echo "claude -p wrote $target through a tool_use round trip:"
+cat "$run/stdout"
 rm -rf "$run"
 
 # The daemon must stop cleanly (exit 0: no sanitizer report, no leak).

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Codex CLI (pinned @openai/codex, tests/agents/package.json) against
 # lingma-gatewayd on lingma-sim: `codex exec "Say hi"` through a model
-# provider with wire_api = "responses" must print the simulator's answer.
+# provider with wire_api = "responses" must print the simulator's answer;
+# a second run gets an exec_command call (a function_call item), runs the
+# command for real in its workspace-write sandbox, sends the output back and
+# prints the simulator's final answer.
 #
 # Usage: gw-codex.sh TESTS_DIR BUILD_DIR GATEWAYD_BIN SIM_BIN
 #
@@ -77,6 +80,32 @@ fi
 echo "codex exec answered through /v1/responses:"
 head -c 200 "$run/stdout"
 echo
+rm -rf "$run"
+
+# Tool calling (doc/tools.md): the simulator's script answers the request
+# with an exec_command call that writes a file in Codex's working directory,
+# and with a DONE line once the command's output is in the question.
+target=$run/work/ran.txt
+rules=$GWD_WORK/rules.json
+node -e '
+  const [file, target] = process.argv.slice(1);
+  const call = { name: "exec_command", arguments: { cmd: "echo ran-by-codex > " + target } };
+  const rules = [
+    { match: "^Tool (result|error) \\(", reply: "DONE: the command ran" },
+    { match: "Run the command", reply: "```tool_call\n" + JSON.stringify(call) + "\n```" },
+  ];
+  require("fs").writeFileSync(file, JSON.stringify(rules));
+' "$rules" "$target" || fail "cannot write the script rules"
+printf '{"reply":"script:%s","chunks":16}' "$rules" > "$GWD_WORK/sim.json"
+RUN_DIR="$run" TIMEOUT=180 RETRIES=0 TOOLS=1 "$out/run-client.sh" codex "$GWD_URL" "$key" \
+  "Run the command" >/dev/null 2>&1
+rc=$(cat "$run/rc" 2>/dev/null || echo missing)
+[ "$rc" = 0 ] || fail "codex exec (tool call) exited $rc"
+[ -f "$target" ] || fail "Codex did not run the command ($target missing)"
+[ "$(cat "$target")" = "ran-by-codex" ] || fail "unexpected content in $target"
+[ "$(cat "$run/stdout")" = "DONE: the command ran" ] || fail "unexpected final answer"
+echo "codex exec ran a command through a function_call round trip:"
+cat "$run/stdout"
 rm -rf "$run"
 
 # The daemon must stop cleanly (exit 0: no sanitizer report, no leak).

@@ -138,11 +138,11 @@ test_chat_nonstream(void **state)
 {
     (void)state;
     struct gwd_resp r;
-    gwd_req(
-        &r, &G, "POST", "/v1/chat/completions",
-        "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}],"
-        "\"temperature\":0.2,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
-        (const char *const[]){"x-request-id: my-req.1", NULL});
+    gwd_req(&r, &G, "POST", "/v1/chat/completions",
+            "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}],"
+            "\"temperature\":0.2,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+            "\"tool_choice\":\"none\"}",
+            (const char *const[]){"x-request-id: my-req.1", NULL});
     char h[256];
     assert_int_equal(r.status, 200);
     assert_string_equal(gwd_header(&r, "content-type", h, sizeof(h)), "application/json");

@@ -198,7 +198,8 @@ test('tool_use and tool_result in the history', async () => {
         input_schema: { type: 'object', properties: { city: { type: 'string' } } },
       },
     ],
-    tool_choice: { type: 'auto' },
+    // none: the echo shows the transcript, not a call (tools.test.mjs calls)
+    tool_choice: { type: 'none' },
     messages: [
       ...user('Weather in Paris?'),
       {
@@ -212,8 +213,9 @@ test('tool_use and tool_result in the history', async () => {
     ],
   });
   const text = m.content[0].text;
-  assert.ok(text.includes('Assistant called tool get_weather with arguments: {"city":"Paris"}'));
-  assert.ok(text.includes('Tool result (get_weather/toolu_1): sunny'));
+  // The transcript in the tool contract's notation (doc/tools.md).
+  assert.ok(text.includes('Assistant:\n```tool_call\n{"name":"get_weather","arguments":{"city":"Paris"}}\n```'));
+  assert.ok(text.includes('Tool result (toolu_1, get_weather):\n```tool_result\nsunny\n```'));
 });
 
 test('messages.countTokens', async () => {

@@ -178,7 +178,9 @@ test_parse_conversation(void **state)
     assert_string_equal(r->messages[3].tool_call_id, "toolu_1");
     assert_string_equal(r->messages[3].name, "Bash");
     assert_string_equal(r->messages[3].content, "a.c\nb.c");
-    assert_string_equal(r->messages[4].content, "Error: no such file");
+    assert_string_equal(r->messages[4].content, "no such file");
+    assert_true(r->messages[4].is_error);
+    assert_false(r->messages[3].is_error);
     assert_null(r->messages[5].name); /* an id no tool_use had */
     assert_string_equal(r->messages[5].content, "");
     assert_int_equal(r->messages[6].role, GW_ROLE_USER);
@@ -187,17 +189,33 @@ test_parse_conversation(void **state)
     gw_chat_request_free(r);
 
     char *p = prompt_of(body);
+    /* Calls and results in the tool contract's notation (doc/tools.md). */
     assert_string_equal(
         p, "System instructions:\nBe terse.\nUse tools.\n\nMid-way note.\n\n"
-           "Conversation transcript:\nUser: List files\n\nAssistant: Let me look.\n\n"
-           "Assistant called tool Bash with arguments: {\"command\":\"ls\",\"n\":[1,2]}\n\n"
-           "Assistant called tool Read with arguments: {}\n\n"
-           "Tool result (Bash/toolu_1): a.c\nb.c\n\n"
-           "Tool result (Read/toolu_2): Error: no such file\n\n"
-           "Tool result (toolu_9): \n\nUser: Now summarise.\n\n"
+           "Conversation transcript:\nUser: List files\n\nAssistant:\nLet me look.\n"
+           "```tool_call\n{\"name\":\"Bash\",\"arguments\":{\"command\":\"ls\",\"n\":[1,2]}}\n"
+           "{\"name\":\"Read\",\"arguments\":{}}\n```\n\n"
+           "Tool result (toolu_1, Bash):\n```tool_result\na.c\nb.c\n```\n\n"
+           "Tool error (toolu_2, Read):\n```tool_result\nno such file\n```\n\n"
+           "Tool result (toolu_9):\n```tool_result\n```\n\nUser: Now summarise.\n\n"
            "Answer the latest User message above. Reply with the answer only, without a speaker "
            "label.");
     free(p);
+
+    /* A user turn's tool results come first, its text after them (one
+     * message): a turn of results alone has no User label. */
+    r = parse_ok(MIN_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},{\"role\":"
+                          "\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\","
+                          "\"name\":\"f\",\"input\":{}}]},{\"role\":\"user\",\"content\":["
+                          "{\"type\":\"text\",\"text\":\"first\"},{\"type\":\"tool_result\","
+                          "\"tool_use_id\":\"t1\",\"content\":\"r\"},{\"type\":\"text\","
+                          "\"text\":\"after\"}]}]}",
+                 false);
+    assert_int_equal(r->n_messages, 4);
+    assert_int_equal(r->messages[2].role, GW_ROLE_TOOL);
+    assert_int_equal(r->messages[3].role, GW_ROLE_USER);
+    assert_string_equal(r->messages[3].content, "first\nafter");
+    gw_chat_request_free(r);
 
     /* Claude Code's billing header is metadata, not an instruction: dropped
      * from the system prompt (only there). */
@@ -261,16 +279,51 @@ test_parse_tools(void **state)
         {"any", "required"},
         {"none", "none"},
     };
+    static const lingma_tool_choice made[] = {LINGMA_TOOL_CHOICE_AUTO, LINGMA_TOOL_CHOICE_REQUIRED,
+                                              LINGMA_TOOL_CHOICE_NONE};
     for (size_t i = 0; i < 3; i++) {
-        char body[256];
+        char body[384];
         snprintf(body, sizeof(body),
-                 MIN_HEAD "\"tool_choice\":{\"type\":\"%s\"},\"messages\":[{\"role\":\"user\","
-                          "\"content\":\"x\"}]}",
+                 MIN_HEAD "\"tools\":[{\"name\":\"f\",\"input_schema\":{}}],\"tool_choice\":"
+                          "{\"type\":\"%s\"},\"messages\":[{\"role\":\"user\",\"content\":"
+                          "\"x\"}]}",
                  choice[i][0]);
         r = parse_ok(body, false);
         assert_string_equal(json_string_value(r->tool_choice), choice[i][1]);
+        assert_int_equal(r->choice, made[i]);
+        assert_true((r->toolset != NULL) == (made[i] != LINGMA_TOOL_CHOICE_NONE));
         gw_chat_request_free(r);
     }
+}
+
+/* What is offered to Lingma: custom tools but not Anthropic's typed ones
+ * or Claude Code's deferred placeholders; disable_parallel_tool_use. */
+static void
+test_toolset(void **state)
+{
+    (void)state;
+    gw_chat_request *r = parse_ok(
+        MIN_HEAD "\"tools\":[{\"name\":\"DeferredToolPlaceholder\",\"defer_loading\":true,"
+                 "\"input_schema\":{\"type\":\"object\"}},{\"name\":\"Write\",\"input_schema\":"
+                 "{\"type\":\"object\",\"required\":[\"file_path\"]}},{\"type\":"
+                 "\"web_search_20250305\",\"name\":\"web_search\"}],\"tool_choice\":{\"type\":"
+                 "\"auto\",\"disable_parallel_tool_use\":true},\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}]}",
+        false);
+    assert_int_equal(r->n_tools, 3);
+    assert_int_equal(lingma_toolset_count(r->toolset), 1);
+    assert_true(lingma_toolset_has(r->toolset, "Write"));
+    assert_true(r->single_tool_call);
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_AUTO);
+    gw_chat_request_free(r);
+    r = parse_ok(MIN_HEAD "\"tools\":[{\"name\":\"Write\",\"input_schema\":{}}],\"tool_choice\":"
+                          "{\"type\":\"tool\",\"name\":\"Write\"},\"messages\":[{\"role\":"
+                          "\"user\",\"content\":\"x\"}]}",
+                 false);
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_NAMED);
+    assert_string_equal(r->tool_name, "Write");
+    assert_false(r->single_tool_call);
+    gw_chat_request_free(r);
 }
 
 /* Every refusal: 400, Anthropic's "<path>: <problem>" message, the path in
@@ -392,6 +445,17 @@ test_parse_refusals(void **state)
         {WITH("\"tool_choice\":{\"type\":\"tool\"}"), "tool_choice.name", "Field required"},
         {WITH("\"tool_choice\":{\"type\":\"auto\",\"disable_parallel_tool_use\":\"no\"}"),
          "tool_choice.disable_parallel_tool_use", "a valid boolean"},
+        /* What the toolset refuses. */
+        {WITH("\"tools\":[{\"name\":\"a b\",\"input_schema\":{}}]"), "tools.0.name",
+         "tools.0.name: 'a b' is not a valid tool name"},
+        {WITH("\"tools\":[{\"name\":\"a\",\"input_schema\":{}},{\"name\":\"a\","
+              "\"input_schema\":{}}]"),
+         "tools.1.name", "declared twice"},
+        {WITH("\"tools\":[{\"name\":\"a\",\"input_schema\":{}}],\"tool_choice\":{\"type\":"
+              "\"tool\",\"name\":\"b\"}"),
+         "tool_choice.name", "'b' is not among the function tools"},
+        {WITH("\"tool_choice\":{\"type\":\"any\"}"), "tool_choice",
+         "needs at least one function tool"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         gw_chat_request *r = (gw_chat_request *)1;
@@ -650,6 +714,93 @@ test_complete(void **state)
     free(got);
 }
 
+/* ---- tool calls ----------------------------------------------------------- */
+
+static const gw_tool_call WRITE = {"call_0123456789abcdef01234567", "Write",
+                                   "{\"file_path\":\"/tmp/x\",\"content\":\"hi\"}"};
+static const gw_tool_call BASH = {"call_89abcdef0123456701234567", "Bash", "{\"command\":\"ls\"}"};
+
+#define TOOL_USE(i, id, name, partial)                                                             \
+    BLOCK_START(i, "{\"type\":\"tool_use\",\"id\":\"" id "\",\"name\":\"" name "\",\"input\":{}}") \
+    EV("content_block_delta",                                                                      \
+       "{\"type\":\"content_block_delta\",\"index\":" #i                                           \
+       ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"" partial "\"}}")             \
+    BLOCK_STOP(i)
+
+static void
+test_stream_tool_use(void **state)
+{
+    (void)state;
+    const gw_frontend *fe = &gw_fe_messages;
+    gw_answer a = answer(true, true);
+    gw_usage u = {9, 4};
+    gw_buf out = GW_BUF_INIT;
+    void *st = fe->state_new(&a);
+    /* Thinking, text, two calls: each call a tool_use block of its own,
+     * its input whole in one input_json_delta; stop_reason tool_use. */
+    assert_int_equal(fe->stream_open(&out, st, &a), 0);
+    assert_int_equal(fe->stream_reasoning(&out, st, &a, "t", 1), 0);
+    assert_int_equal(fe->stream_text(&out, st, &a, "Sure.", 5), 0);
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &WRITE), 0);
+    assert_int_equal(fe->tool_call(&out, st, &a, 1, &BASH), 0);
+    assert_int_equal(fe->stream_close(&out, st, &a, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(
+        out.data,
+        START BLOCK_START(0, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}")
+            DELTA(0, "thinking_delta", "thinking", "t")
+                DELTA(0, "signature_delta", "signature", "lingma-gatewayd:msg_01") BLOCK_STOP(0)
+                    TEXT_START(1) DELTA(1, "text_delta", "text", "Sure.") BLOCK_STOP(1)
+                        TOOL_USE(2, "toolu_0123456789abcdef01234567", "Write",
+                                 "{\\\"file_path\\\":\\\"/tmp/x\\\",\\\"content\\\":\\\"hi\\\"}")
+                            TOOL_USE(3, "toolu_89abcdef0123456701234567", "Bash",
+                                     "{\\\"command\\\":\\\"ls\\\"}") END("tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_reset(&out);
+    /* A call alone: message_start first, no text block. */
+    a = answer(true, false);
+    st = fe->state_new(&a);
+    assert_int_equal(fe->stream_open(&out, st, &a), 0);
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &BASH), 0);
+    assert_int_equal(fe->stream_close(&out, st, &a, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(out.data,
+                        START TOOL_USE(0, "toolu_89abcdef0123456701234567", "Bash",
+                                       "{\\\"command\\\":\\\"ls\\\"}") END("tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_free(&out);
+}
+
+static void
+test_complete_tool_use(void **state)
+{
+    (void)state;
+    const gw_frontend *fe = &gw_fe_messages;
+    gw_answer a = answer(false, false);
+    gw_usage u = {9, 4};
+    gw_buf out = GW_BUF_INIT;
+    void *st = fe->state_new(&a);
+    /* Not streaming: the calls are kept, nothing is written until the
+     * message, where input is the arguments object. */
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &WRITE), 0);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(fe->complete(&out, st, &a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(out.data, MESSAGE("[{\"type\":\"tool_use\",\"id\":"
+                                          "\"toolu_0123456789abcdef01234567\",\"name\":\"Write\","
+                                          "\"input\":{\"file_path\":\"/tmp/x\",\"content\":"
+                                          "\"hi\"}}]",
+                                          "tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_reset(&out);
+    st = fe->state_new(&a);
+    assert_int_equal(fe->tool_call(&out, st, &a, 0, &BASH), 0);
+    assert_int_equal(fe->complete(&out, st, &a, "On it.", 6, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    assert_string_equal(out.data, MESSAGE("[{\"type\":\"text\",\"text\":\"On it.\"},{\"type\":"
+                                          "\"tool_use\",\"id\":\"toolu_89abcdef0123456701234567\","
+                                          "\"name\":\"Bash\",\"input\":{\"command\":\"ls\"}}]",
+                                          "tool_use", "null"));
+    fe->state_free(st);
+    gw_buf_free(&out);
+}
+
 /* ---- errors, models, count ---------------------------------------------- */
 
 static void
@@ -773,7 +924,9 @@ test_oom(void **state)
     gw_usage u = {1, 2};
     gw_error err;
     gw_error_from_lingma(&err, LINGMA_EIO, 0, 0);
-    for (int which = 0; which < 9; which++) {
+    gw_answer kept = a;
+    kept.stream = false;
+    for (int which = 0; which < 11; which++) {
         struct failalloc fa = {0};
         bool done = false;
         for (long n = 0; n < 400 && !done; n++) {
@@ -782,8 +935,10 @@ test_oom(void **state)
             void *st = gw_fe_messages.state_new(&a);
             assert_non_null(st);
             /* A thinking block open, so that close and text have work. */
-            if (which >= 4 && which <= 6)
+            if ((which >= 4 && which <= 6) || which == 9)
                 assert_int_equal(gw_fe_messages.stream_reasoning(&b, st, &a, "r", 1), 0);
+            if (which == 10)
+                assert_int_equal(gw_fe_messages.tool_call(&b, st, &kept, 0, &WRITE), 0);
             size_t before = b.len;
             failalloc_arm(&fa, n);
             failalloc_hook_jansson(&fa);
@@ -814,6 +969,13 @@ test_oom(void **state)
                 break;
             case 7:
                 rc = gw_fe_messages.complete(&b, st, &a, "x", 1, "r", 1, GW_FINISH_STOP, &u);
+                break;
+            case 9:
+                rc = gw_fe_messages.tool_call(&b, st, &a, 0, &BASH);
+                break;
+            case 10:
+                rc = gw_fe_messages.complete(&b, st, &kept, "x", 1, NULL, 0, GW_FINISH_TOOL_CALLS,
+                                             &u);
                 break;
             default: {
                 static const gw_model_entry cat[] = {{"a", "A", false, false},
@@ -849,13 +1011,23 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_minimal),      cmocka_unit_test(test_parse_params),
-        cmocka_unit_test(test_parse_conversation), cmocka_unit_test(test_parse_tools),
-        cmocka_unit_test(test_parse_refusals),     cmocka_unit_test(test_stream_text),
-        cmocka_unit_test(test_stream_thinking),    cmocka_unit_test(test_stream_stop_reasons),
-        cmocka_unit_test(test_stream_error),       cmocka_unit_test(test_heartbeat),
-        cmocka_unit_test(test_complete),           cmocka_unit_test(test_error_types),
-        cmocka_unit_test(test_models_and_count),   cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_parse_minimal),
+        cmocka_unit_test(test_parse_params),
+        cmocka_unit_test(test_parse_conversation),
+        cmocka_unit_test(test_parse_tools),
+        cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_toolset),
+        cmocka_unit_test(test_stream_text),
+        cmocka_unit_test(test_stream_thinking),
+        cmocka_unit_test(test_stream_stop_reasons),
+        cmocka_unit_test(test_stream_error),
+        cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_error_types),
+        cmocka_unit_test(test_stream_tool_use),
+        cmocka_unit_test(test_complete_tool_use),
+        cmocka_unit_test(test_models_and_count),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "failalloc.h"
 #include "lingma/common.h"
+#include "api/frontend.h"
 #include "openai.h"
 #include "sse.h"
 
@@ -131,6 +132,66 @@ test_completion(void **state)
     gw_buf_free(&b);
 }
 
+/* The Chat Completions front-end with tool calls (api/chat_completions.c):
+ * a call streams as a first fragment (id, type, name, arguments "") and
+ * its arguments, then finish_reason tool_calls; a whole answer has
+ * message.tool_calls and, without text, content null. */
+static void
+test_tool_calls(void **state)
+{
+    (void)state;
+    static const gw_tool_call call = {"call_0123456789abcdef01234567", "get_weather",
+                                      "{\"city\":\"Paris\"}"};
+    const gw_frontend *fe = &gw_fe_chat_completions;
+    gw_answer a = {"chatcmpl-1", 1700000000, "m", true, false, false, NULL, NULL, 0};
+    gw_buf b = GW_BUF_INIT;
+    gw_usage u = {5, 7};
+    void *st = fe->state_new(&a);
+    assert_int_equal(fe->stream_open(&b, st, &a), 0);
+    assert_int_equal(fe->stream_text(&b, st, &a, "Hm.", 3), 0);
+    assert_int_equal(fe->tool_call(&b, st, &a, 0, &call), 0);
+    assert_int_equal(fe->stream_close(&b, st, &a, GW_FINISH_TOOL_CALLS, &u), 0);
+    fe->state_free(st);
+    assert_string_equal(
+        b.data, "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                "\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+                "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hm.\"},"
+                "\"finish_reason\":null}]}\n\n"
+                "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"id\":\"call_0123456789abcdef01234567\",\"type\":\"function\",\"function\":{"
+                "\"name\":\"get_weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n"
+                "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
+                "\"finish_reason\":null}]}\n\n"
+                "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+                "\"tool_calls\"}]}\n\n"
+                "data: [DONE]\n\n");
+    gw_buf_reset(&b);
+
+    a.stream = false;
+    st = fe->state_new(&a);
+    assert_int_equal(fe->tool_call(&b, st, &a, 0, &call), 0);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(fe->complete(&b, st, &a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    fe->state_free(st);
+    assert_string_equal(b.data,
+                        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":"
+                        "1700000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{"
+                        "\"role\":\"assistant\",\"content\":null,\"refusal\":null,"
+                        "\"tool_calls\":[{\"id\":\"call_0123456789abcdef01234567\",\"type\":"
+                        "\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+                        "\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},\"logprobs\":null,"
+                        "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":5,"
+                        "\"completion_tokens\":7,\"total_tokens\":12}}");
+    gw_buf_reset(&b);
+    /* Without calls, the answer is as before (content "" for no text). */
+    st = fe->state_new(&a);
+    assert_int_equal(fe->complete(&b, st, &a, NULL, 0, NULL, 0, GW_FINISH_STOP, &u), 0);
+    fe->state_free(st);
+    assert_non_null(strstr(b.data, "\"content\":\"\",\"refusal\":null},"));
+    gw_buf_free(&b);
+}
+
 static void
 test_models(void **state)
 {
@@ -229,13 +290,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical_stream),
-        cmocka_unit_test(test_include_usage_nulls),
-        cmocka_unit_test(test_text_escaping),
-        cmocka_unit_test(test_completion),
-        cmocka_unit_test(test_models),
-        cmocka_unit_test(test_completion_id),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_canonical_stream), cmocka_unit_test(test_include_usage_nulls),
+        cmocka_unit_test(test_text_escaping),    cmocka_unit_test(test_completion),
+        cmocka_unit_test(test_tool_calls),       cmocka_unit_test(test_models),
+        cmocka_unit_test(test_completion_id),    cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "failalloc.h"
 #include "lingma/common.h"
 #include "openai.h"
+#include "toolset.h"
 
 static gw_chat_request *
 parse_ok(const char *body)
@@ -412,11 +413,11 @@ static void
 test_tools_errors(void **state)
 {
     (void)state;
+    /* Tools of other types are kept, not offered. */
     gw_chat_request *r = parse_ok("{" MSG1 ",\"tools\":[{\"type\":\"custom\",\"x\":1}],"
-                                  "\"tool_choice\":{\"type\":\"function\",\"function\":{"
-                                  "\"name\":\"f\"}}}");
+                                  "\"tool_choice\":\"auto\"}");
     assert_int_equal(r->n_tools, 1);
-    assert_true(json_is_object(r->tool_choice));
+    assert_null(r->toolset);
     gw_chat_request_free(r);
     parse_bad("{" MSG1 ",\"tools\":{}}", "invalid_type", "tools");
     parse_bad("{" MSG1 ",\"tools\":[1]}", "invalid_type", "tools[0]");
@@ -432,6 +433,91 @@ test_tools_errors(void **state)
               "invalid_type", "tools[0].function.name");
     parse_bad("{" MSG1 ",\"tool_choice\":\"sometimes\"}", "invalid_value", "tool_choice");
     parse_bad("{" MSG1 ",\"tool_choice\":3}", "invalid_type", "tool_choice");
+}
+
+/* ---- the toolset ----------------------------------------------------------- */
+
+#define TOOL(name, params)                                                                         \
+    "{\"type\":\"function\",\"function\":{\"name\":\"" name "\",\"description\":\"d\","            \
+    "\"parameters\":" params "}}"
+#define OBJ "{\"type\":\"object\"}"
+
+static void
+test_toolset(void **state)
+{
+    (void)state;
+    /* Function tools are offered, other types left out; auto by default. */
+    gw_chat_request *r = parse_ok("{" MSG1 ",\"tools\":[" TOOL(
+        "get_weather", OBJ) ",{\"type\":\"custom\","
+                            "\"custom\":{\"name\":\"apply_patch\"}}," TOOL("a.b:c-d", "null") "]}");
+    assert_non_null(r->toolset);
+    assert_int_equal(lingma_toolset_count(r->toolset), 2);
+    assert_true(lingma_toolset_has(r->toolset, "get_weather"));
+    assert_true(lingma_toolset_has(r->toolset, "a.b:c-d"));
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_AUTO);
+    assert_false(r->single_tool_call);
+    assert_null(r->tool_name);
+    gw_chat_request_free(r);
+    /* required, a named function, parallel_tool_calls false. */
+    r = parse_ok("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "],\"tool_choice\":\"required\","
+                                                        "\"parallel_tool_calls\":false}");
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_REQUIRED);
+    assert_true(r->single_tool_call);
+    gw_chat_request_free(r);
+    r = parse_ok("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "," TOOL(
+        "g", OBJ) "],"
+                  "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}}");
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_NAMED);
+    assert_string_equal(r->tool_name, "g");
+    gw_chat_request_free(r);
+    /* none: nothing offered. A deferred tool is not offered either. */
+    r = parse_ok("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "],\"tool_choice\":\"none\"}");
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_NONE);
+    assert_null(r->toolset);
+    gw_chat_request_free(r);
+    r = parse_ok("{" MSG1 ",\"tools\":[{\"type\":\"function\",\"defer_loading\":true,"
+                 "\"function\":{\"name\":\"f\"}}]}");
+    assert_null(r->toolset);
+    gw_chat_request_free(r);
+
+    /* What the toolset refuses, named. */
+    const char *m = parse_bad("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "," TOOL("bad name", OBJ) "]}",
+                              "invalid_value", "tools[1].function.name");
+    assert_non_null(strstr(m, "'bad name' is not a valid tool name"));
+    parse_bad("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "," TOOL("f", OBJ) "]}", "invalid_value",
+              "tools[1].function.name");
+    parse_bad("{" MSG1 ",\"tools\":[" TOOL("f", "\"x\"") "]}", "invalid_value",
+              "tools[0].function.parameters");
+    parse_bad("{" MSG1 ",\"tools\":[" TOOL("f", "[]") "]}", "invalid_value",
+              "tools[0].function.parameters");
+    m = parse_bad("{" MSG1
+                  ",\"tools\":[" TOOL("f", OBJ) "],\"tool_choice\":{\"type\":"
+                                                "\"function\",\"function\":{\"name\":\"g\"}}}",
+                  "invalid_value", "tool_choice");
+    assert_non_null(strstr(m, "'g' is not among the function tools"));
+    parse_bad("{" MSG1 ",\"tools\":[{\"type\":\"custom\",\"x\":1}],\"tool_choice\":{\"type\":"
+              "\"function\",\"function\":{\"name\":\"f\"}}}",
+              "invalid_value", "tool_choice");
+    parse_bad("{" MSG1 ",\"tool_choice\":\"required\"}", "invalid_value", "tool_choice");
+    /* With none, the tools are not looked at. */
+    r = parse_ok("{" MSG1 ",\"tools\":[" TOOL("bad name", OBJ) "],\"tool_choice\":\"none\"}");
+    gw_chat_request_free(r);
+
+    /* The section the runtime will add, as the estimate counts it. */
+    r = parse_ok("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "],\"parallel_tool_calls\":false,"
+                                                        "\"tool_choice\":\"required\"}");
+    char *section = NULL;
+    assert_int_equal(gw_chat_request_tool_section(&section, r), 0);
+    assert_non_null(strstr(section, "{\"name\":\"f\",\"description\":\"d\",\"parameters\":"
+                                    "{\"type\":\"object\"}}\nYou must call at least one tool "
+                                    "now.\nCall one tool at a time.\n"));
+    lingma_free(section);
+    gw_chat_request_free(r);
+    r = parse_ok("{" MSG1 "}");
+    section = (char *)1;
+    assert_int_equal(gw_chat_request_tool_section(&section, r), 0);
+    assert_null(section);
+    gw_chat_request_free(r);
 }
 
 /* ---- prompt flattening --------------------------------------------------- */
@@ -476,21 +562,62 @@ test_prompt_transcript(void **state)
         ","
         "{\"role\":\"assistant\",\"content\":\"\"},"
         "{\"role\":\"user\",\"content\":\"And tomorrow?\"}]}");
+    /* Calls and results in the tool contract's notation (doc/tools.md). */
     assert_string_equal(p, "System instructions:\n"
                            "Be brief.\n\nUse French.\n\n"
                            "Conversation transcript:\n"
                            "User: Weather?\n\n"
-                           "Assistant: Checking.\n\n"
-                           "Assistant called tool get_weather with arguments: {\"city\":\"Paris\"}"
-                           "\n\n"
-                           "Tool result (get_weather/c1): 20C\n\n"
-                           "Tool result (c2): x\n\n"
-                           "Tool result: y\n\n"
-                           "Assistant called tool g with arguments: {}\n\n"
+                           "Assistant:\nChecking.\n"
+                           "```tool_call\n"
+                           "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}\n"
+                           "```\n\n"
+                           "Tool result (c1, get_weather):\n```tool_result\n20C\n```\n\n"
+                           "Tool result (c2):\n```tool_result\nx\n```\n\n"
+                           "Tool result:\n```tool_result\ny\n```\n\n"
+                           "Assistant:\n```tool_call\n{\"name\":\"g\",\"arguments\":{}}\n```\n\n"
                            "Assistant: \n\n"
                            "User: And tomorrow?\n\n"
                            "Answer the latest User message above. Reply with the answer only, "
                            "without a speaker label.");
+    free(p);
+}
+
+static void
+test_prompt_tools(void **state)
+{
+    (void)state;
+    /* With tools offered, even a lone user message is a transcript, and
+     * the last line asks to continue rather than for "the answer only". */
+    char *p = prompt_of("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "]}");
+    assert_string_equal(p, "Conversation transcript:\nUser: hi\n\nContinue the conversation "
+                           "above: answer the latest User message, calling tools as described "
+                           "when they are needed. Reply without a speaker label.");
+    free(p);
+    /* tool_choice none: sent as before. */
+    p = prompt_of("{" MSG1 ",\"tools\":[" TOOL("f", OBJ) "],\"tool_choice\":\"none\"}");
+    assert_string_equal(p, "hi");
+    free(p);
+    /* Several calls in one block, one line each; arguments that are not
+     * an object become {}; a result that holds a fence gets a longer one. */
+    p = prompt_of("{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+                  "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":["
+                  "{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"a\","
+                  "\"arguments\":\"{'x': 1,}\"}},"
+                  "{\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":\"b\","
+                  "\"arguments\":\"[1]\"}}]},"
+                  "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"```\\nx\\n```\"},"
+                  "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"ok\\n\"}],"
+                  "\"tools\":[" TOOL("a", OBJ) "," TOOL("b", OBJ) "]}");
+    assert_string_equal(p, "Conversation transcript:\nUser: Go\n\n"
+                           "Assistant:\n```tool_call\n"
+                           "{\"name\":\"a\",\"arguments\":{\"x\":1}}\n"
+                           "{\"name\":\"b\",\"arguments\":{}}\n"
+                           "```\n\n"
+                           "Tool result (c1):\n````tool_result\n```\nx\n```\n````\n\n"
+                           "Tool result (c2):\n```tool_result\nok\n```\n\n"
+                           "Continue the conversation above: answer the latest User message, "
+                           "calling tools as described when they are needed. Reply without a "
+                           "speaker label.");
     free(p);
 }
 
@@ -742,6 +869,8 @@ main(void)
         cmocka_unit_test(test_tools_errors),
         cmocka_unit_test(test_prompt_lone_user),
         cmocka_unit_test(test_prompt_transcript),
+        cmocka_unit_test(test_prompt_tools),
+        cmocka_unit_test(test_toolset),
         cmocka_unit_test(test_prompt_shapes),
         cmocka_unit_test(test_affinity),
         cmocka_unit_test(test_model_resolve),

@@ -165,7 +165,7 @@ test_parse_items(void **state)
     assert_string_equal(r->messages[4].tool_call_id, "call_1");
     assert_string_equal(r->messages[4].name, "shell"); /* found from the call */
     assert_string_equal(r->messages[4].content, "a.txt");
-    assert_string_equal(r->messages[5].tool_calls[0].arguments, "*** Begin Patch");
+    assert_string_equal(r->messages[5].tool_calls[0].arguments, "{\"input\":\"*** Begin Patch\"}");
     assert_string_equal(r->messages[6].content, "Done\n[input_image omitted]");
     assert_string_equal(r->messages[7].tool_calls[0].name, "local_shell");
     assert_string_equal(r->messages[7].tool_calls[0].arguments,
@@ -177,8 +177,11 @@ test_parse_items(void **state)
     char *prompt = prompt_of(r);
     assert_non_null(strstr(prompt, "System instructions:\nYou are Codex.\n\nUse the shell.\n\n"
                                    "Late system.\n\nConversation transcript:\nUser: <env/>\n"
-                                   "List files\n\nAssistant called tool shell with arguments: "
-                                   "{\"command\":[\"ls\"]}\n\nTool result (shell/call_1): a.txt"));
+                                   "List files\n\nAssistant:\n```tool_call\n{\"name\":\"shell\","
+                                   "\"arguments\":{\"command\":[\"ls\"]}}\n```\n\n"
+                                   "Tool result (call_1, shell):\n```tool_result\na.txt\n```"));
+    assert_non_null(strstr(prompt, "{\"name\":\"apply_patch\",\"arguments\":{\"input\":"
+                                   "\"*** Begin Patch\"}}"));
     assert_non_null(strstr(prompt, "User: Thanks\n\nAnswer the latest User message"));
     free(prompt);
     gw_chat_request_free(r);
@@ -843,6 +846,188 @@ test_complete(void **state)
     fx_free(&f);
 }
 
+/* ---- tool calls ------------------------------------------------------------- */
+
+#define FN_TOOL                                                                                    \
+    "{\"type\":\"function\",\"name\":\"exec_command\",\"parameters\":{\"type\":\"object\","        \
+    "\"properties\":{\"cmd\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}}"
+
+static const gw_tool_call CALL0 = {"call_0123456789abcdef01234567", "exec_command",
+                                   "{\"cmd\":\"ls\"}"};
+static const gw_tool_call CALL1 = {"call_89abcdef0123456701234567", "exec_command",
+                                   "{\"cmd\":\"pwd\"}"};
+
+static void
+test_toolset(void **state)
+{
+    (void)state;
+    /* Function tools (top level and additional_tools) are offered; custom,
+     * namespace and hosted tools are not. parallel_tool_calls false. */
+    gw_chat_request *r = parse_ok(
+        "{\"tools\":[" FN_TOOL ",{\"type\":\"custom\",\"name\":\"apply_patch\"},{\"type\":"
+        "\"web_search\"},{\"type\":\"namespace\",\"name\":\"ns\",\"tools\":[]}],"
+        "\"parallel_tool_calls\":false,\"input\":[{\"type\":\"additional_tools\",\"tools\":["
+        "{\"type\":\"function\",\"name\":\"wait\"}]},{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_int_equal(lingma_toolset_count(r->toolset), 2);
+    assert_true(lingma_toolset_has(r->toolset, "exec_command"));
+    assert_true(lingma_toolset_has(r->toolset, "wait"));
+    assert_true(r->single_tool_call);
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_AUTO);
+    gw_chat_request_free(r);
+    r = parse_ok("{\"tools\":[" FN_TOOL "],\"tool_choice\":{\"type\":\"function\",\"name\":"
+                 "\"exec_command\"},\"input\":\"hi\"}");
+    assert_int_equal(r->choice, LINGMA_TOOL_CHOICE_NAMED);
+    assert_string_equal(r->tool_name, "exec_command");
+    gw_chat_request_free(r);
+    /* Refusals name the field. */
+    parse_bad("{\"tools\":[{\"type\":\"function\",\"name\":\"a b\"}],\"input\":\"hi\"}", 400,
+              "tools[0].name", "invalid_value");
+    parse_bad("{\"tools\":[" FN_TOOL "," FN_TOOL "],\"input\":\"hi\"}", 400, "tools[1].name",
+              "invalid_value");
+    parse_bad("{\"tools\":[" FN_TOOL
+              "],\"input\":[{\"type\":\"additional_tools\",\"tools\":[" FN_TOOL "]}]}",
+              400, "input", "invalid_value");
+    parse_bad("{\"tools\":[{\"type\":\"custom\",\"name\":\"apply_patch\"}],\"tool_choice\":"
+              "{\"type\":\"custom\",\"name\":\"apply_patch\"},\"input\":\"hi\"}",
+              400, "tool_choice", "invalid_value");
+    parse_bad("{\"tools\":[" FN_TOOL "],\"tool_choice\":{\"type\":\"function\",\"name\":\"x\"},"
+              "\"input\":\"hi\"}",
+              400, "tool_choice", "invalid_value");
+}
+
+static void
+test_stream_tool_calls(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fx_init(&f, "{\"input\":\"hi\",\"stream\":true,\"tools\":[" FN_TOOL "]}", true);
+    const gw_frontend *fe = &gw_fe_responses;
+    struct ev evs[40];
+    assert_int_equal(fe->stream_open(&f.out, f.st, &f.a), 0);
+    assert_int_equal(fe->stream_text(&f.out, f.st, &f.a, "Let me look.", 12), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 1, &CALL1), 0);
+    gw_usage u = {3, 5, 0};
+    assert_int_equal(fe->stream_close(&f.out, f.st, &f.a, GW_FINISH_TOOL_CALLS, &u), 0);
+    size_t n = drain(&f, evs, 40);
+    static const char *const names[] = {"response.created",
+                                        "response.in_progress",
+                                        "response.output_item.added",
+                                        "response.content_part.added",
+                                        "response.output_text.delta",
+                                        "response.output_text.done",
+                                        "response.content_part.done",
+                                        "response.output_item.done",
+                                        "response.output_item.added",
+                                        "response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done",
+                                        "response.output_item.done",
+                                        "response.output_item.added",
+                                        "response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done",
+                                        "response.output_item.done",
+                                        "response.completed",
+                                        NULL};
+    expect_names(evs, n, names);
+    assert_string_equal(str_at(evs[7].data, "item.status"), "completed");
+    assert_string_equal(str_at(evs[7].data, "item.content.0.text"), "Let me look.");
+    /* The announced item: in progress, arguments "", ids from the call's. */
+    assert_int_equal(int_at(evs[8].data, "output_index"), 1);
+    assert_string_equal(str_at(evs[8].data, "item.id"), "fc_0123456789abcdef01234567");
+    assert_string_equal(str_at(evs[8].data, "item.type"), "function_call");
+    assert_string_equal(str_at(evs[8].data, "item.status"), "in_progress");
+    assert_string_equal(str_at(evs[8].data, "item.arguments"), "");
+    assert_string_equal(str_at(evs[8].data, "item.call_id"), "call_0123456789abcdef01234567");
+    assert_string_equal(str_at(evs[8].data, "item.name"), "exec_command");
+    assert_string_equal(str_at(evs[9].data, "item_id"), "fc_0123456789abcdef01234567");
+    assert_int_equal(int_at(evs[9].data, "output_index"), 1);
+    assert_string_equal(str_at(evs[9].data, "delta"), "{\"cmd\":\"ls\"}");
+    assert_string_equal(str_at(evs[10].data, "arguments"), "{\"cmd\":\"ls\"}");
+    assert_string_equal(str_at(evs[10].data, "name"), "exec_command");
+    assert_string_equal(str_at(evs[11].data, "item.status"), "completed");
+    assert_string_equal(str_at(evs[11].data, "item.arguments"), "{\"cmd\":\"ls\"}");
+    assert_int_equal(int_at(evs[12].data, "output_index"), 2);
+    assert_string_equal(str_at(evs[12].data, "item.id"), "fc_89abcdef0123456701234567");
+    const json_t *resp = field(evs[16].data, "response");
+    assert_string_equal(str_at(resp, "status"), "completed");
+    assert_int_equal(json_array_size(field(resp, "output")), 3);
+    assert_string_equal(str_at(resp, "output.0.type"), "message");
+    assert_string_equal(str_at(resp, "output.1.type"), "function_call");
+    assert_string_equal(str_at(resp, "output.2.arguments"), "{\"cmd\":\"pwd\"}");
+    free_evs(evs, n);
+    fx_free(&f);
+
+    /* Reasoning then a call alone: no (empty) message item. */
+    fx_init(&f, "{\"input\":\"hi\",\"stream\":true,\"tools\":[" FN_TOOL "]}", true);
+    assert_int_equal(fe->stream_open(&f.out, f.st, &f.a), 0);
+    assert_int_equal(fe->stream_reasoning(&f.out, f.st, &f.a, "hm", 2), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(fe->stream_close(&f.out, f.st, &f.a, GW_FINISH_TOOL_CALLS, &u), 0);
+    n = drain(&f, evs, 40);
+    static const char *const alone[] = {"response.created",
+                                        "response.in_progress",
+                                        "response.output_item.added",
+                                        "response.reasoning_summary_part.added",
+                                        "response.reasoning_summary_text.delta",
+                                        "response.reasoning_summary_text.done",
+                                        "response.reasoning_summary_part.done",
+                                        "response.output_item.done",
+                                        "response.output_item.added",
+                                        "response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done",
+                                        "response.output_item.done",
+                                        "response.completed",
+                                        NULL};
+    expect_names(evs, n, alone);
+    resp = field(evs[12].data, "response");
+    assert_int_equal(json_array_size(field(resp, "output")), 2);
+    assert_string_equal(str_at(resp, "output.1.call_id"), "call_0123456789abcdef01234567");
+    free_evs(evs, n);
+    fx_free(&f);
+}
+
+static void
+test_complete_tool_calls(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fx_init(&f, "{\"input\":\"hi\",\"tools\":[" FN_TOOL "]}", false);
+    const gw_frontend *fe = &gw_fe_responses;
+    gw_usage u = {4, 6, 0};
+    /* Not streaming: the call is kept, nothing is written. */
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(f.out.len, 0);
+    assert_int_equal(fe->complete(&f.out, f.st, &f.a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    json_t *r = json_loadb(f.out.data, f.out.len, 0, NULL);
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_int_equal(json_array_size(field(r, "output")), 1);
+    static const char *const keys[] = {"id",      "type", "status", "arguments",
+                                       "call_id", "name", NULL};
+    const json_t *item = field(r, "output.0");
+    void *it = json_object_iter((json_t *)item);
+    for (size_t i = 0; keys[i]; i++, it = json_object_iter_next((json_t *)item, it))
+        assert_string_equal(json_object_iter_key(it), keys[i]);
+    assert_string_equal(str_at(item, "id"), "fc_0123456789abcdef01234567");
+    assert_string_equal(str_at(item, "type"), "function_call");
+    assert_string_equal(str_at(item, "status"), "completed");
+    assert_string_equal(str_at(item, "arguments"), "{\"cmd\":\"ls\"}");
+    assert_string_equal(str_at(item, "call_id"), "call_0123456789abcdef01234567");
+    json_decref(r);
+    fx_free(&f);
+    /* Text and calls: the message first. */
+    fx_init(&f, "{\"input\":\"hi\",\"tools\":[" FN_TOOL "]}", false);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 0, &CALL0), 0);
+    assert_int_equal(fe->tool_call(&f.out, f.st, &f.a, 1, &CALL1), 0);
+    assert_int_equal(fe->complete(&f.out, f.st, &f.a, "ok", 2, NULL, 0, GW_FINISH_TOOL_CALLS, &u),
+                     0);
+    r = json_loadb(f.out.data, f.out.len, 0, NULL);
+    assert_int_equal(json_array_size(field(r, "output")), 3);
+    assert_string_equal(str_at(r, "output.0.content.0.text"), "ok");
+    assert_string_equal(str_at(r, "output.2.call_id"), "call_89abcdef0123456701234567");
+    json_decref(r);
+    fx_free(&f);
+}
+
 /* ---- the store on finish ---------------------------------------------------- */
 
 static gw_resp_store *
@@ -934,6 +1119,46 @@ test_store_and_chain(void **state)
     assert_int_equal(err.status, 404);
     assert_string_equal(err.param, "previous_response_id");
     assert_non_null(strstr(err.message, "'resp_1'"));
+    gw_resp_store_free(s);
+}
+
+/* A stored answer that called a tool, continued with the call's output
+ * through previous_response_id: the transcript holds the call and the
+ * result in the contract's notation. */
+static void
+test_chain_tool_calls(void **state)
+{
+    (void)state;
+    gw_resp_store *s = new_store();
+    gw_parse_ctx ctx = {s};
+    const char *body = "{\"input\":\"run ls\",\"tools\":[" FN_TOOL "]}";
+    gw_chat_request *req = parse_ok_store(body, s);
+    gw_answer a = {"resp_aa", 1700000000, "auto", false, false, true, NULL, req};
+    void *st = gw_fe_responses.state_new(&a);
+    gw_buf out = GW_BUF_INIT;
+    gw_usage u = {1, 1, 0};
+    assert_int_equal(gw_fe_responses.tool_call(&out, st, &a, 0, &CALL0), 0);
+    assert_int_equal(
+        gw_fe_responses.complete(&out, st, &a, "", 0, NULL, 0, GW_FINISH_TOOL_CALLS, &u), 0);
+    gw_fe_responses.finished(st, &a, true, &ctx);
+    gw_buf_free(&out);
+    gw_fe_responses.state_free(st);
+    gw_chat_request_free(req);
+
+    req = parse_ok_store("{\"previous_response_id\":\"resp_aa\",\"tools\":[" FN_TOOL "],"
+                         "\"input\":[{\"type\":\"function_call_output\",\"call_id\":"
+                         "\"call_0123456789abcdef01234567\",\"output\":\"a.txt\"}]}",
+                         s);
+    assert_int_equal(req->n_messages, 3);
+    assert_string_equal(req->messages[1].tool_calls[0].id, "call_0123456789abcdef01234567");
+    assert_string_equal(req->messages[2].name, "exec_command");
+    char *p = prompt_of(req);
+    assert_non_null(strstr(p, "User: run ls\n\nAssistant:\n```tool_call\n{\"name\":"
+                              "\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}\n```\n\n"
+                              "Tool result (call_0123456789abcdef01234567, exec_command):\n"
+                              "```tool_result\na.txt\n```\n\n"));
+    free(p);
+    gw_chat_request_free(req);
     gw_resp_store_free(s);
 }
 
@@ -1055,7 +1280,9 @@ main(void)
         cmocka_unit_test(test_stream_reasoning),   cmocka_unit_test(test_stream_incomplete),
         cmocka_unit_test(test_stream_failed),      cmocka_unit_test(test_complete),
         cmocka_unit_test(test_store_and_chain),    cmocka_unit_test(test_input_items),
-        cmocka_unit_test(test_ids_and_errors),
+        cmocka_unit_test(test_ids_and_errors),     cmocka_unit_test(test_toolset),
+        cmocka_unit_test(test_stream_tool_calls),  cmocka_unit_test(test_complete_tool_calls),
+        cmocka_unit_test(test_chain_tool_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
