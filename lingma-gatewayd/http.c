@@ -719,10 +719,20 @@ first_call(gw_http *h, gw_http_req *req, struct MHD_Connection *c, const char *m
         req->too_large = true;
         return refuse(req, c, 413, "request_too_large", "request body too large", true);
     }
+    bool chunked = gw_http_req_header(req, "transfer-encoding") != NULL;
     pthread_mutex_lock(&h->mu);
-    req->fate = GW_FATE_ROUTED;
-    req->body_expected = gw_http_req_header(req, "transfer-encoding") ? -1 : (int64_t)cl;
+    /* quiesce closes the uploads it finds routed (close_unrouted_uploads);
+     * one routed after its walk would escape it and could hold the drain
+     * for as long as its client stalls. Both sides look under mu, so every
+     * upload is caught by one of them; this one is told, with a 503. */
+    bool late_upload = h->quiesced && (chunked || cl > 0);
+    if (!late_upload) {
+        req->fate = GW_FATE_ROUTED;
+        req->body_expected = chunked ? -1 : (int64_t)cl;
+    }
     pthread_mutex_unlock(&h->mu);
+    if (late_upload)
+        return refuse(req, c, 503, "shutting_down", "server is shutting down", true);
     if (cl > 0) {
         /* Size the buffer from Content-Length, but only up to a point: a
          * header alone must not pin max_body bytes per connection. */

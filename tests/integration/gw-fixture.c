@@ -361,6 +361,17 @@ on_headers(gw_http_req *req, void *payload)
     f->headers_seen++;
     pthread_cond_broadcast(&f->cond);
     pthread_mutex_unlock(&f->mu);
+    if (strcmp(gw_http_req_path(req), "/held-head") == 0) {
+        /* Holds the engine between the route's look at the head and the
+         * request's routing, for what may happen in between. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 10;
+        pthread_mutex_lock(&f->mu);
+        while (!f->release_held && pthread_cond_timedwait(&f->cond, &f->mu, &ts) != ETIMEDOUT) {
+        }
+        pthread_mutex_unlock(&f->mu);
+    }
     if (strcmp(gw_http_req_path(req), "/early") == 0) {
         gw_http_header hd[] = {{"WWW-Authenticate", "Bearer"}, {NULL, NULL}};
         gw_http_respond(req, 401, hd, "no", 2);

@@ -62,6 +62,7 @@ struct fx {
     bool ignore_shutdown;
     bool flood_go;     /* (mu) let /flood go on after its first event */
     bool release_slow; /* (mu) let /slow handlers return */
+    bool release_held; /* (mu) let on_headers of /held-head return */
 };
 
 /* Default engine options for tests (heartbeats off unless set). */
