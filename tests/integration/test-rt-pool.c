@@ -41,6 +41,10 @@ test_thousand_concurrent_chats(void **state)
     rt_pool_options(&o, dir, env);
     o.max_in_flight = MANY;
     o.max_queue = LINGMA_ZERO;
+    /* A thousand asks reach one simulator at once: under a sanitizer on a
+     * busy machine the last is answered long after the first. This test
+     * is about every chat completing, not about the RPC deadline. */
+    o.rpc_timeout_ms = 60000;
     assert_int_equal(lingma_pool_new(&pool, &o), 0);
     double t0 = now_s();
     for (int i = 0; i < MANY; i++) {
