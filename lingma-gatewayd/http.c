@@ -1076,6 +1076,7 @@ gw_http_start(gw_http *h)
         if (h->heartbeat_every_ms < tick)
             tick = h->heartbeat_every_ms;
     }
+    h->tick_ms = tick;
     gw_watch_ops ops = {gw_http__on_hangup, gw_http__on_tick};
     if (gw_watch_new(&h->watch, &ops, tick, h) != LINGMA_OK) {
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot start the watcher thread");

@@ -136,6 +136,7 @@ struct gw_http {
 
     /* Owner thread only. */
     struct MHD_Daemon *daemon;
+    unsigned tick_ms;            /* the watcher's tick */
     unsigned heartbeat_every_ms; /* the heartbeat walk's period, 0: none */
     uint64_t last_heartbeat_ms;  /* watcher thread only */
     gw_watch *watch;

@@ -235,7 +235,8 @@ gw_http__on_tick(void *payload)
     gw_http__nudge_locked(h);
     pthread_mutex_unlock(&h->mu);
     /* The tick may be shorter than the heartbeat walk's period (nudges). */
-    if (h->heartbeat_every_ms && now - h->last_heartbeat_ms >= h->heartbeat_every_ms) {
+    unsigned every = h->heartbeat_every_ms;
+    if (every && (every <= h->tick_ms || now - h->last_heartbeat_ms >= every)) {
         h->last_heartbeat_ms = now;
         gw_http__heartbeat_tick(h);
     }
