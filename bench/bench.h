@@ -59,7 +59,12 @@ struct load {
     long timeout_ms;     /* per request */
     void (*tick)(const struct progress *p, void *arg);
     void *tick_arg;
+    /* HTTP: called once per run when requests are outstanding and none has
+     * ended for STALL_S seconds, while the stall lasts (evidence). */
+    void (*stalled)(const struct progress *p, void *arg);
+    void *stalled_arg;
 };
+#define STALL_S 10.0
 
 /* What one run measured. Latencies in microseconds. */
 struct run {

@@ -339,7 +339,9 @@ http_run(struct http *h, const struct load *load, struct run *r)
     memset(&h->prog, 0, sizeof(h->prog));
     h->t_start = now_ns();
     double limit = load->duration_s + (double)(load->timeout_ms ? load->timeout_ms : 60000) / 1e3;
-    double last_tick = -1;
+    double last_tick = -1, last_end = 0;
+    unsigned long ends = 0;
+    int stall_told = 0;
 
     for (;;) {
         double elapsed = (double)(now_ns() - h->t_start) / 1e9;
@@ -358,6 +360,13 @@ http_run(struct http *h, const struct load *load, struct run *r)
                 ended++;
             }
         h->prog.elapsed_s = elapsed;
+        if (h->prog.finished != ends || !h->prog.outstanding) {
+            ends = h->prog.finished;
+            last_end = elapsed;
+        } else if (load->stalled && !stall_told && elapsed - last_end >= STALL_S) {
+            stall_told = 1;
+            load->stalled(&h->prog, load->stalled_arg);
+        }
         if (load->tick && elapsed - last_tick >= 0.05) {
             load->tick(&h->prog, load->tick_arg);
             last_tick = elapsed;

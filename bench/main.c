@@ -3,7 +3,7 @@
  *
  *   lingma-bench --sim PATH [--gateway PATH] [--out DIR] [--quick]
  *                [--direct-only] [--repeat N] [--scenarios 1,2,3,4,5]
- *                [--idle N[,N...]]
+ *                [--idle N[,N...]] [--concurrency N[,N...]]
  *
  * It starts everything it measures itself (lingma-sim under a direct pool,
  * lingma-gatewayd with its own lingma-sim), on ephemeral ports in temp
@@ -34,6 +34,7 @@ usage(FILE *f)
                "  --repeat N         repeats per cell (default 5, quick 2)\n"
                "  --scenarios LIST   which of 1,2,3,4,5 to run (default all; 3-5 need a gateway)\n"
                "  --idle LIST        stream counts of scenario 3 (default 1000,10000; quick 200)\n"
+               "  --concurrency LIST only these cells of scenarios 1 and 2 (e.g. 256)\n"
                "  --out DIR          where lingma-bench.json and .txt go (default .)\n");
 }
 
@@ -61,7 +62,7 @@ main(int argc, char **argv)
     const char *out = ".";
     int direct_only = 0, repeat = 0;
     unsigned which[5] = {1, 2, 3, 4, 5};
-    int nwhich = 5, nidle = 0;
+    int nwhich = 5, nidle = 0, nconc = 0;
     unsigned idle[3];
 
     b.sim_bin = getenv("LINGMA_SIM_BIN");
@@ -86,6 +87,8 @@ main(int argc, char **argv)
             repeat = atoi(argv[++i]);
         } else if (v && !strcmp(a, "--scenarios")) {
             nwhich = parse_list(argv[++i], which, 5);
+        } else if (v && !strcmp(a, "--concurrency")) {
+            nconc = parse_list(argv[++i], b.concs, 7);
         } else if (v && !strcmp(a, "--idle")) {
             nidle = parse_list(argv[++i], idle, 3);
         } else {
@@ -94,7 +97,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (!b.sim_bin || nwhich < 0 || nidle < 0 || repeat < 0 || repeat > 100 ||
+    if (!b.sim_bin || nwhich < 0 || nidle < 0 || nconc < 0 || repeat < 0 || repeat > 100 ||
         (!direct_only && (!b.gw_bin || !*b.gw_bin))) {
         fprintf(stderr, "lingma-bench: need --sim%s, and valid lists\n",
                 direct_only ? "" : " and --gateway (or --direct-only)");
@@ -103,6 +106,7 @@ main(int argc, char **argv)
     }
     if (direct_only)
         b.gw_bin = NULL;
+    b.out = out;
     b.repeats = repeat ? repeat : (b.quick ? 2 : 5);
     if (nidle) {
         memcpy(b.idle_n, idle, (size_t)nidle * sizeof(*idle));

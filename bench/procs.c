@@ -222,6 +222,44 @@ gateway_stop(struct gateway *g)
     g->dir = NULL;
 }
 
+void
+gateway_evidence(const struct gateway *g, const char *sim_bin, const char *out)
+{
+    static int n;
+    char dir[4200], cmd[8192];
+    snprintf(dir, sizeof(dir), "%s/stall-%ld-%d", out ? out : ".", (long)getpid(), ++n);
+    /* First what can be seen without waking either process (an HTTP
+     * request or a ptrace attach would): each thread's syscall with its
+     * arguments (a wait's timeout) and CPU ticks, and the queues of the
+     * gateway's sockets (server and client side) and of the simulator's,
+     * three times a second apart. Then gdb, HTTP, the simulator's counters
+     * and the logs, which go away with the temp dir. */
+    snprintf(cmd, sizeof(cmd),
+             "d='%s'; mkdir -p \"$d\" || exit 1; gw=%ld; url='%s'; w='%s/work'\n"
+             "port=${url##*:}; sim=$(sed -n 2p \"$w/.info\"); wsp=$(sed -n 1p \"$w/.info\")\n"
+             "{ date -u; uptime; } >\"$d/when\" 2>&1\n"
+             "for i in 1 2 3; do { date +%%T.%%N; for t in /proc/$gw/task/* /proc/$sim/task/*; do "
+             "echo \"$t $(cut -d' ' -f3,14,15 $t/stat) $(cat $t/syscall)\"; done\n"
+             "for f in sport dport; do ss -tn \"( $f = :$port )\" | awk -v f=$f 'NR>1{n++; "
+             "if($2>0)r++; if($3>0)s++} END{print f, n+0, \"recvq>0:\", r+0, \"sendq>0:\", s+0}'; "
+             "done; ss -tn \"( sport = :$wsp or dport = :$wsp )\"; } >>\"$d/passive\" 2>&1\n"
+             "sleep 1; done\n"
+             "if command -v gdb >/dev/null; then\n"
+             "  gdb -p $gw -batch -ex 'thread apply all bt' "
+             "${LINGMA_BENCH_GDB_GW:+-x \"$LINGMA_BENCH_GDB_GW\"} >\"$d/gw-bt\" 2>&1\n"
+             "  gdb -p $sim -batch -ex 'thread apply all bt' "
+             "${LINGMA_BENCH_GDB_SIM:+-x \"$LINGMA_BENCH_GDB_SIM\"} >\"$d/sim-bt\" 2>&1\n"
+             "fi\n"
+             "curl -s -m 5 \"$url/metrics\" >\"$d/metrics\" 2>&1\n"
+             "curl -s -m 5 -i \"$url/healthz\" >\"$d/healthz\" 2>&1\n"
+             "'%s' status -o json --workDir \"$w\" >\"$d/sim-status.json\" 2>&1\n"
+             "cp '%s/gatewayd.log' \"$w/logs/lingma.log\" \"$d/\" 2>/dev/null; true\n",
+             dir, (long)g->pid, g->url, g->dir, sim_bin, g->dir);
+    fprintf(stderr, "lingma-bench: stall evidence in %s\n", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "lingma-bench: (stall evidence incomplete)\n");
+}
+
 /* The number after "key:" in a /proc file of "Key: value kB" lines. */
 static long
 file_kb(const char *path, const char *key)

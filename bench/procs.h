@@ -33,6 +33,14 @@ int gateway_start(struct gateway *g, const char *gw_bin, const char *sim_bin,
 /* SIGTERM, then SIGKILL after a grace period; reaps; removes the temp dir. */
 void gateway_stop(struct gateway *g);
 
+/* Write what a stalled gateway shows into a new directory under `out`:
+ * first what can be seen without waking it (threads' syscalls, socket
+ * queues), then gdb backtraces of it and its simulator when gdb is
+ * installed (plus the gdb scripts named by $LINGMA_BENCH_GDB_GW and
+ * $LINGMA_BENCH_GDB_SIM), its /metrics and /healthz, `lingma-sim status`
+ * and both logs. */
+void gateway_evidence(const struct gateway *g, const char *sim_bin, const char *out);
+
 /* Resident set size and its peak (VmHWM) in KiB, -1 when unknown. */
 long proc_rss_kb(pid_t pid);
 long proc_hwm_kb(pid_t pid);

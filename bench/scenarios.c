@@ -82,6 +82,7 @@ sides_open(struct sides *s, struct bench *b, const struct envv *sim, const struc
     char err[512];
     struct direct_config dc = {0};
     memset(s, 0, sizeof(*s));
+    s->b = b;
     s->g.pid = -1;
     s->ddir = bench_tempdir("direct");
     if (!s->ddir) {
@@ -152,12 +153,24 @@ drive_http(struct http *h, const struct load *load, struct run *r, int warm)
     return http_run(h, load, r);
 }
 
+static void
+gateway_stalled(const struct progress *p, void *arg)
+{
+    struct sides *s = arg;
+    progress_note("no request ended for %.0f s, %lu outstanding", STALL_S, p->outstanding);
+    gateway_evidence(&s->g, s->b->sim_bin, s->b->out);
+}
+
 /* A short unmeasured run first: connections opened, caches warm. */
 int
 drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm)
 {
-    if (gateway)
-        return drive_http(s->h, load, r, warm);
+    if (gateway) {
+        struct load l = *load;
+        l.stalled = gateway_stalled;
+        l.stalled_arg = s;
+        return drive_http(s->h, &l, r, warm);
+    }
     if (warm) {
         struct load w = warm_load(load);
         struct run wr = {0};
@@ -201,6 +214,13 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
              const unsigned *concs, int nconc, const struct load *tmpl, const char *const *cmp_keys)
 {
     struct sides s;
+    unsigned only[8];
+    if (b->concs[0]) {
+        /* --concurrency: these instead of the scenario's own. */
+        for (nconc = 0; nconc < 8 && b->concs[nconc]; nconc++)
+            only[nconc] = b->concs[nconc];
+        concs = only;
+    }
     json_t *cells = json_array();
     json_object_set_new(b->root, name,
                         json_pack("{s:o,s:o}", "cells", cells, "sim", envv_json(sim)));

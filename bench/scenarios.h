@@ -10,6 +10,8 @@ struct bench {
     int quick;
     int repeats;
     unsigned idle_n[4]; /* stream counts of scenario 3, 0-terminated */
+    unsigned concs[8];  /* --concurrency: scenarios 1 and 2 only these; 0-terminated */
+    const char *out;    /* results directory (also where stall evidence goes) */
     json_t *root;       /* results */
     int failures;       /* requests that failed where none may */
 };

@@ -31,6 +31,7 @@ json_t *record_run(struct bench *b, struct run *r, json_t *runs, int rejections_
 
 /* A direct pool and (unless direct-only) a gateway with an HTTP client. */
 struct sides {
+    struct bench *b;
     struct direct *d;
     char *ddir;
     struct gateway g;

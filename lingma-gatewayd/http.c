@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -41,6 +43,9 @@
  * a few hundred bytes) a small block saves memory per open stream; a
  * bigger backlog just takes more reader calls. */
 #define STREAM_BLOCK 2048
+/* The watcher's tick, which nudges the MHD thread (see nudge_open), when
+ * heartbeats do not need a shorter one. */
+#define NUDGE_MS 100u
 /* Sockets that may linger at once after a refusal, and for how long. */
 #define LINGER_MAX_SOCKETS 1024u
 #define LINGER_MS          2000u
@@ -1008,6 +1013,54 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* Lifecycle --------------------------------------------------------------- */
 
+/*
+ * The nudge. libmicrohttpd 0.9.75 (and its later versions: the loop is
+ * unchanged upstream) drains its epoll set in batches of 128 events, and
+ * after a full batch waits again with the timeout it computed before the
+ * first one. When exactly 128 (or 256, ...) sockets were ready at once,
+ * that extra wait blocks until some other event or the earliest connection
+ * timeout (60 s by default, for ever without one), while the ready
+ * connections sit in MHD's list, unserved. A burst of keep-alive requests
+ * from that many clients does it: lingma-bench at concurrency 256 on a
+ * loaded machine saw all 256 requests unread in the kernel while MHD slept.
+ * The engine puts an eventfd of its own in MHD's epoll set, edge-triggered
+ * and with a NULL data pointer (MHD skips such events), and the watcher
+ * writes it every tick: such a wait then ends within NUDGE_MS.
+ */
+static void
+nudge_open(gw_http *h)
+{
+    int fd = -1;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (di && di->epoll_fd >= 0) {
+        fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN | EPOLLET;
+        ev.data.ptr = NULL;
+        if (fd >= 0 && epoll_ctl(di->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0)
+        gw_http__log(h, LINGMA_LOG_WARN,
+                     "cannot add a wake-up to the HTTP event loop: a burst of requests may "
+                     "stall it");
+    pthread_mutex_lock(&h->mu);
+    h->nudge_fd = fd;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void
+gw_http__nudge_locked(gw_http *h)
+{
+    uint64_t one = 1;
+    /* A failure (counter full, never in practice) only skips one nudge. */
+    if (h->nudge_fd >= 0 && write(h->nudge_fd, &one, sizeof(one)) < 0)
+        return;
+}
+
 int
 gw_http_start(gw_http *h)
 {
@@ -1026,11 +1079,14 @@ gw_http_start(gw_http *h)
                      "RLIMIT_NOFILE %llu is below max_connections %u: raise 'ulimit -n'",
                      (unsigned long long)rl.rlim_cur, h->opts.max_connections);
 
-    unsigned tick = 0;
+    unsigned tick = NUDGE_MS;
     if (h->opts.heartbeat_ms > 0) {
-        tick = h->opts.heartbeat_ms / 4;
-        tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+        unsigned hb = h->opts.heartbeat_ms / 4;
+        h->heartbeat_every_ms = hb < 10 ? 10 : hb > 1000 ? 1000 : hb;
+        if (h->heartbeat_every_ms < tick)
+            tick = h->heartbeat_every_ms;
     }
+    h->tick_ms = tick;
     gw_watch_ops ops = {gw_http__on_hangup, gw_http__on_tick};
     if (gw_watch_new(&h->watch, &ops, tick, h) != LINGMA_OK) {
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot start the watcher thread");
@@ -1066,6 +1122,7 @@ gw_http_start(gw_http *h)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : h->opts.port;
+    nudge_open(h);
     h->started = true;
     return LINGMA_OK;
 }
@@ -1155,5 +1212,8 @@ gw_http_stop(gw_http *h, unsigned grace_ms)
     h->linger = NULL;
     pthread_mutex_lock(&h->mu);
     h->stopped = true;
+    if (h->nudge_fd >= 0)
+        close(h->nudge_fd);
+    h->nudge_fd = -1;
     pthread_mutex_unlock(&h->mu);
 }

@@ -38,8 +38,10 @@
  * provide on idle streams.
  *
  * Threads: the MHD thread runs the handler, on_headers, the content reader
- * and completions; the watcher thread runs hang-up detection and
- * heartbeats; answers and stream writes come from any thread. One engine
+ * and completions; the watcher thread runs hang-up detection, heartbeats
+ * and a 100 ms nudge of the MHD thread (which otherwise can sleep through a
+ * burst of exactly 128 ready sockets, see http.c); answers and stream
+ * writes come from any thread. One engine
  * mutex guards the shared state; callbacks are never called with it held.
  *
  * Limits (defaults in GW_HTTP_OPTIONS_INIT):

@@ -136,6 +136,9 @@ struct gw_http {
 
     /* Owner thread only. */
     struct MHD_Daemon *daemon;
+    unsigned tick_ms;            /* the watcher's tick */
+    unsigned heartbeat_every_ms; /* the heartbeat walk's period, 0: none */
+    uint64_t last_heartbeat_ms;  /* watcher thread only */
     gw_watch *watch;
     gw_linger *linger;
     int quiesced_fd;
@@ -151,6 +154,7 @@ struct gw_http {
     uint64_t next_id;
     size_t live;           /* request objects allocated */
     uint64_t last_tick_ms; /* the watcher's last tick, 0: none yet */
+    int nudge_fd;          /* eventfd in MHD's epoll set, -1: none (see http.c) */
     struct gw_http_req *buckets[GW_HTTP_BUCKETS];
     gw_http_stats st;
 };
@@ -182,6 +186,8 @@ int gw_http__resolve(gw_http *h, struct sockaddr_storage *ss, socklen_t *len);
 /* Wait (mu held) until no request is active or `deadline` (ms) passes. */
 void gw_http__wait_idle_locked(gw_http *h, uint64_t deadline);
 void gw_http__notify_shutdown(gw_http *h);
+/* Wake the MHD thread out of a wait (any thread, mu held). */
+void gw_http__nudge_locked(gw_http *h);
 /* Watcher callbacks (watcher thread). */
 void gw_http__on_hangup(uint64_t id, void *payload);
 void gw_http__on_tick(void *payload);

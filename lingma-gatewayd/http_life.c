@@ -41,6 +41,7 @@ gw_http_new(gw_http **out, const gw_http_options *opts)
     h->host = strdup(opts->host);
     h->opts.host = h->host;
     h->quiesced_fd = -1;
+    h->nudge_fd = -1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -231,6 +232,12 @@ gw_http__on_tick(void *payload)
     uint64_t now = gw_http__now_ms();
     pthread_mutex_lock(&h->mu);
     h->last_tick_ms = now;
+    gw_http__nudge_locked(h);
     pthread_mutex_unlock(&h->mu);
-    gw_http__heartbeat_tick(h);
+    /* The tick may be shorter than the heartbeat walk's period (nudges). */
+    unsigned every = h->heartbeat_every_ms;
+    if (every && (every <= h->tick_ms || now - h->last_heartbeat_ms >= every)) {
+        h->last_heartbeat_ms = now;
+        gw_http__heartbeat_tick(h);
+    }
 }
