@@ -30,6 +30,7 @@
 #include "alloc.h"
 #include "frame.h"
 #include "jsonw.h"
+#include "rpc_int.h"
 #include "rpc_pending.h"
 
 /* A scratch buffer larger than this is released after use, so that one big
@@ -58,6 +59,9 @@ struct lingma_rpc {
     size_t out_bytes;
 
     struct lingma__jsonw w; /* scratch for encoding, header room in front */
+
+    lingma__rpc_raw_fn raw_fn; /* sees bodies before they are parsed (rpc_int.h) */
+    void *raw_payload;
 
     const json_t *cur_id; /* the request on_request is handling */
     int cur_answered;
@@ -138,23 +142,58 @@ queue_frame(lingma_rpc *rpc)
     return 0;
 }
 
+/* A response's envelope around what the caller wrote between the two. */
+static void
+begin_response(struct lingma__jsonw *w)
+{
+    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
+    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+}
+
+static int
+end_response(lingma_rpc *rpc)
+{
+    int rc;
+
+    lingma__jsonw_lit(&rpc->w, "}");
+    if ((rc = queue_frame(rpc)) == 0)
+        rpc->stats.responses_sent++;
+    return rc;
+}
+
 static int
 send_result(lingma_rpc *rpc, const json_t *id, const json_t *result)
 {
     struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
-    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+    begin_response(w);
     if ((rc = put_id(w, id)) != 0)
         return rc;
     lingma__jsonw_lit(w, ",\"result\":");
     if ((rc = lingma__jsonw_value(w, result)) != 0)
         return rc;
-    lingma__jsonw_lit(w, "}");
-    if ((rc = queue_frame(rpc)) == 0)
-        rpc->stats.responses_sent++;
-    return rc;
+    return end_response(rpc);
+}
+
+int
+lingma__rpc_respond_true(lingma_rpc *rpc, int64_t id)
+{
+    if (!rpc)
+        return LINGMA_EINVAL;
+    if (rpc->closed || rpc->close_requested)
+        return LINGMA_ECLOSED;
+    begin_response(&rpc->w);
+    lingma__jsonw_int(&rpc->w, id);
+    lingma__jsonw_lit(&rpc->w, ",\"result\":true");
+    return end_response(rpc);
+}
+
+void
+lingma__rpc_set_raw(lingma_rpc *rpc, lingma__rpc_raw_fn fn, void *payload)
+{
+    rpc->raw_fn = fn;
+    rpc->raw_payload = payload;
 }
 
 static int
@@ -163,8 +202,7 @@ send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
     struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
-    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+    begin_response(w);
     if ((rc = put_id(w, id)) != 0)
         return rc;
     lingma__jsonw_lit(w, ",\"error\":{\"code\":");
@@ -172,10 +210,8 @@ send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
     lingma__jsonw_lit(w, ",\"message\":");
     if ((rc = lingma__jsonw_string(w, message, strlen(message))) != 0)
         return rc;
-    lingma__jsonw_lit(w, "}}");
-    if ((rc = queue_frame(rpc)) == 0)
-        rpc->stats.responses_sent++;
-    return rc;
+    lingma__jsonw_lit(w, "}");
+    return end_response(rpc);
 }
 
 /* A request (id > 0) or a notification (id == 0). */
@@ -621,6 +657,10 @@ handle_body(lingma_rpc *rpc, const char *body, size_t len)
     json_t *msg;
     int rc;
 
+    if (rpc->raw_fn && rpc->raw_fn(rpc, body, len, rpc->raw_payload) > 0) {
+        rpc->stats.requests_received++;
+        return 0;
+    }
     memset(&jerr, 0, sizeof(jerr));
     msg = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
     if (!msg) {

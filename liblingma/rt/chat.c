@@ -1065,6 +1065,38 @@ refuse_tool_invoke(struct lingma__chats *cs, struct lingma__inst *in, struct lin
                  in->name, ti.name, ti.tool_call_id, c ? (unsigned long long)c->id : 0ull);
 }
 
+static void
+on_answer(struct lingma__chats *cs, struct lingma__conn *conn, const struct lingma__answer *a)
+{
+    struct lingma__chat *c = rid_find(cs, a->request_id);
+
+    if (c && c->conn == conn && c->phase != CHAT_ENDED) {
+        learn_session(c, a->session_id);
+        got_text(c, a->text, a->len);
+    }
+}
+
+static void
+on_finish_push(struct lingma__chats *cs, struct lingma__conn *conn, const struct lingma__finish *f)
+{
+    struct lingma__chat *c = rid_find(cs, f->request_id);
+
+    if (c && c->conn == conn && c->phase != CHAT_ENDED)
+        on_finish(conn, c, f);
+}
+
+void
+lingma__chats_on_push(struct lingma__chats *cs, struct lingma__conn *conn,
+                      const struct lingma__push_fast *m)
+{
+    /* As lingma__chats_on_request() does with the same pushes: ACK first. */
+    lingma__conn_ack(conn, m->id);
+    if (m->kind == LINGMA__PUSH_ANSWER)
+        on_answer(cs, conn, &m->answer);
+    else if (m->kind == LINGMA__PUSH_FINISH)
+        on_finish_push(cs, conn, &m->finish);
+}
+
 int
 lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
                          struct lingma__conn *conn, const json_t *id, const char *method,
@@ -1077,23 +1109,15 @@ lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
         struct lingma__answer a;
         /* Answer first: Lingma waits for the ACK before its next push. */
         lingma__conn_respond(conn, id, lingma__method_ack());
-        if (lingma__method_answer(&a, params) != 0)
-            return 0;
-        c = rid_find(cs, a.request_id);
-        if (c && c->conn == conn && c->phase != CHAT_ENDED) {
-            learn_session(c, a.session_id);
-            got_text(c, a.text, a.len);
-        }
+        if (lingma__method_answer(&a, params) == 0)
+            on_answer(cs, conn, &a);
         return 0;
     }
     if (kind == LINGMA__PUSH_FINISH) {
         struct lingma__finish f;
         lingma__conn_respond(conn, id, lingma__method_ack());
-        if (lingma__method_finish(&f, params) != 0)
-            return 0;
-        c = rid_find(cs, f.request_id);
-        if (c && c->conn == conn && c->phase != CHAT_ENDED)
-            on_finish(conn, c, &f);
+        if (lingma__method_finish(&f, params) == 0)
+            on_finish_push(cs, conn, &f);
         return 0;
     }
     if (kind == LINGMA__PUSH_TOOL_INVOKE) {

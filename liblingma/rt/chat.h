@@ -94,6 +94,10 @@ void lingma__chats_unavailable(struct lingma__chats *cs, struct lingma__inst *in
  * chats go out when it serves, and are routed again when it became a dead
  * end (logged out, reconnecting, failed). */
 void lingma__chats_inst_changed(struct lingma__chats *cs, struct lingma__inst *in);
+/* A chat/answer or chat/finish read by the fast decoder: ACKed, then
+ * handled exactly as lingma__chats_on_request() handles the same push. */
+void lingma__chats_on_push(struct lingma__chats *cs, struct lingma__conn *conn,
+                           const struct lingma__push_fast *m);
 /* Lingma's chat pushes (chat/answer, chat/finish, chat/think,
  * chat/process_step_callback; anything else is left unanswered). */
 int lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,

@@ -1,0 +1,29 @@
+/*
+ * Internal extensions of the JSON-RPC session (lingma/sys/rpc.h) for the
+ * runtime's fast paths. Not part of the public API.
+ */
+#ifndef LINGMA_INTERNAL_RPC_INT_H
+#define LINGMA_INTERNAL_RPC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lingma/sys/rpc.h"
+
+/*
+ * Sees every received body before it is parsed. Returns 1 when it handled
+ * a request completely (it answered it: the session counts it as a request
+ * received and parses nothing), 0 to let the session parse and dispatch it
+ * as usual. It runs inside lingma_rpc_recv(): the callback rules apply.
+ */
+typedef int (*lingma__rpc_raw_fn)(lingma_rpc *rpc, const char *body, size_t len, void *payload);
+
+/* Install (or, with NULL, remove) the hook; `payload` is passed to it. */
+void lingma__rpc_set_raw(lingma_rpc *rpc, lingma__rpc_raw_fn fn, void *payload);
+
+/* Answer the request with integer id `id` with `true`: the same bytes as
+ * lingma_rpc_respond(rpc, json_integer(id), json_true()), without jansson.
+ * @return 0, LINGMA_EINVAL, LINGMA_ECLOSED or LINGMA_ENOMEM */
+int lingma__rpc_respond_true(lingma_rpc *rpc, int64_t id);
+
+#endif
