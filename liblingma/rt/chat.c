@@ -29,6 +29,7 @@
 #include "chat.h"
 #include "chat_tools.h"
 #include "methods.h"
+#include "rng.h"
 #include "strbuf.h"
 #include "think.h"
 
@@ -75,6 +76,8 @@ struct lingma__chats {
      * unique within the pool's life and unlike another pool's. */
     uint32_t call_salt;
     uint64_t call_base, call_seq;
+    /* requestIds: seeded once from the OS, then no syscall per chat. */
+    struct lingma__rng rng;
 };
 
 struct lingma__chat {
@@ -146,15 +149,19 @@ lingma__chats_new(struct lingma__chats **out, const struct lingma__chats_cfg *cf
         lingma__chats_free(cs);
         return LINGMA_ENOMEM;
     }
-    unsigned char rnd[12];
-    if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd)) {
-        memcpy(&cs->call_salt, rnd, 4);
-        memcpy(&cs->call_base, rnd + 4, 8);
-    } else {
-        /* Uniqueness within the pool comes from the sequence; the salt only
-         * tells pools apart. */
-        cs->call_salt = (uint32_t)(uintptr_t)cs ^ (uint32_t)lingma__now_ms();
+    unsigned char rnd[32];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        /* Uniqueness is what the ids need, not secrecy: within the pool it
+         * comes from the generator's period and the call sequence; the seed
+         * only tells pools apart. */
+        uint64_t a = (uint64_t)(uintptr_t)cs, b = lingma__now_ms();
+        memset(rnd, 0, sizeof(rnd));
+        memcpy(rnd, &a, 8);
+        memcpy(rnd + 8, &b, 8);
     }
+    lingma__rng_seed(&cs->rng, rnd, sizeof(rnd));
+    cs->call_salt = (uint32_t)lingma__rng_next(&cs->rng);
+    cs->call_base = lingma__rng_next(&cs->rng);
     for (size_t i = 0; i < cfg->ninst; i++) {
         struct lane *lane = &cs->lanes[i];
         lane->inst = &cfg->inst[i];
@@ -707,12 +714,7 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
     struct lingma__ask_spec spec;
     uint64_t now = lingma__now_ms();
 
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        /* Uniqueness is what matters here, not secrecy. */
-        uint64_t a = now ^ (c->id * 0x9e3779b97f4a7c15ull), b = (uint64_t)(uintptr_t)c;
-        memcpy(rnd, &a, 8);
-        memcpy(rnd + 8, &b, 8);
-    }
+    lingma__rng_bytes(&cs->rng, rnd, sizeof(rnd));
     lingma__method_hex_id(c->request_id, rnd);
     c->rid_key = rid_key(c->request_id);
 
