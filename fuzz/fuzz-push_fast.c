@@ -2,8 +2,9 @@
  * Fuzz target for the fast push decoder (liblingma/proto/push_fast.c).
  * Whenever it answers, the full path must see the same message: jansson
  * parses the body (JSON_ALLOW_NUL, as rpc.c does), it is a JSON-RPC 2.0
- * request with that integer id and method, and lingma__method_answer() /
- * lingma__method_finish() on its params give the same fields.
+ * request with that integer id and a method of that kind, and
+ * lingma__method_answer() / _finish() / _request_id() / _session_id() on
+ * its params give the same fields.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,7 +51,13 @@ agree(const struct lingma__push_fast *m, const char *body, size_t len)
     check(json_is_string(method));
     check(lingma__push_kind(json_string_value(method)) == m->kind);
     check(json_is_integer(id) && json_integer_value(id) == m->id);
-    if (m->kind == LINGMA__PUSH_ANSWER) {
+    if (m->kind == LINGMA__PUSH_OTHER) {
+        /* Answered null unread: nothing else to agree on. */
+    } else if (m->kind == LINGMA__PUSH_THINK || m->kind == LINGMA__PUSH_STEP) {
+        check(json_is_object(params));
+        same_str(lingma__method_request_id(params), m->step.request_id);
+        same_str(lingma__method_session_id(params), m->step.session_id);
+    } else if (m->kind == LINGMA__PUSH_ANSWER) {
         struct lingma__answer a;
         check(lingma__method_answer(&a, params) == 0);
         same_str(a.request_id, m->answer.request_id);

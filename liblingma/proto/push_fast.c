@@ -33,6 +33,7 @@ struct msg {
     int version_ok;
     int id_ok;
     int64_t id;
+    int method_ok; /* the last "method" is a string: `kind` says which */
     enum lingma__push kind;
     int params_ok;
     struct field request_id, session_id, text, content, reason, full_answer;
@@ -509,19 +510,20 @@ top_member(struct cur *c, const char *key, size_t klen, int depth, void *ud)
         if (is_version)
             m->version_ok = 0;
         else
-            m->kind = LINGMA__PUSH_OTHER;
+            m->method_ok = 0;
         if (c->p >= c->end || *c->p != '"')
             return value(c, depth);
         if (string(c, 1) != 0)
             return -1;
         const char *s = c->b->p ? c->b->p + mark : "";
         size_t n = c->b->len - mark;
-        if (is_version)
+        if (is_version) {
             m->version_ok = n == 3 && memcmp(s, "2.0", 3) == 0;
-        else if (n == 11 && memcmp(s, "chat/answer", 11) == 0)
-            m->kind = LINGMA__PUSH_ANSWER;
-        else if (n == 11 && memcmp(s, "chat/finish", 11) == 0)
-            m->kind = LINGMA__PUSH_FINISH;
+        } else {
+            /* Kept strings end in a NUL, and hold none (\u0000 gives up). */
+            m->method_ok = 1;
+            m->kind = lingma__push_kind(s);
+        }
         unkeep(c, mark);
         return 0;
     }
@@ -575,17 +577,37 @@ lingma__push_fast_decode(struct lingma__push_fast *out, struct lingma__buf *scra
     ws(&c);
     if (c.p != c.end)
         return 0;
-    if (!m.version_ok || !m.id_ok || !m.params_ok || m.request_id.off == NONE)
+    if (!m.version_ok || !m.id_ok || !m.method_ok)
         return 0;
-    if (m.kind != LINGMA__PUSH_ANSWER && m.kind != LINGMA__PUSH_FINISH)
-        return 0;
-    if (m.kind == LINGMA__PUSH_FINISH && (m.status_kind == 2 || m.extra_usage))
-        return 0;
+    switch (m.kind) {
+    case LINGMA__PUSH_ANSWER:
+        if (!m.params_ok || m.request_id.off == NONE)
+            return 0;
+        break;
+    case LINGMA__PUSH_FINISH:
+        if (!m.params_ok || m.request_id.off == NONE || m.status_kind == 2 || m.extra_usage)
+            return 0;
+        break;
+    case LINGMA__PUSH_THINK:
+    case LINGMA__PUSH_STEP:
+        if (!m.params_ok)
+            return 0;
+        break;
+    case LINGMA__PUSH_OTHER:
+        break;
+    default:
+        return 0; /* auth/report, tool/invoke, a notification's name */
+    }
 
     memset(out, 0, sizeof(*out));
     out->kind = m.kind;
     out->id = m.id;
-    if (m.kind == LINGMA__PUSH_ANSWER) {
+    if (m.kind == LINGMA__PUSH_OTHER)
+        return 1;
+    if (m.kind == LINGMA__PUSH_THINK || m.kind == LINGMA__PUSH_STEP) {
+        out->step.request_id = at(scratch, &m.request_id);
+        out->step.session_id = at(scratch, &m.session_id);
+    } else if (m.kind == LINGMA__PUSH_ANSWER) {
         struct lingma__answer *a = &out->answer;
         const struct field *t = m.text.off != NONE ? &m.text : &m.content;
         a->request_id = at(scratch, &m.request_id);

@@ -177,15 +177,16 @@ send_result(lingma_rpc *rpc, const json_t *id, const json_t *result)
 }
 
 int
-lingma__rpc_respond_true(lingma_rpc *rpc, int64_t id)
+lingma__rpc_respond_literal(lingma_rpc *rpc, int64_t id, const char *result)
 {
-    if (!rpc)
+    if (!rpc || !result)
         return LINGMA_EINVAL;
     if (rpc->closed || rpc->close_requested)
         return LINGMA_ECLOSED;
     begin_response(&rpc->w);
     lingma__jsonw_int(&rpc->w, id);
-    lingma__jsonw_lit(&rpc->w, ",\"result\":true");
+    lingma__jsonw_lit(&rpc->w, ",\"result\":");
+    lingma__jsonw_lit(&rpc->w, result);
     return end_response(rpc);
 }
 

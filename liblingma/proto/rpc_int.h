@@ -21,9 +21,10 @@ typedef int (*lingma__rpc_raw_fn)(lingma_rpc *rpc, const char *body, size_t len,
 /* Install (or, with NULL, remove) the hook; `payload` is passed to it. */
 void lingma__rpc_set_raw(lingma_rpc *rpc, lingma__rpc_raw_fn fn, void *payload);
 
-/* Answer the request with integer id `id` with `true`: the same bytes as
- * lingma_rpc_respond(rpc, json_integer(id), json_true()), without jansson.
- * @return 0, LINGMA_EINVAL, LINGMA_ECLOSED or LINGMA_ENOMEM */
-int lingma__rpc_respond_true(lingma_rpc *rpc, int64_t id);
+/* Answer the request with integer id `id` with `result`, a JSON literal
+ * ("true", "null"): the same bytes as lingma_rpc_respond() with the same
+ * values, without jansson. @return 0, LINGMA_EINVAL, LINGMA_ECLOSED or
+ * LINGMA_ENOMEM */
+int lingma__rpc_respond_literal(lingma_rpc *rpc, int64_t id, const char *result);
 
 #endif

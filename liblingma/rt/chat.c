@@ -1091,12 +1091,28 @@ void
 lingma__chats_on_push(struct lingma__chats *cs, struct lingma__conn *conn,
                       const struct lingma__push_fast *m)
 {
-    /* As lingma__chats_on_request() does with the same pushes: ACK first. */
-    lingma__conn_ack(conn, m->id);
-    if (m->kind == LINGMA__PUSH_ANSWER)
+    struct lingma__chat *c;
+
+    /* As lingma__chats_on_request() and the session do with the same
+     * requests; the answer goes first. */
+    if (m->kind == LINGMA__PUSH_OTHER) {
+        lingma__conn_answer_literal(conn, m->id, "null");
+        return;
+    }
+    lingma__conn_answer_literal(conn, m->id, "true");
+    switch (m->kind) {
+    case LINGMA__PUSH_ANSWER:
         on_answer(cs, conn, &m->answer);
-    else if (m->kind == LINGMA__PUSH_FINISH)
+        break;
+    case LINGMA__PUSH_FINISH:
         on_finish_push(cs, conn, &m->finish);
+        break;
+    default: /* THINK, STEP */
+        c = rid_find(cs, m->step.request_id);
+        if (c && c->conn == conn)
+            learn_session(c, m->step.session_id);
+        break;
+    }
 }
 
 int

@@ -102,10 +102,10 @@ lingma__conn_respond(struct lingma__conn *c, const json_t *id, json_t *result)
 }
 
 void
-lingma__conn_ack(struct lingma__conn *c, int64_t id)
+lingma__conn_answer_literal(struct lingma__conn *c, int64_t id, const char *result)
 {
     if (c->rpc)
-        lingma__rpc_respond_true(c->rpc, id);
+        lingma__rpc_respond_literal(c->rpc, id, result);
 }
 
 void

@@ -58,8 +58,8 @@ struct lingma__conn_events {
     int (*on_request)(struct lingma__conn *c, const json_t *id, const char *method, json_t *params,
                       void *ud);
     void (*on_notification)(struct lingma__conn *c, const char *method, json_t *params, void *ud);
-    /* A chat/answer or chat/finish read by the fast decoder (push_fast.h),
-     * instead of on_request: answer it with lingma__conn_ack(). NULL: every
+    /* A request read by the fast decoder (push_fast.h), instead of
+     * on_request: answer it with lingma__conn_answer_literal(). NULL: every
      * request goes to on_request. */
     void (*on_push)(struct lingma__conn *c, const struct lingma__push_fast *m, void *ud);
 };
@@ -129,8 +129,9 @@ int lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, j
 void lingma__conn_notify(struct lingma__conn *c, const char *method, json_t *params);
 /* Answer a request of Lingma's; `result` is stolen. */
 void lingma__conn_respond(struct lingma__conn *c, const json_t *id, json_t *result);
-/* Answer Lingma's request `id` (an integer) with `true`: a push's ACK. */
-void lingma__conn_ack(struct lingma__conn *c, int64_t id);
+/* Answer Lingma's request `id` (an integer) with a JSON literal: "true"
+ * (a push's ACK) or "null". */
+void lingma__conn_answer_literal(struct lingma__conn *c, int64_t id, const char *result);
 /* Forget a call: its callback gets LINGMA_ECANCELED now. */
 void lingma__conn_cancel(struct lingma__conn *c, int64_t id);
 

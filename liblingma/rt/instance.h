@@ -60,7 +60,7 @@ struct lingma__inst_events {
                       const char *method, json_t *params, void *ud);
     void (*on_notification)(struct lingma__inst *in, struct lingma__conn *c, const char *method,
                             json_t *params, void *ud);
-    /* A chat/answer or chat/finish that the fast decoder read (conn.h on_push). */
+    /* A request that the fast decoder read (conn.h on_push). */
     void (*on_push)(struct lingma__inst *in, struct lingma__conn *c,
                     const struct lingma__push_fast *m, void *ud);
 };

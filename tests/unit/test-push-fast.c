@@ -126,6 +126,35 @@ test_finish(void **state)
     assert_string_equal(m.finish.full_answer, "");
 }
 
+static void
+test_step_and_others(void **state)
+{
+    struct lingma__push_fast m;
+    (void)state;
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+                                "\"chat/process_step_callback\",\"params\":{\"requestId\":\"r\","
+                                "\"sessionId\":\"s\",\"step\":\"step_start\",\"result\":null}}"),
+                     1);
+    assert_int_equal(m.kind, LINGMA__PUSH_STEP);
+    assert_int_equal(m.id, 3);
+    assert_string_equal(m.step.request_id, "r");
+    assert_string_equal(m.step.session_id, "s");
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"chat/think\","
+                                "\"params\":{\"requestId\":5}}"),
+                     1);
+    assert_int_equal(m.kind, LINGMA__PUSH_THINK);
+    assert_null(m.step.request_id);
+    assert_null(m.step.session_id);
+    /* A request the runtime answers null without reading its params. */
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
+                                "\"session/title/update\",\"params\":[1,{\"a\":\"b\"}]}"),
+                     1);
+    assert_int_equal(m.kind, LINGMA__PUSH_OTHER);
+    assert_int_equal(m.id, 5);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"x\"}"), 1);
+    assert_int_equal(m.kind, LINGMA__PUSH_OTHER);
+}
+
 /* Each is left to the full parser: unusual, not ours, or invalid. */
 static void
 test_falls_back(void **state)
@@ -133,7 +162,11 @@ test_falls_back(void **state)
     static const char *const bodies[] = {
         "",
         "[]",
-        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chat/think\",\"params\":{\"requestId\":\"r\"}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"auth/report\",\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tool/invoke\",\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"session/title/update\",\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7,\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chat/think\",\"params\":\"r\"}",
         "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"chat/"
         "answer\",\"params\":{\"requestId\":\"r\"}}",
         "{\"id\":1,\"method\":\"chat/answer\",\"params\":{\"requestId\":\"r\"}}",
@@ -205,7 +238,7 @@ test_deep_nesting_falls_back(void **state)
 static void
 test_out_of_memory(void **state)
 {
-    struct failalloc fa;
+    struct failalloc fa = {0};
     struct lingma__buf b = {0};
     struct lingma__push_fast m;
     static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chat/answer\","
@@ -230,6 +263,7 @@ main(void)
         cmocka_unit_test_teardown(test_escapes_and_utf8, teardown),
         cmocka_unit_test_teardown(test_duplicates_last_wins, teardown),
         cmocka_unit_test_teardown(test_finish, teardown),
+        cmocka_unit_test_teardown(test_step_and_others, teardown),
         cmocka_unit_test_teardown(test_falls_back, teardown),
         cmocka_unit_test_teardown(test_deep_nesting_falls_back, teardown),
         cmocka_unit_test(test_out_of_memory),
