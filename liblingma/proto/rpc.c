@@ -215,9 +215,17 @@ send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
     return end_response(rpc);
 }
 
-/* A request (id > 0) or a notification (id == 0). */
+/* Writes a call's params as a jansson value (`ud` is the json_t). */
 static int
-send_call(lingma_rpc *rpc, int64_t id, const char *method, const json_t *params)
+write_json_params(struct lingma__jsonw *w, void *ud)
+{
+    return lingma__jsonw_value(w, ud);
+}
+
+/* A request (id > 0) or a notification (id == 0); `write` appends the
+ * params (NULL: none). */
+static int
+send_call(lingma_rpc *rpc, int64_t id, const char *method, lingma__rpc_params_fn write, void *ud)
 {
     struct lingma__jsonw *w = &rpc->w;
     int rc;
@@ -232,9 +240,9 @@ send_call(lingma_rpc *rpc, int64_t id, const char *method, const json_t *params)
     lingma__jsonw_lit(w, "\"method\":");
     if ((rc = lingma__jsonw_string(w, method, strlen(method))) != 0)
         return rc;
-    if (params) {
+    if (write) {
         lingma__jsonw_lit(w, ",\"params\":");
-        if ((rc = lingma__jsonw_value(w, params)) != 0)
+        if ((rc = write(w, ud)) != 0)
             return rc;
     }
     lingma__jsonw_lit(w, "}");
@@ -366,9 +374,12 @@ finish_busy(lingma_rpc *rpc)
 
 /* ---- sending ---- */
 
-LINGMA_EXPORT int
-lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
-                uint64_t deadline, lingma_rpc_response_cb cb, void *payload)
+/* lingma_rpc_call() and lingma__rpc_call_with(): `params` (stolen; may be
+ * NULL) is freed here, whatever `write` is. */
+static int
+call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
+     lingma__rpc_params_fn write, void *ud, uint64_t deadline, lingma_rpc_response_cb cb,
+     void *payload)
 {
     struct lingma__pending *p;
     int rc;
@@ -396,7 +407,7 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
     p->cb = cb;
     p->payload = payload;
     p->next = NULL;
-    rc = send_call(rpc, p->id, method, params);
+    rc = send_call(rpc, p->id, method, write, ud);
     json_decref(params);
     if (rc != 0) {
         lingma__free(rpc->alloc, p);
@@ -409,6 +420,24 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
     if (out_id)
         *out_id = p->id;
     return 0;
+}
+
+LINGMA_EXPORT int
+lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
+                uint64_t deadline, lingma_rpc_response_cb cb, void *payload)
+{
+    return call(rpc, out_id, method, params, params ? write_json_params : NULL, params, deadline,
+                cb, payload);
+}
+
+int
+lingma__rpc_call_with(lingma_rpc *rpc, int64_t *out_id, const char *method,
+                      lingma__rpc_params_fn write, void *ud, uint64_t deadline,
+                      lingma_rpc_response_cb cb, void *payload)
+{
+    if (!write)
+        return LINGMA_EINVAL;
+    return call(rpc, out_id, method, NULL, write, ud, deadline, cb, payload);
 }
 
 LINGMA_EXPORT int
@@ -437,7 +466,7 @@ lingma_rpc_notify(lingma_rpc *rpc, const char *method, json_t *params)
         json_decref(params);
         return LINGMA_ECLOSED;
     }
-    rc = send_call(rpc, 0, method, params);
+    rc = send_call(rpc, 0, method, params ? write_json_params : NULL, params);
     json_decref(params);
     if (rc == 0)
         rpc->stats.notifications_sent++;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "ask_write.h"
 #include "chat.h"
 #include "chat_tools.h"
 #include "methods.h"
@@ -705,6 +706,12 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
 }
 
 static int
+write_ask(struct lingma__jsonw *w, void *spec)
+{
+    return lingma__method_ask_write(w, spec);
+}
+
+static int
 send_ask(struct lingma__chat *c, struct lingma__conn *conn)
 {
     struct lingma__chats *cs = c->cs;
@@ -723,13 +730,9 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
     spec.prompt = c->prompt;
     spec.model = c->model ? c->model : o->default_model;
     spec.mode = c->mode != LINGMA_ASK_DEFAULT ? c->mode : o->ask_mode;
-    json_t *params = lingma__method_ask(&spec);
-    if (!params) {
-        c->request_id[0] = '\0';
-        return LINGMA_EINVAL; /* the prompt was checked for UTF-8 at start: ENOMEM really */
-    }
-    int rc =
-        lingma__conn_call(conn, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, params, on_ask_response, c);
+    /* Written straight into the frame: no tree per chat (ask_write.h). */
+    int rc = lingma__conn_call_with(conn, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, write_ask, &spec,
+                                    on_ask_response, c);
     if (rc != 0) {
         c->request_id[0] = '\0';
         c->ask_rpc_id = 0;

@@ -67,6 +67,15 @@ lingma__conn_set_busy(struct lingma__conn *c, int busy)
     c->busy = busy != 0;
 }
 
+/* A call goes out now: the silence counts, and its deadline is returned. */
+static uint64_t
+start_call(struct lingma__conn *c)
+{
+    uint64_t now = lingma__now_ms();
+    begin_waiting(c, now);
+    return now + c->cfg->rpc_timeout_ms;
+}
+
 int
 lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_t *params,
                   lingma_rpc_response_cb cb, void *payload)
@@ -75,9 +84,20 @@ lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_
         json_decref(params);
         return LINGMA_EIO;
     }
-    uint64_t now = lingma__now_ms();
-    begin_waiting(c, now);
-    int rc = lingma_rpc_call(c->rpc, id, method, params, now + c->cfg->rpc_timeout_ms, cb, payload);
+    int rc = lingma_rpc_call(c->rpc, id, method, params, start_call(c), cb, payload);
+    if (rc == 0)
+        lingma__conn_kick(c);
+    return rc;
+}
+
+int
+lingma__conn_call_with(struct lingma__conn *c, int64_t *id, const char *method,
+                       lingma__rpc_params_fn write, void *ud, lingma_rpc_response_cb cb,
+                       void *payload)
+{
+    if (!c->rpc)
+        return LINGMA_EIO;
+    int rc = lingma__rpc_call_with(c->rpc, id, method, write, ud, start_call(c), cb, payload);
     if (rc == 0)
         lingma__conn_kick(c);
     return rc;

@@ -22,6 +22,7 @@
 #include "logger.h"
 #include "loop.h"
 #include "push_fast.h"
+#include "rpc_int.h"
 #include "strbuf.h"
 
 enum lingma__conn_state {
@@ -125,6 +126,11 @@ int lingma__conn_ready(const struct lingma__conn *c);
  * @return 0, or lingma_rpc_call()'s error, or LINGMA_EIO without a session. */
 int lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_t *params,
                       lingma_rpc_response_cb cb, void *payload);
+/* lingma__conn_call() with params written by `write` (rpc_int.h), not
+ * built as a tree. */
+int lingma__conn_call_with(struct lingma__conn *c, int64_t *id, const char *method,
+                           lingma__rpc_params_fn write, void *ud, lingma_rpc_response_cb cb,
+                           void *payload);
 /* Notify `method`; `params` is stolen. */
 void lingma__conn_notify(struct lingma__conn *c, const char *method, json_t *params);
 /* Answer a request of Lingma's; `result` is stolen. */
