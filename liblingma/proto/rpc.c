@@ -37,9 +37,15 @@
  * message does not pin its size for the session's life. */
 #define SCRATCH_KEEP ((size_t)256 * 1024)
 
+/* Frames up to this size (ACKs, a chat/ask) are built in blocks of this
+ * capacity, kept for reuse once sent: no allocation per frame in the
+ * steady state. At most SPARE_MAX blocks are kept per session. */
+#define SMALL_FRAME ((size_t)2048)
+#define SPARE_MAX   64
+
 struct outframe {
     struct outframe *next;
-    size_t len;
+    size_t len, cap;
     char data[];
 };
 
@@ -56,6 +62,8 @@ struct lingma_rpc {
     struct lingma__pending_set pending;
 
     struct outframe *out_head, *out_tail, *lent;
+    struct outframe *spare; /* sent small blocks, for reuse */
+    size_t nspare;
     size_t out_bytes;
 
     struct lingma__jsonw w; /* scratch for encoding, header room in front */
@@ -112,6 +120,38 @@ put_id(struct lingma__jsonw *w, const json_t *id)
     return LINGMA_EINVAL;
 }
 
+static struct outframe *
+frame_alloc(lingma_rpc *rpc, size_t n)
+{
+    struct outframe *f;
+
+    if (n <= SMALL_FRAME && rpc->spare) {
+        f = rpc->spare;
+        rpc->spare = f->next;
+        rpc->nspare--;
+        return f;
+    }
+    size_t cap = n <= SMALL_FRAME ? SMALL_FRAME : n;
+    f = lingma__malloc(rpc->alloc, sizeof(*f) + cap);
+    if (f)
+        f->cap = cap;
+    return f;
+}
+
+static void
+frame_release(lingma_rpc *rpc, struct outframe *f)
+{
+    if (!f)
+        return;
+    if (f->cap == SMALL_FRAME && rpc->nspare < SPARE_MAX) {
+        f->next = rpc->spare;
+        rpc->spare = f;
+        rpc->nspare++;
+        return;
+    }
+    lingma__free(rpc->alloc, f);
+}
+
 /* Turn the scratch buffer into a queued frame; the header is written in
  * front of the body only now that its length is known. */
 static int
@@ -125,7 +165,7 @@ queue_frame(lingma_rpc *rpc)
         return LINGMA_ENOMEM;
     body_len = rpc->w.len - LINGMA_FRAME_HEADER_MAX_LEN;
     hlen = lingma__frame_header_fast(hdr, body_len);
-    f = lingma__malloc(rpc->alloc, sizeof(*f) + hlen + body_len);
+    f = frame_alloc(rpc, hlen + body_len);
     if (!f)
         return LINGMA_ENOMEM;
     f->next = NULL;
@@ -293,6 +333,11 @@ drop_output(lingma_rpc *rpc)
     rpc->out_bytes = 0;
     lingma__free(rpc->alloc, rpc->lent);
     rpc->lent = NULL;
+    while ((f = rpc->spare) != NULL) {
+        rpc->spare = f->next;
+        lingma__free(rpc->alloc, f);
+    }
+    rpc->nspare = 0;
 }
 
 static void
@@ -525,7 +570,7 @@ lingma_rpc_mem_send(lingma_rpc *rpc, const char **out)
         *out = NULL;
     if (!rpc || !out)
         return 0;
-    lingma__free(rpc->alloc, rpc->lent);
+    frame_release(rpc, rpc->lent);
     rpc->lent = NULL;
     f = rpc->out_head;
     if (!f)
