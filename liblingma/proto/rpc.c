@@ -30,15 +30,22 @@
 #include "alloc.h"
 #include "frame.h"
 #include "jsonw.h"
+#include "rpc_int.h"
 #include "rpc_pending.h"
 
 /* A scratch buffer larger than this is released after use, so that one big
  * message does not pin its size for the session's life. */
 #define SCRATCH_KEEP ((size_t)256 * 1024)
 
+/* Frames up to this size (ACKs, a chat/ask) are built in blocks of this
+ * capacity, kept for reuse once sent: no allocation per frame in the
+ * steady state. At most SPARE_MAX blocks are kept per session. */
+#define SMALL_FRAME ((size_t)2048)
+#define SPARE_MAX   64
+
 struct outframe {
     struct outframe *next;
-    size_t len;
+    size_t len, cap;
     char data[];
 };
 
@@ -55,9 +62,14 @@ struct lingma_rpc {
     struct lingma__pending_set pending;
 
     struct outframe *out_head, *out_tail, *lent;
+    struct outframe *spare; /* sent small blocks, for reuse */
+    size_t nspare;
     size_t out_bytes;
 
     struct lingma__jsonw w; /* scratch for encoding, header room in front */
+
+    lingma__rpc_raw_fn raw_fn; /* sees bodies before they are parsed (rpc_int.h) */
+    void *raw_payload;
 
     const json_t *cur_id; /* the request on_request is handling */
     int cur_answered;
@@ -108,6 +120,38 @@ put_id(struct lingma__jsonw *w, const json_t *id)
     return LINGMA_EINVAL;
 }
 
+static struct outframe *
+frame_alloc(lingma_rpc *rpc, size_t n)
+{
+    struct outframe *f;
+
+    if (n <= SMALL_FRAME && rpc->spare) {
+        f = rpc->spare;
+        rpc->spare = f->next;
+        rpc->nspare--;
+        return f;
+    }
+    size_t cap = n <= SMALL_FRAME ? SMALL_FRAME : n;
+    f = lingma__malloc(rpc->alloc, sizeof(*f) + cap);
+    if (f)
+        f->cap = cap;
+    return f;
+}
+
+static void
+frame_release(lingma_rpc *rpc, struct outframe *f)
+{
+    if (!f)
+        return;
+    if (f->cap == SMALL_FRAME && rpc->nspare < SPARE_MAX) {
+        f->next = rpc->spare;
+        rpc->spare = f;
+        rpc->nspare++;
+        return;
+    }
+    lingma__free(rpc->alloc, f);
+}
+
 /* Turn the scratch buffer into a queued frame; the header is written in
  * front of the body only now that its length is known. */
 static int
@@ -121,7 +165,7 @@ queue_frame(lingma_rpc *rpc)
         return LINGMA_ENOMEM;
     body_len = rpc->w.len - LINGMA_FRAME_HEADER_MAX_LEN;
     hlen = lingma__frame_header_fast(hdr, body_len);
-    f = lingma__malloc(rpc->alloc, sizeof(*f) + hlen + body_len);
+    f = frame_alloc(rpc, hlen + body_len);
     if (!f)
         return LINGMA_ENOMEM;
     f->next = NULL;
@@ -138,23 +182,59 @@ queue_frame(lingma_rpc *rpc)
     return 0;
 }
 
+/* A response's envelope around what the caller wrote between the two. */
+static void
+begin_response(struct lingma__jsonw *w)
+{
+    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
+    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+}
+
+static int
+end_response(lingma_rpc *rpc)
+{
+    int rc;
+
+    lingma__jsonw_lit(&rpc->w, "}");
+    if ((rc = queue_frame(rpc)) == 0)
+        rpc->stats.responses_sent++;
+    return rc;
+}
+
 static int
 send_result(lingma_rpc *rpc, const json_t *id, const json_t *result)
 {
     struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
-    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+    begin_response(w);
     if ((rc = put_id(w, id)) != 0)
         return rc;
     lingma__jsonw_lit(w, ",\"result\":");
     if ((rc = lingma__jsonw_value(w, result)) != 0)
         return rc;
-    lingma__jsonw_lit(w, "}");
-    if ((rc = queue_frame(rpc)) == 0)
-        rpc->stats.responses_sent++;
-    return rc;
+    return end_response(rpc);
+}
+
+int
+lingma__rpc_respond_literal(lingma_rpc *rpc, int64_t id, const char *result)
+{
+    if (!rpc || !result)
+        return LINGMA_EINVAL;
+    if (rpc->closed || rpc->close_requested)
+        return LINGMA_ECLOSED;
+    begin_response(&rpc->w);
+    lingma__jsonw_int(&rpc->w, id);
+    lingma__jsonw_lit(&rpc->w, ",\"result\":");
+    lingma__jsonw_lit(&rpc->w, result);
+    return end_response(rpc);
+}
+
+void
+lingma__rpc_set_raw(lingma_rpc *rpc, lingma__rpc_raw_fn fn, void *payload)
+{
+    rpc->raw_fn = fn;
+    rpc->raw_payload = payload;
 }
 
 static int
@@ -163,8 +243,7 @@ send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
     struct lingma__jsonw *w = &rpc->w;
     int rc;
 
-    lingma__jsonw_reset(w, LINGMA_FRAME_HEADER_MAX_LEN);
-    lingma__jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"id\":");
+    begin_response(w);
     if ((rc = put_id(w, id)) != 0)
         return rc;
     lingma__jsonw_lit(w, ",\"error\":{\"code\":");
@@ -172,15 +251,21 @@ send_error(lingma_rpc *rpc, const json_t *id, int code, const char *message)
     lingma__jsonw_lit(w, ",\"message\":");
     if ((rc = lingma__jsonw_string(w, message, strlen(message))) != 0)
         return rc;
-    lingma__jsonw_lit(w, "}}");
-    if ((rc = queue_frame(rpc)) == 0)
-        rpc->stats.responses_sent++;
-    return rc;
+    lingma__jsonw_lit(w, "}");
+    return end_response(rpc);
 }
 
-/* A request (id > 0) or a notification (id == 0). */
+/* Writes a call's params as a jansson value (`ud` is the json_t). */
 static int
-send_call(lingma_rpc *rpc, int64_t id, const char *method, const json_t *params)
+write_json_params(struct lingma__jsonw *w, void *ud)
+{
+    return lingma__jsonw_value(w, ud);
+}
+
+/* A request (id > 0) or a notification (id == 0); `write` appends the
+ * params (NULL: none). */
+static int
+send_call(lingma_rpc *rpc, int64_t id, const char *method, lingma__rpc_params_fn write, void *ud)
 {
     struct lingma__jsonw *w = &rpc->w;
     int rc;
@@ -195,9 +280,9 @@ send_call(lingma_rpc *rpc, int64_t id, const char *method, const json_t *params)
     lingma__jsonw_lit(w, "\"method\":");
     if ((rc = lingma__jsonw_string(w, method, strlen(method))) != 0)
         return rc;
-    if (params) {
+    if (write) {
         lingma__jsonw_lit(w, ",\"params\":");
-        if ((rc = lingma__jsonw_value(w, params)) != 0)
+        if ((rc = write(w, ud)) != 0)
             return rc;
     }
     lingma__jsonw_lit(w, "}");
@@ -248,6 +333,11 @@ drop_output(lingma_rpc *rpc)
     rpc->out_bytes = 0;
     lingma__free(rpc->alloc, rpc->lent);
     rpc->lent = NULL;
+    while ((f = rpc->spare) != NULL) {
+        rpc->spare = f->next;
+        lingma__free(rpc->alloc, f);
+    }
+    rpc->nspare = 0;
 }
 
 static void
@@ -329,9 +419,12 @@ finish_busy(lingma_rpc *rpc)
 
 /* ---- sending ---- */
 
-LINGMA_EXPORT int
-lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
-                uint64_t deadline, lingma_rpc_response_cb cb, void *payload)
+/* lingma_rpc_call() and lingma__rpc_call_with(): `params` (stolen; may be
+ * NULL) is freed here, whatever `write` is. */
+static int
+call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
+     lingma__rpc_params_fn write, void *ud, uint64_t deadline, lingma_rpc_response_cb cb,
+     void *payload)
 {
     struct lingma__pending *p;
     int rc;
@@ -359,7 +452,7 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
     p->cb = cb;
     p->payload = payload;
     p->next = NULL;
-    rc = send_call(rpc, p->id, method, params);
+    rc = send_call(rpc, p->id, method, write, ud);
     json_decref(params);
     if (rc != 0) {
         lingma__free(rpc->alloc, p);
@@ -372,6 +465,24 @@ lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *pa
     if (out_id)
         *out_id = p->id;
     return 0;
+}
+
+LINGMA_EXPORT int
+lingma_rpc_call(lingma_rpc *rpc, int64_t *out_id, const char *method, json_t *params,
+                uint64_t deadline, lingma_rpc_response_cb cb, void *payload)
+{
+    return call(rpc, out_id, method, params, params ? write_json_params : NULL, params, deadline,
+                cb, payload);
+}
+
+int
+lingma__rpc_call_with(lingma_rpc *rpc, int64_t *out_id, const char *method,
+                      lingma__rpc_params_fn write, void *ud, uint64_t deadline,
+                      lingma_rpc_response_cb cb, void *payload)
+{
+    if (!write)
+        return LINGMA_EINVAL;
+    return call(rpc, out_id, method, NULL, write, ud, deadline, cb, payload);
 }
 
 LINGMA_EXPORT int
@@ -400,7 +511,7 @@ lingma_rpc_notify(lingma_rpc *rpc, const char *method, json_t *params)
         json_decref(params);
         return LINGMA_ECLOSED;
     }
-    rc = send_call(rpc, 0, method, params);
+    rc = send_call(rpc, 0, method, params ? write_json_params : NULL, params);
     json_decref(params);
     if (rc == 0)
         rpc->stats.notifications_sent++;
@@ -459,7 +570,7 @@ lingma_rpc_mem_send(lingma_rpc *rpc, const char **out)
         *out = NULL;
     if (!rpc || !out)
         return 0;
-    lingma__free(rpc->alloc, rpc->lent);
+    frame_release(rpc, rpc->lent);
     rpc->lent = NULL;
     f = rpc->out_head;
     if (!f)
@@ -621,6 +732,10 @@ handle_body(lingma_rpc *rpc, const char *body, size_t len)
     json_t *msg;
     int rc;
 
+    if (rpc->raw_fn && rpc->raw_fn(rpc, body, len, rpc->raw_payload) > 0) {
+        rpc->stats.requests_received++;
+        return 0;
+    }
     memset(&jerr, 0, sizeof(jerr));
     msg = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
     if (!msg) {

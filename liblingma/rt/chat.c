@@ -26,9 +26,11 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "ask_write.h"
 #include "chat.h"
 #include "chat_tools.h"
 #include "methods.h"
+#include "rng.h"
 #include "strbuf.h"
 #include "think.h"
 
@@ -75,6 +77,8 @@ struct lingma__chats {
      * unique within the pool's life and unlike another pool's. */
     uint32_t call_salt;
     uint64_t call_base, call_seq;
+    /* requestIds: seeded once from the OS, then no syscall per chat. */
+    struct lingma__rng rng;
 };
 
 struct lingma__chat {
@@ -146,15 +150,19 @@ lingma__chats_new(struct lingma__chats **out, const struct lingma__chats_cfg *cf
         lingma__chats_free(cs);
         return LINGMA_ENOMEM;
     }
-    unsigned char rnd[12];
-    if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd)) {
-        memcpy(&cs->call_salt, rnd, 4);
-        memcpy(&cs->call_base, rnd + 4, 8);
-    } else {
-        /* Uniqueness within the pool comes from the sequence; the salt only
-         * tells pools apart. */
-        cs->call_salt = (uint32_t)(uintptr_t)cs ^ (uint32_t)lingma__now_ms();
+    unsigned char rnd[32];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        /* Uniqueness is what the ids need, not secrecy: within the pool it
+         * comes from the generator's period and the call sequence; the seed
+         * only tells pools apart. */
+        uint64_t a = (uint64_t)(uintptr_t)cs, b = lingma__now_ms();
+        memset(rnd, 0, sizeof(rnd));
+        memcpy(rnd, &a, 8);
+        memcpy(rnd + 8, &b, 8);
     }
+    lingma__rng_seed(&cs->rng, rnd, sizeof(rnd));
+    cs->call_salt = (uint32_t)lingma__rng_next(&cs->rng);
+    cs->call_base = lingma__rng_next(&cs->rng);
     for (size_t i = 0; i < cfg->ninst; i++) {
         struct lane *lane = &cs->lanes[i];
         lane->inst = &cfg->inst[i];
@@ -698,6 +706,12 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
 }
 
 static int
+write_ask(struct lingma__jsonw *w, void *spec)
+{
+    return lingma__method_ask_write(w, spec);
+}
+
+static int
 send_ask(struct lingma__chat *c, struct lingma__conn *conn)
 {
     struct lingma__chats *cs = c->cs;
@@ -707,12 +721,7 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
     struct lingma__ask_spec spec;
     uint64_t now = lingma__now_ms();
 
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        /* Uniqueness is what matters here, not secrecy. */
-        uint64_t a = now ^ (c->id * 0x9e3779b97f4a7c15ull), b = (uint64_t)(uintptr_t)c;
-        memcpy(rnd, &a, 8);
-        memcpy(rnd + 8, &b, 8);
-    }
+    lingma__rng_bytes(&cs->rng, rnd, sizeof(rnd));
     lingma__method_hex_id(c->request_id, rnd);
     c->rid_key = rid_key(c->request_id);
 
@@ -721,13 +730,9 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
     spec.prompt = c->prompt;
     spec.model = c->model ? c->model : o->default_model;
     spec.mode = c->mode != LINGMA_ASK_DEFAULT ? c->mode : o->ask_mode;
-    json_t *params = lingma__method_ask(&spec);
-    if (!params) {
-        c->request_id[0] = '\0';
-        return LINGMA_EINVAL; /* the prompt was checked for UTF-8 at start: ENOMEM really */
-    }
-    int rc =
-        lingma__conn_call(conn, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, params, on_ask_response, c);
+    /* Written straight into the frame: no tree per chat (ask_write.h). */
+    int rc = lingma__conn_call_with(conn, &c->ask_rpc_id, LINGMA__M_CHAT_ASK, write_ask, &spec,
+                                    on_ask_response, c);
     if (rc != 0) {
         c->request_id[0] = '\0';
         c->ask_rpc_id = 0;
@@ -1065,6 +1070,54 @@ refuse_tool_invoke(struct lingma__chats *cs, struct lingma__inst *in, struct lin
                  in->name, ti.name, ti.tool_call_id, c ? (unsigned long long)c->id : 0ull);
 }
 
+static void
+on_answer(struct lingma__chats *cs, struct lingma__conn *conn, const struct lingma__answer *a)
+{
+    struct lingma__chat *c = rid_find(cs, a->request_id);
+
+    if (c && c->conn == conn && c->phase != CHAT_ENDED) {
+        learn_session(c, a->session_id);
+        got_text(c, a->text, a->len);
+    }
+}
+
+static void
+on_finish_push(struct lingma__chats *cs, struct lingma__conn *conn, const struct lingma__finish *f)
+{
+    struct lingma__chat *c = rid_find(cs, f->request_id);
+
+    if (c && c->conn == conn && c->phase != CHAT_ENDED)
+        on_finish(conn, c, f);
+}
+
+void
+lingma__chats_on_push(struct lingma__chats *cs, struct lingma__conn *conn,
+                      const struct lingma__push_fast *m)
+{
+    struct lingma__chat *c;
+
+    /* As lingma__chats_on_request() and the session do with the same
+     * requests; the answer goes first. */
+    if (m->kind == LINGMA__PUSH_OTHER) {
+        lingma__conn_answer_literal(conn, m->id, "null");
+        return;
+    }
+    lingma__conn_answer_literal(conn, m->id, "true");
+    switch (m->kind) {
+    case LINGMA__PUSH_ANSWER:
+        on_answer(cs, conn, &m->answer);
+        break;
+    case LINGMA__PUSH_FINISH:
+        on_finish_push(cs, conn, &m->finish);
+        break;
+    default: /* THINK, STEP */
+        c = rid_find(cs, m->step.request_id);
+        if (c && c->conn == conn)
+            learn_session(c, m->step.session_id);
+        break;
+    }
+}
+
 int
 lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
                          struct lingma__conn *conn, const json_t *id, const char *method,
@@ -1077,23 +1130,15 @@ lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,
         struct lingma__answer a;
         /* Answer first: Lingma waits for the ACK before its next push. */
         lingma__conn_respond(conn, id, lingma__method_ack());
-        if (lingma__method_answer(&a, params) != 0)
-            return 0;
-        c = rid_find(cs, a.request_id);
-        if (c && c->conn == conn && c->phase != CHAT_ENDED) {
-            learn_session(c, a.session_id);
-            got_text(c, a.text, a.len);
-        }
+        if (lingma__method_answer(&a, params) == 0)
+            on_answer(cs, conn, &a);
         return 0;
     }
     if (kind == LINGMA__PUSH_FINISH) {
         struct lingma__finish f;
         lingma__conn_respond(conn, id, lingma__method_ack());
-        if (lingma__method_finish(&f, params) != 0)
-            return 0;
-        c = rid_find(cs, f.request_id);
-        if (c && c->conn == conn && c->phase != CHAT_ENDED)
-            on_finish(conn, c, &f);
+        if (lingma__method_finish(&f, params) == 0)
+            on_finish_push(cs, conn, &f);
         return 0;
     }
     if (kind == LINGMA__PUSH_TOOL_INVOKE) {

@@ -94,6 +94,11 @@ void lingma__chats_unavailable(struct lingma__chats *cs, struct lingma__inst *in
  * chats go out when it serves, and are routed again when it became a dead
  * end (logged out, reconnecting, failed). */
 void lingma__chats_inst_changed(struct lingma__chats *cs, struct lingma__inst *in);
+/* A request read by the fast decoder (push_fast.h): answered, then
+ * handled exactly as lingma__chats_on_request() handles the same request
+ * (one it does not know: answered null, as the session does). */
+void lingma__chats_on_push(struct lingma__chats *cs, struct lingma__conn *conn,
+                           const struct lingma__push_fast *m);
 /* Lingma's chat pushes (chat/answer, chat/finish, chat/think,
  * chat/process_step_callback; anything else is left unanswered). */
 int lingma__chats_on_request(struct lingma__chats *cs, struct lingma__inst *in,

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "conn.h"
 #include "methods.h"
+#include "rpc_int.h"
 
 static void
 report_fault(struct lingma__conn *c, enum lingma__conn_fault fault, const char *msg)
@@ -65,6 +67,15 @@ lingma__conn_set_busy(struct lingma__conn *c, int busy)
     c->busy = busy != 0;
 }
 
+/* A call goes out now: the silence counts, and its deadline is returned. */
+static uint64_t
+start_call(struct lingma__conn *c)
+{
+    uint64_t now = lingma__now_ms();
+    begin_waiting(c, now);
+    return now + c->cfg->rpc_timeout_ms;
+}
+
 int
 lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_t *params,
                   lingma_rpc_response_cb cb, void *payload)
@@ -73,9 +84,20 @@ lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_
         json_decref(params);
         return LINGMA_EIO;
     }
-    uint64_t now = lingma__now_ms();
-    begin_waiting(c, now);
-    int rc = lingma_rpc_call(c->rpc, id, method, params, now + c->cfg->rpc_timeout_ms, cb, payload);
+    int rc = lingma_rpc_call(c->rpc, id, method, params, start_call(c), cb, payload);
+    if (rc == 0)
+        lingma__conn_kick(c);
+    return rc;
+}
+
+int
+lingma__conn_call_with(struct lingma__conn *c, int64_t *id, const char *method,
+                       lingma__rpc_params_fn write, void *ud, lingma_rpc_response_cb cb,
+                       void *payload)
+{
+    if (!c->rpc)
+        return LINGMA_EIO;
+    int rc = lingma__rpc_call_with(c->rpc, id, method, write, ud, start_call(c), cb, payload);
     if (rc == 0)
         lingma__conn_kick(c);
     return rc;
@@ -97,6 +119,13 @@ lingma__conn_respond(struct lingma__conn *c, const json_t *id, json_t *result)
         lingma_rpc_respond(c->rpc, id, result);
     else
         json_decref(result);
+}
+
+void
+lingma__conn_answer_literal(struct lingma__conn *c, int64_t id, const char *result)
+{
+    if (c->rpc)
+        lingma__rpc_respond_literal(c->rpc, id, result);
 }
 
 void
@@ -209,6 +238,14 @@ lingma__conn_drop(struct lingma__conn *c, int code, const char *why)
     c->busy = 0;
     c->probe_id = 0;
     c->state = LINGMA__CONN_CONNECTING;
+    lingma__conn_dispose(c);
+}
+
+void
+lingma__conn_dispose(struct lingma__conn *c)
+{
+    lingma__free(c->cfg->alloc, c->push_scratch.p);
+    memset(&c->push_scratch, 0, sizeof(c->push_scratch));
 }
 
 /* ---- the handshake ---- */
@@ -307,6 +344,21 @@ rpc_on_notification(lingma_rpc *rpc, const char *method, json_t *params, void *p
     c->cfg->ev->on_notification(c, method, params, c->cfg->ud);
 }
 
+/* chat/answer and chat/finish, read without a jansson tree when the fast
+ * decoder is sure of them; anything else goes the usual way. */
+static int
+rpc_raw(lingma_rpc *rpc, const char *body, size_t len, void *payload)
+{
+    struct lingma__conn *c = payload;
+    struct lingma__push_fast m;
+
+    (void)rpc;
+    if (lingma__push_fast_decode(&m, &c->push_scratch, c->cfg->alloc, body, len) != 1)
+        return 0;
+    c->cfg->ev->on_push(c, &m, c->cfg->ud);
+    return 1;
+}
+
 static void
 rpc_log(lingma_log_level lvl, const char *msg, void *payload)
 {
@@ -327,6 +379,8 @@ lingma__conn_dial(struct lingma__conn *c, int port)
     int rc = lingma_rpc_new(&c->rpc, &ro);
     if (rc != 0)
         return rc;
+    if (c->cfg->ev->on_push)
+        lingma__rpc_set_raw(c->rpc, rpc_raw, c);
     c->state = LINGMA__CONN_CONNECTING;
     rc = lingma__ws_open(&c->ws, c->cfg->loop, port, &ws_cbs, c);
     if (rc != 0) {

@@ -21,6 +21,9 @@
 
 #include "logger.h"
 #include "loop.h"
+#include "push_fast.h"
+#include "rpc_int.h"
+#include "strbuf.h"
 
 enum lingma__conn_state {
     LINGMA__CONN_CONNECTING = 0,
@@ -56,6 +59,10 @@ struct lingma__conn_events {
     int (*on_request)(struct lingma__conn *c, const json_t *id, const char *method, json_t *params,
                       void *ud);
     void (*on_notification)(struct lingma__conn *c, const char *method, json_t *params, void *ud);
+    /* A request read by the fast decoder (push_fast.h), instead of
+     * on_request: answer it with lingma__conn_answer_literal(). NULL: every
+     * request goes to on_request. */
+    void (*on_push)(struct lingma__conn *c, const struct lingma__push_fast *m, void *ud);
 };
 
 /* [init] What the connections of one instance share. Borrowed: it outlives
@@ -91,6 +98,9 @@ struct lingma__conn {
     int busy;               /* the owner has work running on it (chats) */
     int64_t probe_id;       /* the ping in flight, 0: none */
     uint64_t probe_sent_ms; /* when it went out */
+
+    /* [svc] The fast decoder's strings, reused from push to push. */
+    struct lingma__buf push_scratch;
 };
 
 void lingma__conn_init(struct lingma__conn *c, const struct lingma__conn_cfg *cfg, unsigned index);
@@ -103,6 +113,9 @@ int lingma__conn_dial(struct lingma__conn *c, int port);
  * (its pending calls get LINGMA_ECLOSED). Back to CONNECTING, undialled. */
 void lingma__conn_drop(struct lingma__conn *c, int code, const char *why);
 
+/* Release what a dropped connection still holds, before its memory goes. */
+void lingma__conn_dispose(struct lingma__conn *c);
+
 /* 1 while it has a WebSocket (dialled, open or opening). */
 int lingma__conn_live(const struct lingma__conn *c);
 /* 1 when it serves: open and READY. */
@@ -113,10 +126,18 @@ int lingma__conn_ready(const struct lingma__conn *c);
  * @return 0, or lingma_rpc_call()'s error, or LINGMA_EIO without a session. */
 int lingma__conn_call(struct lingma__conn *c, int64_t *id, const char *method, json_t *params,
                       lingma_rpc_response_cb cb, void *payload);
+/* lingma__conn_call() with params written by `write` (rpc_int.h), not
+ * built as a tree. */
+int lingma__conn_call_with(struct lingma__conn *c, int64_t *id, const char *method,
+                           lingma__rpc_params_fn write, void *ud, lingma_rpc_response_cb cb,
+                           void *payload);
 /* Notify `method`; `params` is stolen. */
 void lingma__conn_notify(struct lingma__conn *c, const char *method, json_t *params);
 /* Answer a request of Lingma's; `result` is stolen. */
 void lingma__conn_respond(struct lingma__conn *c, const json_t *id, json_t *result);
+/* Answer Lingma's request `id` (an integer) with a JSON literal: "true"
+ * (a push's ACK) or "null". */
+void lingma__conn_answer_literal(struct lingma__conn *c, int64_t id, const char *result);
 /* Forget a call: its callback gets LINGMA_ECANCELED now. */
 void lingma__conn_cancel(struct lingma__conn *c, int64_t id);
 

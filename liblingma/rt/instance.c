@@ -343,9 +343,16 @@ conn_on_notification(struct lingma__conn *c, const char *method, json_t *params,
     in->cfg->ev->on_notification(in, c, method, params, in->cfg->ud);
 }
 
+static void
+conn_on_push(struct lingma__conn *c, const struct lingma__push_fast *m, void *ud)
+{
+    struct lingma__inst *in = ud;
+    in->cfg->ev->on_push(in, c, m, in->cfg->ud);
+}
+
 static const struct lingma__conn_events conn_events = {
-    conn_on_ready, conn_on_fault,   conn_on_closed,
-    conn_on_down,  conn_on_request, conn_on_notification,
+    conn_on_ready,   conn_on_fault,        conn_on_closed, conn_on_down,
+    conn_on_request, conn_on_notification, conn_on_push,
 };
 
 int
@@ -665,6 +672,8 @@ lingma__inst_dispose(struct lingma__inst *in)
     if (in->spawned)
         lingma__proc_dispose(&in->proc); /* bounded SIGINT -> SIGKILL, reaped */
     in->spawned = 0;
+    for (size_t i = 0; in->conns && i < in->nconns; i++)
+        lingma__conn_dispose(&in->conns[i]);
     lingma__free(a, in->conns);
     lingma__free(a, in->work_dir);
     lingma__free(a, in->legacy_home);

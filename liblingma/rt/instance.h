@@ -60,6 +60,9 @@ struct lingma__inst_events {
                       const char *method, json_t *params, void *ud);
     void (*on_notification)(struct lingma__inst *in, struct lingma__conn *c, const char *method,
                             json_t *params, void *ud);
+    /* A request that the fast decoder read (conn.h on_push). */
+    void (*on_push)(struct lingma__inst *in, struct lingma__conn *c,
+                    const struct lingma__push_fast *m, void *ud);
 };
 
 /* [init] What the instances of a pool share. Borrowed: it outlives them. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,13 @@ struct lingma__loop {
     int joined;
     volatile int quit;        /* written and read on the service thread only */
     struct lingma__ws *conns; /* every connection lws still knows about */
+    /* Wake-ups (see lingma__loop_wake). `posted`: an lws_cancel_service()
+     * is on its way and on_wake has not run since; any thread. The others
+     * belong to the service thread: `in_service` while inside
+     * lws_service(), `again` when on_wake must run once more. */
+    atomic_int posted;
+    int in_service;
+    int again;
 };
 
 struct lingma__ws {
@@ -309,17 +317,32 @@ lingma__loop_new(struct lingma__loop **out, const struct lingma__loop_opts *o)
  * returned to the creator (which is when t->thread gets written). */
 static _Thread_local const struct lingma__loop *current_loop;
 
+/* Run on_wake until no wake-up asked for more. `posted` is cleared first:
+ * whatever is posted after that wakes the loop again. */
+static void
+run_wake(struct lingma__loop *t)
+{
+    do {
+        t->again = 0;
+        atomic_store(&t->posted, 0);
+        t->o.on_wake(t->o.ud);
+    } while (t->again && !t->quit);
+}
+
 static void *
 service_main(void *arg)
 {
     struct lingma__loop *t = arg;
 
     current_loop = t;
-    t->o.on_wake(t->o.ud);
+    run_wake(t);
     while (!t->quit) {
-        if (lws_service(t->ctx, 0) < 0)
+        t->in_service = 1;
+        int rc = lws_service(t->ctx, 0);
+        t->in_service = 0;
+        if (rc < 0)
             break;
-        t->o.on_wake(t->o.ud);
+        run_wake(t);
     }
     return NULL;
 }
@@ -336,6 +359,19 @@ lingma__loop_start(struct lingma__loop *t)
 void
 lingma__loop_wake(struct lingma__loop *t)
 {
+    /* From on_wake itself (a chat started from a callback run there): run
+     * it again before going back to lws, no syscall. */
+    if (current_loop == t && !t->in_service) {
+        t->again = 1;
+        return;
+    }
+    /* Otherwise one lws_cancel_service() (a write to lws' event pipe, and
+     * a read and a poll return on the service thread) per on_wake run:
+     * the wake-ups posted meanwhile ride on it. Inside lws_service() on
+     * the service thread too, as lws may still poll before it returns
+     * (its timers run before its poll). */
+    if (atomic_exchange(&t->posted, 1))
+        return;
     lws_cancel_service(t->ctx);
 }
 

@@ -73,8 +73,16 @@ ev_notification(struct lingma__inst *in, struct lingma__conn *c, const char *met
     lingma__chats_on_notification(p->chats, in, c, method, params);
 }
 
+static void
+ev_push(struct lingma__inst *in, struct lingma__conn *c, const struct lingma__push_fast *m,
+        void *ud)
+{
+    struct lingma_pool *p = ud;
+    lingma__chats_on_push(p->chats, c, m);
+}
+
 const struct lingma__inst_events lingma__pool_inst_events = {
-    ev_state, ev_conn_ready, ev_conn_down, ev_unavailable, ev_request, ev_notification,
+    ev_state, ev_conn_ready, ev_conn_down, ev_unavailable, ev_request, ev_notification, ev_push,
 };
 
 /* ---- the service loop ---- */

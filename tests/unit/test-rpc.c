@@ -15,6 +15,7 @@
 #include "lingma/sys/rpc.h"
 
 #include "failalloc.h"
+#include "rpc_int.h"
 #include "rpc_pending.h"
 
 /* ---- a transcript of everything the session did ---- */
@@ -1301,6 +1302,52 @@ test_alloc_failures(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* Small frames reuse the blocks of frames already sent: once warm, a burst
+ * of ACKs allocates nothing. Each pulled frame stays put while more are
+ * queued, and a large frame still goes out whole. */
+static void
+test_frame_blocks_reused(void **state)
+{
+    struct failalloc fa = {0};
+    lingma_allocator a = failalloc_allocator(&fa);
+    lingma_rpc_options o = LINGMA_RPC_OPTIONS_INIT;
+    lingma_rpc *rpc;
+    const char *out;
+    char expect[64];
+    (void)state;
+
+    failalloc_arm(&fa, -1);
+    o.alloc = &a;
+    assert_int_equal(lingma_rpc_new(&rpc, &o), 0);
+    for (int round = 0; round < 3; round++) {
+        long before = fa.count;
+        for (int i = 1; i <= 8; i++)
+            assert_int_equal(lingma__rpc_respond_literal(rpc, i, "true"), 0);
+        if (round > 0)
+            assert_int_equal(fa.count, before); /* the blocks of round 0 */
+        for (int i = 1; i <= 8; i++) {
+            size_t n = lingma_rpc_mem_send(rpc, &out);
+            snprintf(expect, sizeof(expect), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":true}", i);
+            assert_true(n > strlen(expect));
+            /* Queued meanwhile: the lent frame does not move. */
+            assert_int_equal(lingma__rpc_respond_literal(rpc, 100 + i, "null"), 0);
+            assert_memory_equal(out + n - strlen(expect), expect, strlen(expect));
+        }
+        while (lingma_rpc_mem_send(rpc, &out) > 0)
+            ;
+    }
+    char *text = malloc(10000);
+    assert_non_null(text);
+    memset(text, 'x', 10000);
+    json_t *big = json_stringn(text, 10000);
+    free(text);
+    assert_int_equal(lingma_rpc_notify(rpc, "big", json_pack("{s:o}", "t", big)), 0);
+    assert_true(lingma_rpc_mem_send(rpc, &out) > 10000);
+    assert_int_equal(lingma_rpc_mem_send(rpc, &out), 0);
+    lingma_rpc_free(rpc);
+    assert_int_equal(fa.live, 0);
+}
+
 int
 main(void)
 {
@@ -1325,6 +1372,7 @@ main(void)
         cmocka_unit_test(test_pending_set_model),
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_frame_blocks_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
