@@ -134,6 +134,35 @@ report_goals(json_t *root)
     goal(goals, "chunk relay p99, Lingma write to client read, through the gateway", "<= 200", r99,
          "us", r99 <= 200, NULL);
 
+    /* Issue 15: CPU per request at 64 clients, the throughput ratio at
+     * 16-256 (the worst cell decides), and the relay tail of both paths. */
+    json_t *c64 = cell(root, "nonstream", "concurrency", 64);
+    double gcpu = med(c64, "gateway", "cpu_us_per_req");
+    double dcpu = med(c64, "direct", "cpu_us_per_req");
+    goal(goals, "gatewayd CPU per non-streaming request, 64 clients", "<= 70", gcpu, "us",
+         gcpu <= 70, NULL);
+    goal(goals, "direct (liblingma) CPU per non-streaming request, 64 clients", "<= 50", dcpu, "us",
+         dcpu <= 50, NULL);
+    double worst = NAN;
+    json_t *cs = json_object_get(json_object_get(root, "nonstream"), "cells");
+    json_t *cc;
+    size_t ci;
+    json_array_foreach(cs, ci, cc)
+    {
+        double conc = json_number_value(json_object_get(cc, "concurrency"));
+        double ratio = med(cc, "compare", "throughput_ratio");
+        if (conc >= 16 && conc <= 256 && !isnan(ratio) && (isnan(worst) || ratio < worst))
+            worst = ratio;
+    }
+    goal(goals, "gateway throughput / direct, 16-256 clients (worst cell)", ">= 0.9", worst,
+         "ratio", worst >= 0.9, NULL);
+    double ra99 = med(s1, "compare", "added_relay_p99_us");
+    double rd99 = med(s1, "direct", "relay_p99_us");
+    goal(goals, "chunk relay p99 added by the gateway, concurrency 1", "<= 200", ra99, "us",
+         ra99 <= 200, NULL);
+    goal(goals, "chunk relay p99, direct, concurrency 1", "<= 500", rd99, "us", rd99 <= 500, NULL);
+    goal(goals, "chunk relay p99, gateway, concurrency 1", "<= 500", r99, "us", r99 <= 500, NULL);
+
     json_t *idle = cell(root, "idle", "streams", 10000);
     double rss = med(idle, "gateway", "rss_open_kb");
     double bad = med(idle, "gateway", "errors");
@@ -192,32 +221,34 @@ row(FILE *f, json_t *obj, const char *part, const char *const *keys, const doubl
 static void
 table_nonstream(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps", "lat_p50_us", "lat_p90_us", "lat_p99_us",
-                                       "lat_max_us"};
-    static const double sc[] = {1, 1, 1, 1, 1};
-    static const int dec[] = {0, 0, 0, 0, 0};
-    static const char *const ckeys[] = {"throughput_ratio", "added_lat_p50_us", "added_lat_p90_us",
-                                        "added_lat_p99_us", "added_lat_max_us"};
-    static const int cdec[] = {2, 0, 0, 0, 0};
+    static const char *const keys[] = {"rps",        "lat_p50_us",     "lat_p90_us",   "lat_p99_us",
+                                       "lat_max_us", "cpu_us_per_req", "ctxsw_per_req"};
+    static const double sc[] = {1, 1, 1, 1, 1, 1, 1};
+    static const int dec[] = {0, 0, 0, 0, 0, 0, 1};
+    static const char *const ckeys[] = {
+        "throughput_ratio", "added_lat_p50_us",     "added_lat_p90_us",   "added_lat_p99_us",
+        "added_lat_max_us", "added_cpu_us_per_req", "added_ctxsw_per_req"};
+    static const int cdec[] = {2, 0, 0, 0, 0, 0, 1};
     json_t *cells = json_object_get(json_object_get(root, "nonstream"), "cells");
     json_t *c;
     size_t i;
     if (!json_array_size(cells))
         return;
-    fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us)\n");
-    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path", "req/s (gw: ratio)",
-            "p50", "p90", "p99", "max");
+    fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us; CPU per"
+               " request in us: gatewayd, or liblingma's threads for direct)\n");
+    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path",
+            "req/s (gw: ratio)", "p50", "p90", "p99", "max", "CPU/req", "ctx switches/req");
     json_array_foreach(cells, i, c)
     {
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         fprintf(f, "%5d %-8s", conc, "direct");
-        row(f, c, "direct", keys, sc, dec, 5, 22);
+        row(f, c, "direct", keys, sc, dec, 7, 22);
         if (!json_object_get(c, "gateway"))
             continue;
         fprintf(f, "%5d %-8s", conc, "gateway");
-        row(f, c, "gateway", keys, sc, dec, 5, 22);
+        row(f, c, "gateway", keys, sc, dec, 7, 22);
         fprintf(f, "%5d %-8s", conc, "added");
-        row(f, c, "compare", ckeys, sc, cdec, 5, 22);
+        row(f, c, "compare", ckeys, sc, cdec, 7, 22);
     }
 }
 
@@ -309,13 +340,12 @@ table_overload(FILE *f, json_t *root)
 static void
 table_apis(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps",          "ttfb_p50_us",      "ttft_p50_us",
-                                       "ttft_p99_us",  "relay_p50_us",     "relay_p99_us",
-                                       "relay_max_us", "gw_cpu_us_per_req"};
-    static const char *const ckeys[] = {"throughput_ratio",   "added_ttfb_p50_us",
-                                        "added_ttft_p50_us",  "added_ttft_p99_us",
-                                        "added_relay_p50_us", "added_relay_p99_us",
-                                        "added_relay_max_us", "added_gw_cpu_us_per_req"};
+    static const char *const keys[] = {"rps",          "ttfb_p50_us",   "ttft_p50_us",
+                                       "ttft_p99_us",  "relay_p50_us",  "relay_p99_us",
+                                       "relay_max_us", "cpu_us_per_req"};
+    static const char *const ckeys[] = {
+        "throughput_ratio",   "added_ttfb_p50_us",  "added_ttft_p50_us",  "added_ttft_p99_us",
+        "added_relay_p50_us", "added_relay_p99_us", "added_relay_max_us", "added_cpu_us_per_req"};
     static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1};
     static const int dec[] = {1, 0, 0, 0, 0, 0, 0, 0};
     static const int cdec[] = {2, 0, 0, 0, 0, 0, 0, 0};
@@ -348,6 +378,57 @@ table_apis(FILE *f, json_t *root)
     }
 }
 
+static void
+table_counts(FILE *f, json_t *root)
+{
+    static const char *const keys[] = {"cpu_us_per_req", "ctxsw_per_req", "allocs_per_req",
+                                       "alloc_bytes_per_req", "syscalls_per_req"};
+    static const double sc[] = {1, 1, 1, 1, 1};
+    static const int dec[] = {0, 1, 1, 0, 1};
+    json_t *cells = json_object_get(json_object_get(root, "counts"), "cells");
+    json_t *c;
+    size_t i;
+    if (!json_array_size(cells))
+        return;
+    fprintf(f, "\n6. Per non-streaming request, lingma-gatewayd (fixed-count runs; syscalls from"
+               " a second, traced run)\n");
+    fprintf(f, "%5s %-18s %-18s %-18s %-18s %-18s\n", "conc", "CPU us", "ctx switches",
+            "allocations", "bytes allocated", "syscalls");
+    json_array_foreach(cells, i, c)
+    {
+        fprintf(f, "%5d", (int)json_number_value(json_object_get(c, "concurrency")));
+        row(f, c, "gateway", keys, sc, dec, 5, 18);
+        /* The syscalls of the last traced run by name, the most frequent first. */
+        json_t *runs = json_object_get(json_object_get(c, "gateway"), "runs");
+        json_t *by = json_object_get(json_array_get(runs, json_array_size(runs) - 1), "syscalls");
+        const char *name;
+        json_t *v;
+        if (!json_object_size(by))
+            continue;
+        fprintf(f, "      syscalls/req:");
+        for (int k = 0; k < 12; k++) {
+            const char *best = NULL;
+            double bv = 0;
+            json_object_foreach(by, name, v)
+            {
+                double x = json_number_value(v);
+                if (x > bv && !json_object_get(json_object_get(c, "_shown"), name)) {
+                    bv = x;
+                    best = name;
+                }
+            }
+            if (!best || bv < 0.05)
+                break;
+            fprintf(f, " %s %.1f", best, bv);
+            if (!json_object_get(c, "_shown"))
+                json_object_set_new(c, "_shown", json_object());
+            json_object_set_new(json_object_get(c, "_shown"), best, json_true());
+        }
+        json_object_del(c, "_shown");
+        fputc('\n', f);
+    }
+}
+
 void
 report_table(FILE *f, json_t *root)
 {
@@ -369,6 +450,7 @@ report_table(FILE *f, json_t *root)
     table_idle(f, root);
     table_overload(f, root);
     table_apis(f, root);
+    table_counts(f, root);
 
     json_t *goals = json_object_get(root, "goals");
     json_t *g;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cost.h"
 #include "direct.h"
 #include "http.h"
 #include "procs.h"
@@ -152,19 +153,35 @@ drive_http(struct http *h, const struct load *load, struct run *r, int warm)
     return http_run(h, load, r);
 }
 
-/* A short unmeasured run first: connections opened, caches warm. */
+/* A short unmeasured run first: connections opened, caches warm. The
+ * measured run's cost goes to `c` (see cost.h). */
 int
-drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm)
+drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm,
+      struct cost *c)
 {
-    if (gateway)
-        return drive_http(s->h, load, r, warm);
+    int rc;
+    if (gateway) {
+        if (warm) {
+            struct load w = warm_load(load);
+            struct run wr = {0};
+            http_run(s->h, &w, &wr);
+            run_free(&wr);
+        }
+        cost_begin(c, s->g.pid, NULL);
+        rc = http_run(s->h, load, r);
+        cost_end(c);
+        return rc;
+    }
     if (warm) {
         struct load w = warm_load(load);
         struct run wr = {0};
         direct_run(s->d, &w, &wr);
         run_free(&wr);
     }
-    return direct_run(s->d, load, r);
+    cost_begin(c, 0, NULL);
+    rc = direct_run(s->d, load, r);
+    cost_end(c);
+    return rc;
 }
 
 void
@@ -224,8 +241,10 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
                 if (gateway && !s.h)
                     continue;
                 struct run r = {0};
-                drive(&s, gateway, &l, &r, 1);
+                struct cost c;
+                drive(&s, gateway, &l, &r, 1, &c);
                 res[gateway] = record_run(b, &r, part(cell, gateway ? "gateway" : "direct"), 0);
+                cost_record(&c, res[gateway], r.ok);
                 run_free(&r);
             }
             if (res[0] && res[1])
@@ -238,30 +257,46 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
     return 0;
 }
 
+struct load
+nonstream_cell(struct bench *b, struct envv *sim, struct envv *gw)
+{
+    struct load l = {0};
+    envv_add(sim, "LINGMA_SIM_REPLY=text:Hello from lingma-bench.");
+    envv_add(sim, "LINGMA_SIM_CHUNKS=4");
+    envv_add(sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
+    envv_add(sim, "LINGMA_SIM_CHUNK_MS=0");
+    /* Admission must not be what is measured here: room for every client. */
+    envv_add(gw, "GATEWAY_MAX_IN_FLIGHT=1024");
+    envv_add(gw, "GATEWAY_MAX_QUEUE=1024");
+    l.duration_s = b->quick ? 0.4 : 3.0;
+    l.timeout_ms = 30000;
+    return l;
+}
+
 int
 scenario_nonstream(struct bench *b)
 {
     static const unsigned concs[] = {1, 16, 64, 256};
-    static const char *const keys[] = {"lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_max_us",
+    static const char *const keys[] = {"lat_p50_us", "lat_p90_us",     "lat_p99_us",
+                                       "lat_max_us", "cpu_us_per_req", "ctxsw_per_req",
                                        NULL};
     struct envv sim = {0}, gw = {0};
-    struct load l = {0};
-    envv_add(&sim, "LINGMA_SIM_REPLY=text:Hello from lingma-bench.");
-    envv_add(&sim, "LINGMA_SIM_CHUNKS=4");
-    envv_add(&sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
-    envv_add(&sim, "LINGMA_SIM_CHUNK_MS=0");
-    /* Admission must not be what is measured here: room for every client. */
-    envv_add(&gw, "GATEWAY_MAX_IN_FLIGHT=1024");
-    envv_add(&gw, "GATEWAY_MAX_QUEUE=1024");
-    l.duration_s = b->quick ? 0.4 : 3.0;
-    l.timeout_ms = 30000;
+    struct load l = nonstream_cell(b, &sim, &gw);
     return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys);
 }
 
 const unsigned stream_concs[STREAM_NCONC] = {1, 16};
-const char *const stream_keys[] = {
-    "ttfb_p50_us",  "ttfb_p99_us",  "ttft_p50_us", "ttft_p99_us",       "relay_p50_us",
-    "relay_p99_us", "relay_max_us", "lat_p50_us",  "gw_cpu_us_per_req", NULL};
+const char *const stream_keys[] = {"ttfb_p50_us",
+                                   "ttfb_p99_us",
+                                   "ttft_p50_us",
+                                   "ttft_p99_us",
+                                   "relay_p50_us",
+                                   "relay_p99_us",
+                                   "relay_max_us",
+                                   "lat_p50_us",
+                                   "cpu_us_per_req",
+                                   "ctxsw_per_req",
+                                   NULL};
 
 struct load
 stream_cell(struct bench *b, struct envv *sim, struct envv *gw)

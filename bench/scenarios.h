@@ -9,9 +9,11 @@ struct bench {
     const char *gw_bin; /* NULL: direct only */
     int quick;
     int repeats;
-    unsigned idle_n[4]; /* stream counts of scenario 3, 0-terminated */
-    json_t *root;       /* results */
-    int failures;       /* requests that failed where none may */
+    unsigned idle_n[4];       /* stream counts of scenario 3, 0-terminated */
+    json_t *root;             /* results */
+    int failures;             /* requests that failed where none may */
+    const char *malloc_count; /* libmalloc-count.so for scenario 6, or NULL */
+    const char *strace;       /* strace for scenario 6, or NULL */
 };
 
 int scenario_nonstream(struct bench *b);
@@ -19,5 +21,6 @@ int scenario_stream(struct bench *b);
 int scenario_idle(struct bench *b);
 int scenario_overload(struct bench *b);
 int scenario_apis(struct bench *b);
+int scenario_counts(struct bench *b);
 
 #endif
