@@ -4,6 +4,7 @@
  *   lingma-bench --sim PATH [--gateway PATH] [--out DIR] [--quick]
  *                [--direct-only] [--repeat N] [--scenarios 1,2,3,4,5]
  *                [--idle N[,N...]] [--malloc-count SO] [--strace PATH|none]
+ *                [--gateway-b PATH]
  *
  * It starts everything it measures itself (lingma-sim under a direct pool,
  * lingma-gatewayd with its own lingma-sim), on ephemeral ports in temp
@@ -93,6 +94,8 @@ main(int argc, char **argv)
             repeat = atoi(argv[++i]);
         } else if (v && !strcmp(a, "--scenarios")) {
             nwhich = parse_list(argv[++i], which, 6);
+        } else if (v && !strcmp(a, "--gateway-b")) {
+            b.gw_bin_b = argv[++i];
         } else if (v && !strcmp(a, "--malloc-count")) {
             b.malloc_count = argv[++i];
         } else if (v && !strcmp(a, "--strace")) {

@@ -275,13 +275,21 @@ table_stream(FILE *f, json_t *root)
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         fprintf(f, "%5d %-8s", conc, "direct");
         row(f, c, "direct", keys, sc, dec, 6, 20);
-        if (!json_object_get(c, "gateway"))
+        if (json_object_get(c, "gateway")) {
+            fprintf(f, "%5d %-8s", conc, "gateway");
+            row(f, c, "gateway", keys, sc, dec, 6, 20);
+            fprintf(f, "%5d %-8s", conc, "added");
+            row(f, c, "compare", ckeys, sc, dec, 6, 20);
+        }
+        if (!json_object_get(c, "floor"))
             continue;
-        fprintf(f, "%5d %-8s", conc, "gateway");
-        row(f, c, "gateway", keys, sc, dec, 6, 20);
-        fprintf(f, "%5d %-8s", conc, "added");
-        row(f, c, "compare", ckeys, sc, dec, 6, 20);
+        /* The loopback floor has relay columns only. */
+        fprintf(f, "%5d %-8s %-20s %-20s %-20s", conc, "floor", "-", "-", "-");
+        row(f, c, "floor", keys + 3, sc, dec, 3, 20);
     }
+    if (json_object_get(json_array_get(cells, 0), "floor"))
+        fprintf(f, "(floor: a bare loopback TCP stamp every 5 ms to a thread in poll(2), no lws,"
+                   " no liblingma; the machine's share of any relay)\n");
 }
 
 static void
@@ -378,54 +386,71 @@ table_apis(FILE *f, json_t *root)
     }
 }
 
+/* The syscalls of the last traced run of `part` by name, most frequent first. */
+static void
+syscall_line(FILE *f, json_t *c, const char *part)
+{
+    json_t *runs = json_object_get(json_object_get(c, part), "runs");
+    json_t *by = json_object_get(json_array_get(runs, json_array_size(runs) - 1), "syscalls");
+    json_t *shown = json_object();
+    const char *name;
+    json_t *v;
+    if (json_object_size(by))
+        fprintf(f, "      %s syscalls/req:", part);
+    for (int k = 0; k < 12 && json_object_size(by); k++) {
+        const char *best = NULL;
+        double bv = 0;
+        json_object_foreach(by, name, v)
+        {
+            double x = json_number_value(v);
+            if (x > bv && !json_object_get(shown, name)) {
+                bv = x;
+                best = name;
+            }
+        }
+        if (!best || bv < 0.05)
+            break;
+        fprintf(f, " %s %.1f", best, bv);
+        json_object_set_new(shown, best, json_true());
+    }
+    if (json_object_size(by))
+        fputc('\n', f);
+    json_decref(shown);
+}
+
 static void
 table_counts(FILE *f, json_t *root)
 {
     static const char *const keys[] = {"cpu_us_per_req", "ctxsw_per_req", "allocs_per_req",
                                        "alloc_bytes_per_req", "syscalls_per_req"};
+    static const char *const parts[] = {"gateway", "gateway_b"};
     static const double sc[] = {1, 1, 1, 1, 1};
     static const int dec[] = {0, 1, 1, 0, 1};
-    json_t *cells = json_object_get(json_object_get(root, "counts"), "cells");
+    json_t *counts = json_object_get(root, "counts");
+    json_t *cells = json_object_get(counts, "cells");
     json_t *c;
     size_t i;
     if (!json_array_size(cells))
         return;
     fprintf(f, "\n6. Per non-streaming request, lingma-gatewayd (fixed-count runs; syscalls from"
                " a second, traced run)\n");
-    fprintf(f, "%5s %-18s %-18s %-18s %-18s %-18s\n", "conc", "CPU us", "ctx switches",
-            "allocations", "bytes allocated", "syscalls");
+    if (json_object_get(counts, "gateway_b"))
+        fprintf(f, "gateway = %s\ngateway_b = %s\n",
+                json_string_value(json_object_get(counts, "gateway")),
+                json_string_value(json_object_get(counts, "gateway_b")));
+    fprintf(f, "%5s %-10s %-18s %-18s %-18s %-18s %-18s\n", "conc", "gatewayd", "CPU us",
+            "ctx switches", "allocations", "bytes allocated", "syscalls");
     json_array_foreach(cells, i, c)
     {
-        fprintf(f, "%5d", (int)json_number_value(json_object_get(c, "concurrency")));
-        row(f, c, "gateway", keys, sc, dec, 5, 18);
-        /* The syscalls of the last traced run by name, the most frequent first. */
-        json_t *runs = json_object_get(json_object_get(c, "gateway"), "runs");
-        json_t *by = json_object_get(json_array_get(runs, json_array_size(runs) - 1), "syscalls");
-        const char *name;
-        json_t *v;
-        if (!json_object_size(by))
-            continue;
-        fprintf(f, "      syscalls/req:");
-        for (int k = 0; k < 12; k++) {
-            const char *best = NULL;
-            double bv = 0;
-            json_object_foreach(by, name, v)
-            {
-                double x = json_number_value(v);
-                if (x > bv && !json_object_get(json_object_get(c, "_shown"), name)) {
-                    bv = x;
-                    best = name;
-                }
-            }
-            if (!best || bv < 0.05)
-                break;
-            fprintf(f, " %s %.1f", best, bv);
-            if (!json_object_get(c, "_shown"))
-                json_object_set_new(c, "_shown", json_object());
-            json_object_set_new(json_object_get(c, "_shown"), best, json_true());
+        for (int p = 0; p < 2; p++) {
+            if (!json_object_get(c, parts[p]))
+                continue;
+            fprintf(f, "%5d %-10s", (int)json_number_value(json_object_get(c, "concurrency")),
+                    parts[p]);
+            row(f, c, parts[p], keys, sc, dec, 5, 18);
         }
-        json_object_del(c, "_shown");
-        fputc('\n', f);
+        for (int p = 0; p < 2; p++)
+            syscall_line(f, c, parts[p]);
     }
 }
 

@@ -15,6 +15,7 @@
 
 #include "cost.h"
 #include "direct.h"
+#include "floor.h"
 #include "http.h"
 #include "procs.h"
 #include "scenarios_int.h"
@@ -212,10 +213,13 @@ envv_json(const struct envv *e)
     return a;
 }
 
-/* Scenarios 1 and 2: for every concurrency, R repeats of direct and gateway. */
+/* Scenarios 1 and 2: for every concurrency, R repeats of direct and gateway;
+ * with `floor_gap_ms`, the loopback floor (floor.h) at that spacing next to
+ * them in the concurrency-1 cell. */
 static int
 side_by_side(struct bench *b, const char *name, const struct envv *sim, const struct envv *gw,
-             const unsigned *concs, int nconc, const struct load *tmpl, const char *const *cmp_keys)
+             const unsigned *concs, int nconc, const struct load *tmpl, const char *const *cmp_keys,
+             double floor_gap_ms)
 {
     struct sides s;
     json_t *cells = json_array();
@@ -249,6 +253,12 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
             }
             if (res[0] && res[1])
                 compare(part(cell, "compare"), res[0], res[1], cmp_keys);
+            if (floor_gap_ms > 0 && concs[i] == 1) {
+                struct run r = {0};
+                floor_run(l.duration_s, floor_gap_ms, &r);
+                record_run(b, &r, part(cell, "floor"), 0);
+                run_free(&r);
+            }
             progress_note("%s: run %d/%d, concurrency %u done", name, rep + 1, b->repeats,
                           concs[i]);
         }
@@ -282,7 +292,7 @@ scenario_nonstream(struct bench *b)
                                        NULL};
     struct envv sim = {0}, gw = {0};
     struct load l = nonstream_cell(b, &sim, &gw);
-    return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys);
+    return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys, 0);
 }
 
 const unsigned stream_concs[STREAM_NCONC] = {1, 16};
@@ -322,5 +332,6 @@ scenario_stream(struct bench *b)
 {
     struct envv sim = {0}, gw = {0};
     struct load l = stream_cell(b, &sim, &gw);
-    return side_by_side(b, "stream", &sim, &gw, stream_concs, STREAM_NCONC, &l, stream_keys);
+    /* The floor at the simulator's chunk spacing (LINGMA_SIM_CHUNK_MS). */
+    return side_by_side(b, "stream", &sim, &gw, stream_concs, STREAM_NCONC, &l, stream_keys, 5);
 }

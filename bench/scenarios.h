@@ -6,7 +6,8 @@
 
 struct bench {
     const char *sim_bin;
-    const char *gw_bin; /* NULL: direct only */
+    const char *gw_bin;   /* NULL: direct only */
+    const char *gw_bin_b; /* scenario 6: a second gatewayd counted side by side, or NULL */
     int quick;
     int repeats;
     unsigned idle_n[4];       /* stream counts of scenario 3, 0-terminated */

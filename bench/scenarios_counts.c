@@ -132,37 +132,77 @@ counts_cell(struct bench *b, struct gateway *g, struct http *h, const char *mc_f
     run_free(&tr);
 }
 
+/* One gateway of the comparison, with its own simulator and files. */
+struct counted {
+    const char *bin;
+    const char *part; /* "gateway" or "gateway_b" */
+    struct gateway g;
+    struct http *h;
+    char *dir;
+    char mc_file[4200], st_out[4200];
+};
+
+static int
+counted_open(struct bench *b, struct counted *k, const struct envv *base)
+{
+    struct envv env = *base;
+    char err[512];
+    for (int i = 0; i < env.n; i++)
+        env.p[i] = env.buf[i];
+    k->dir = bench_tempdir("counts");
+    if (!k->dir)
+        return -1;
+    snprintf(k->st_out, sizeof(k->st_out), "%s/strace.txt", k->dir);
+    if (b->malloc_count) {
+        snprintf(k->mc_file, sizeof(k->mc_file), "%s/malloc-count", k->dir);
+        envv_add(&env, "LD_PRELOAD=%s", b->malloc_count);
+        envv_add(&env, "MALLOC_COUNT_FILE=%s", k->mc_file);
+    }
+    if (gateway_start(&k->g, k->bin, b->sim_bin, env.p, err, sizeof(err)) != 0) {
+        progress_note("counts: %s: %s", k->bin, err);
+        return -1;
+    }
+    if (http_open(&k->h, k->g.url) != 0) {
+        gateway_stop(&k->g);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+counted_close(struct counted *k)
+{
+    if (k->h) {
+        http_close(k->h);
+        gateway_stop(&k->g);
+    }
+    bench_rmtree(k->dir);
+}
+
 int
 scenario_counts(struct bench *b)
 {
     static const unsigned concs[] = {1, 64};
     struct envv sim = {0}, gw = {0}, env = {0};
     struct load tmpl = nonstream_cell(b, &sim, &gw);
-    struct gateway g;
-    struct http *h = NULL;
-    char err[512], mc_file[4200] = "", st_out[4200];
+    struct counted k[2] = {{.bin = b->gw_bin, .part = "gateway"},
+                           {.bin = b->gw_bin_b, .part = "gateway_b"}};
+    int nk = b->gw_bin_b ? 2 : 1;
     json_t *cells = json_array();
-    json_object_set_new(b->root, "counts",
-                        json_pack("{s:o,s:o}", "cells", cells, "sim", envv_json(&sim)));
-    char *dir = bench_tempdir("counts");
-    if (!dir) {
-        b->failures++;
-        return -1;
-    }
-    snprintf(st_out, sizeof(st_out), "%s/strace.txt", dir);
+    json_t *o =
+        json_pack("{s:o,s:o,s:s}", "cells", cells, "sim", envv_json(&sim), "gateway", b->gw_bin);
+    if (b->gw_bin_b)
+        json_object_set_new(o, "gateway_b", json_string(b->gw_bin_b));
+    json_object_set_new(b->root, "counts", o);
     envv_cat(&env, &sim);
     envv_cat(&env, &gw);
-    if (b->malloc_count) {
-        snprintf(mc_file, sizeof(mc_file), "%s/malloc-count", dir);
-        envv_add(&env, "LD_PRELOAD=%s", b->malloc_count);
-        envv_add(&env, "MALLOC_COUNT_FILE=%s", mc_file);
-    }
-    if (gateway_start(&g, b->gw_bin, b->sim_bin, env.p, err, sizeof(err)) != 0 ||
-        http_open(&h, g.url) != 0) {
-        progress_note("counts: gateway: %s", err);
-        b->failures++;
-        bench_rmtree(dir);
-        return -1;
+    for (int j = 0; j < nk; j++) {
+        if (counted_open(b, &k[j], &env) != 0) {
+            b->failures++;
+            for (int i = 0; i <= j; i++)
+                counted_close(&k[i]);
+            return -1;
+        }
     }
     for (size_t i = 0; i < sizeof(concs) / sizeof(concs[0]); i++) {
         json_t *cell = json_pack("{s:i}", "concurrency", (int)concs[i]);
@@ -172,13 +212,16 @@ scenario_counts(struct bench *b)
         l.duration_s = 0;
         l.total = b->quick ? 100 : (concs[i] == 1 ? 1000 : 4000);
         for (int rep = 0; rep < (b->quick ? 1 : 3); rep++) {
-            counts_cell(b, &g, h, b->malloc_count ? mc_file : NULL, st_out, &l,
-                        part(cell, "gateway"));
+            /* A/B: the gateway that goes first alternates. */
+            for (int j = 0; j < nk; j++) {
+                struct counted *c = &k[(j + rep) % nk];
+                counts_cell(b, &c->g, c->h, b->malloc_count ? c->mc_file : NULL, c->st_out, &l,
+                            part(cell, c->part));
+            }
             progress_note("counts: concurrency %u, run %d done", concs[i], rep + 1);
         }
     }
-    http_close(h);
-    gateway_stop(&g);
-    bench_rmtree(dir);
+    for (int j = 0; j < nk; j++)
+        counted_close(&k[j]);
     return 0;
 }
