@@ -1,5 +1,7 @@
 /* JSON-lines log formatting and redaction (pure); see log.h. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -252,9 +254,20 @@ set(json_t *o, const char *key, json_t *v)
 static const char *const standard_keys[] = {"time",  "level",  "msg",         "request_id",
                                             "route", "status", "duration_ms", "instance"};
 
+/* Whether an extra field is written at all: a key that is not valid
+ * UTF-8 or that names a standard field is dropped. */
+static bool
+extra_dropped(const gw_log_kv *kv)
+{
+    bool clash = !kv->key || !gw_utf8_valid(kv->key, strlen(kv->key));
+    for (size_t k = 0; !clash && k < sizeof(standard_keys) / sizeof(*standard_keys); k++)
+        clash = strcmp(kv->key, standard_keys[k]) == 0;
+    return clash;
+}
+
 int
-gw_log_format(gw_buf *out, const struct timespec *now, lingma_log_level level, const char *msg,
-              const gw_log_fields *f, const char *const *secrets, size_t n_secrets)
+gw_log_format_tree(gw_buf *out, const struct timespec *now, lingma_log_level level, const char *msg,
+                   const gw_log_fields *f, const char *const *secrets, size_t n_secrets)
 {
     char ts[32];
     json_t *o = json_object();
@@ -275,10 +288,7 @@ gw_log_format(gw_buf *out, const struct timespec *now, lingma_log_level level, c
             ok = set(o, "instance", text(f->instance, false, NULL, 0));
         for (size_t i = 0; ok && i < f->n_extra; i++) {
             const gw_log_kv *kv = &f->extra[i];
-            bool clash = !kv->key || !gw_utf8_valid(kv->key, strlen(kv->key));
-            for (size_t k = 0; !clash && k < sizeof(standard_keys) / sizeof(*standard_keys); k++)
-                clash = strcmp(kv->key, standard_keys[k]) == 0;
-            if (clash)
+            if (extra_dropped(kv))
                 continue;
             json_t *v;
             switch (kv->kind) {
@@ -307,4 +317,215 @@ gw_log_format(gw_buf *out, const struct timespec *now, lingma_log_level level, c
     }
     json_decref(o);
     return rc;
+}
+
+/* ---- the direct writer ----------------------------------------------------
+ *
+ * The same line as gw_log_format_tree, written straight into `out`: no
+ * JSON tree, and one scratch buffer per line instead of two per text
+ * field. It reproduces jansson's compact output (insertion order, the
+ * escapes of dump.c, reals as "%.15g" with jansson's fix-ups), and
+ * test-gw-log checks the two byte for byte. Lines it does not reproduce
+ * (two extras with one key, where jansson keeps the first position and the
+ * last value; a non-finite duration, which jansson refuses) go to the tree.
+ */
+
+/* A JSON string of valid UTF-8, escaped as jansson escapes it. */
+static int
+put_string(gw_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (gw_buf_reserve(out, len + 2) != 0)
+        return LINGMA_ENOMEM;
+    out->data[out->len++] = '"';
+    size_t run = 0; /* bytes at s that need no escape */
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)s[i] : 0;
+        if (i < len && c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (gw_buf_append(out, s + run, i - run) != 0)
+            return LINGMA_ENOMEM;
+        run = i + 1;
+        if (i == len)
+            break;
+        char e[7] = {'\\', 0};
+        size_t n = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            e[1] = (char)c;
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
+        default:
+            memcpy(e + 1, "u00", 3);
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 0xF];
+            n = 6;
+            break;
+        }
+        if (gw_buf_append(out, e, n) != 0)
+            return LINGMA_ENOMEM;
+    }
+    return gw_buf_append(out, "\"", 1);
+}
+
+/* A text field: redacted when asked, invalid UTF-8 replaced, escaped.
+ * `scratch` is reused from field to field. */
+static int
+put_text(gw_buf *out, gw_buf *scratch, const char *s, bool redact, const char *const *secrets,
+         size_t n_secrets)
+{
+    size_t len = strlen(s);
+    gw_buf_reset(scratch);
+    if (redact) {
+        if (gw_log_redact(scratch, s, len, secrets, n_secrets) != 0)
+            return LINGMA_ENOMEM;
+        s = scratch->data ? scratch->data : "";
+        len = scratch->len;
+    }
+    if (gw_utf8_valid(s, len))
+        return put_string(out, s, len);
+    gw_buf u = GW_BUF_INIT;
+    int rc = gw_utf8_sanitize(&u, s, len) == 0 ? put_string(out, u.data ? u.data : "", u.len)
+                                               : LINGMA_ENOMEM;
+    gw_buf_free(&u);
+    return rc;
+}
+
+/* A real as jansson writes it with JSON_REAL_PRECISION(15): "%.15g", a
+ * ".0" when that looks like an integer, and no '+' or leading zeros in
+ * the exponent. */
+static int
+put_real(gw_buf *out, double v)
+{
+    char b[64];
+    int n = snprintf(b, sizeof(b), "%.15g", v);
+    if (n < 0 || (size_t)n >= sizeof(b) - 3)
+        return LINGMA_EINVAL;
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        memcpy(b + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(b, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(b + n - end) + 1);
+            n -= (int)(end - start);
+        }
+    }
+    return gw_buf_append(out, b, (size_t)n);
+}
+
+/* ,"key": */
+static int
+put_key(gw_buf *out, const char *key)
+{
+    if (gw_buf_append(out, ",", 1) != 0 || put_string(out, key, strlen(key)) != 0)
+        return LINGMA_ENOMEM;
+    return gw_buf_append(out, ":", 1);
+}
+
+static bool
+direct_ok(const gw_log_fields *f)
+{
+    if (!f)
+        return true;
+    if (f->duration_ms >= 0 && !isfinite(f->duration_ms))
+        return false;
+    for (size_t i = 0; i < f->n_extra; i++) {
+        if (extra_dropped(&f->extra[i]))
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (!extra_dropped(&f->extra[j]) && strcmp(f->extra[i].key, f->extra[j].key) == 0)
+                return false;
+    }
+    return true;
+}
+
+int
+gw_log_format_direct(gw_buf *out, const struct timespec *now, lingma_log_level level,
+                     const char *msg, const gw_log_fields *f, const char *const *secrets,
+                     size_t n_secrets)
+{
+    char ts[32], num[32];
+    gw_buf scratch = GW_BUF_INIT;
+    size_t mark = out->len;
+    const char *lvl = gw_log_level_name(level);
+    int rc = gw_buf_append(out, "{\"time\":", 8);
+    gw_log_time(ts, now);
+    rc = rc ? rc : put_string(out, ts, strlen(ts));
+    rc = rc ? rc : put_key(out, "level");
+    rc = rc ? rc : put_string(out, lvl, strlen(lvl));
+    rc = rc ? rc : put_key(out, "msg");
+    rc = rc ? rc : put_text(out, &scratch, msg ? msg : "", true, secrets, n_secrets);
+    if (!rc && f) {
+        if (!rc && f->request_id && !(rc = put_key(out, "request_id")))
+            rc = put_text(out, &scratch, f->request_id, false, NULL, 0);
+        if (!rc && f->route && !(rc = put_key(out, "route")))
+            rc = put_text(out, &scratch, f->route, false, NULL, 0);
+        if (!rc && f->status && !(rc = put_key(out, "status"))) {
+            snprintf(num, sizeof(num), "%d", f->status);
+            rc = gw_buf_puts(out, num);
+        }
+        if (!rc && f->duration_ms >= 0 && !(rc = put_key(out, "duration_ms")))
+            rc = put_real(out, f->duration_ms);
+        if (!rc && f->instance && !(rc = put_key(out, "instance")))
+            rc = put_text(out, &scratch, f->instance, false, NULL, 0);
+        for (size_t i = 0; !rc && i < f->n_extra; i++) {
+            const gw_log_kv *kv = &f->extra[i];
+            if (extra_dropped(kv) || (rc = put_key(out, kv->key)))
+                continue;
+            switch (kv->kind) {
+            case GW_LOG_STR:
+                rc = kv->s ? put_text(out, &scratch, kv->s, true, secrets, n_secrets)
+                           : gw_buf_puts(out, "null");
+                break;
+            case GW_LOG_INT:
+                snprintf(num, sizeof(num), "%lld", (long long)kv->i);
+                rc = gw_buf_puts(out, num);
+                break;
+            case GW_LOG_DOUBLE:
+                rc = isfinite(kv->d) ? put_real(out, kv->d) : gw_buf_puts(out, "null");
+                break;
+            default:
+                rc = gw_buf_puts(out, kv->b ? "true" : "false");
+                break;
+            }
+        }
+    }
+    rc = rc ? rc : gw_buf_append(out, "}\n", 2);
+    gw_buf_free(&scratch);
+    if (rc) {
+        gw_buf_truncate(out, mark);
+        return LINGMA_ENOMEM;
+    }
+    return 0;
+}
+
+int
+gw_log_format(gw_buf *out, const struct timespec *now, lingma_log_level level, const char *msg,
+              const gw_log_fields *f, const char *const *secrets, size_t n_secrets)
+{
+    if (direct_ok(f))
+        return gw_log_format_direct(out, now, level, msg, f, secrets, n_secrets);
+    return gw_log_format_tree(out, now, level, msg, f, secrets, n_secrets);
 }
