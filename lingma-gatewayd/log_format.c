@@ -9,6 +9,7 @@
 
 #include "lingma/common.h"
 
+#include "jsonout.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -323,65 +324,12 @@ gw_log_format_tree(gw_buf *out, const struct timespec *now, lingma_log_level lev
  *
  * The same line as gw_log_format_tree, written straight into `out`: no
  * JSON tree, and one scratch buffer per line instead of two per text
- * field. It reproduces jansson's compact output (insertion order, the
- * escapes of dump.c, reals as "%.15g" with jansson's fix-ups), and
+ * field. It reproduces jansson's compact output (insertion order; the
+ * values through jsonout.h), and
  * test-gw-log checks the two byte for byte. Lines it does not reproduce
  * (two extras with one key, where jansson keeps the first position and the
  * last value; a non-finite duration, which jansson refuses) go to the tree.
  */
-
-/* A JSON string of valid UTF-8, escaped as jansson escapes it. */
-static int
-put_string(gw_buf *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (gw_buf_reserve(out, len + 2) != 0)
-        return LINGMA_ENOMEM;
-    out->data[out->len++] = '"';
-    size_t run = 0; /* bytes at s that need no escape */
-    for (size_t i = 0; i <= len; i++) {
-        unsigned char c = i < len ? (unsigned char)s[i] : 0;
-        if (i < len && c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (gw_buf_append(out, s + run, i - run) != 0)
-            return LINGMA_ENOMEM;
-        run = i + 1;
-        if (i == len)
-            break;
-        char e[7] = {'\\', 0};
-        size_t n = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            e[1] = (char)c;
-            break;
-        case '\b':
-            e[1] = 'b';
-            break;
-        case '\f':
-            e[1] = 'f';
-            break;
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        default:
-            memcpy(e + 1, "u00", 3);
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 0xF];
-            n = 6;
-            break;
-        }
-        if (gw_buf_append(out, e, n) != 0)
-            return LINGMA_ENOMEM;
-    }
-    return gw_buf_append(out, "\"", 1);
-}
 
 /* A text field: redacted when asked, invalid UTF-8 replaced, escaped.
  * `scratch` is reused from field to field. */
@@ -397,51 +345,7 @@ put_text(gw_buf *out, gw_buf *scratch, const char *s, bool redact, const char *c
         s = scratch->data ? scratch->data : "";
         len = scratch->len;
     }
-    if (gw_utf8_valid(s, len))
-        return put_string(out, s, len);
-    gw_buf u = GW_BUF_INIT;
-    int rc = gw_utf8_sanitize(&u, s, len) == 0 ? put_string(out, u.data ? u.data : "", u.len)
-                                               : LINGMA_ENOMEM;
-    gw_buf_free(&u);
-    return rc;
-}
-
-/* A real as jansson writes it with JSON_REAL_PRECISION(15): "%.15g", a
- * ".0" when that looks like an integer, and no '+' or leading zeros in
- * the exponent. */
-static int
-put_real(gw_buf *out, double v)
-{
-    char b[64];
-    int n = snprintf(b, sizeof(b), "%.15g", v);
-    if (n < 0 || (size_t)n >= sizeof(b) - 3)
-        return LINGMA_EINVAL;
-    if (!strchr(b, '.') && !strchr(b, 'e')) {
-        memcpy(b + n, ".0", 3);
-        n += 2;
-    }
-    char *e = strchr(b, 'e');
-    if (e) {
-        char *start = e + 1, *end = e + 2;
-        if (*start == '-')
-            start++;
-        while (*end == '0')
-            end++;
-        if (end != start) {
-            memmove(start, end, (size_t)(b + n - end) + 1);
-            n -= (int)(end - start);
-        }
-    }
-    return gw_buf_append(out, b, (size_t)n);
-}
-
-/* ,"key": */
-static int
-put_key(gw_buf *out, const char *key)
-{
-    if (gw_buf_append(out, ",", 1) != 0 || put_string(out, key, strlen(key)) != 0)
-        return LINGMA_ENOMEM;
-    return gw_buf_append(out, ":", 1);
+    return gw_jsonout_text(out, s, len);
 }
 
 static bool
@@ -472,27 +376,27 @@ gw_log_format_direct(gw_buf *out, const struct timespec *now, lingma_log_level l
     const char *lvl = gw_log_level_name(level);
     int rc = gw_buf_append(out, "{\"time\":", 8);
     gw_log_time(ts, now);
-    rc = rc ? rc : put_string(out, ts, strlen(ts));
-    rc = rc ? rc : put_key(out, "level");
-    rc = rc ? rc : put_string(out, lvl, strlen(lvl));
-    rc = rc ? rc : put_key(out, "msg");
+    rc = rc ? rc : gw_jsonout_string(out, ts, strlen(ts));
+    rc = rc ? rc : gw_jsonout_key(out, "level", false);
+    rc = rc ? rc : gw_jsonout_string(out, lvl, strlen(lvl));
+    rc = rc ? rc : gw_jsonout_key(out, "msg", false);
     rc = rc ? rc : put_text(out, &scratch, msg ? msg : "", true, secrets, n_secrets);
     if (!rc && f) {
-        if (!rc && f->request_id && !(rc = put_key(out, "request_id")))
+        if (!rc && f->request_id && !(rc = gw_jsonout_key(out, "request_id", false)))
             rc = put_text(out, &scratch, f->request_id, false, NULL, 0);
-        if (!rc && f->route && !(rc = put_key(out, "route")))
+        if (!rc && f->route && !(rc = gw_jsonout_key(out, "route", false)))
             rc = put_text(out, &scratch, f->route, false, NULL, 0);
-        if (!rc && f->status && !(rc = put_key(out, "status"))) {
+        if (!rc && f->status && !(rc = gw_jsonout_key(out, "status", false))) {
             snprintf(num, sizeof(num), "%d", f->status);
             rc = gw_buf_puts(out, num);
         }
-        if (!rc && f->duration_ms >= 0 && !(rc = put_key(out, "duration_ms")))
-            rc = put_real(out, f->duration_ms);
-        if (!rc && f->instance && !(rc = put_key(out, "instance")))
+        if (!rc && f->duration_ms >= 0 && !(rc = gw_jsonout_key(out, "duration_ms", false)))
+            rc = gw_jsonout_real(out, f->duration_ms);
+        if (!rc && f->instance && !(rc = gw_jsonout_key(out, "instance", false)))
             rc = put_text(out, &scratch, f->instance, false, NULL, 0);
         for (size_t i = 0; !rc && i < f->n_extra; i++) {
             const gw_log_kv *kv = &f->extra[i];
-            if (extra_dropped(kv) || (rc = put_key(out, kv->key)))
+            if (extra_dropped(kv) || (rc = gw_jsonout_key(out, kv->key, false)))
                 continue;
             switch (kv->kind) {
             case GW_LOG_STR:
@@ -504,7 +408,7 @@ gw_log_format_direct(gw_buf *out, const struct timespec *now, lingma_log_level l
                 rc = gw_buf_puts(out, num);
                 break;
             case GW_LOG_DOUBLE:
-                rc = isfinite(kv->d) ? put_real(out, kv->d) : gw_buf_puts(out, "null");
+                rc = isfinite(kv->d) ? gw_jsonout_real(out, kv->d) : gw_buf_puts(out, "null");
                 break;
             default:
                 rc = gw_buf_puts(out, kv->b ? "true" : "false");
