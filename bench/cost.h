@@ -24,6 +24,7 @@ struct cost {
     pid_t pid;           /* the gateway; 0: this process but the calling thread */
     const char *mc_file; /* the gateway's malloc-count file, or NULL */
     double cpu_ns;       /* from cost_begin to cost_end: the deltas */
+    double driver_ns;    /* the calling (driver) thread's own CPU */
     long ctxsw;
     struct malloc_counts mc;
     int mc_ok;
@@ -33,8 +34,10 @@ struct cost {
 void cost_begin(struct cost *c, pid_t pid, const char *mc_file);
 /* Stop: the fields now hold what the window cost. */
 void cost_end(struct cost *c);
-/* Add cpu_us_per_req, ctxsw_per_req (and allocs_per_req, alloc_bytes_per_req
- * when counted) to `run` for `requests` completed requests (none when 0). */
+/* Add cpu_us_per_req, ctxsw_per_req, driver_cpu_us_per_req (the load
+ * generator's share: curl's parsing for the gateway, next to nothing for
+ * direct) and, when counted, allocs_per_req and alloc_bytes_per_req to
+ * `run` for `requests` completed requests (none when 0). */
 void cost_record(const struct cost *c, json_t *run, unsigned long requests);
 
 /* The counters of a malloc-count file; -1 when it is not (yet) live. */

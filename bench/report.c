@@ -221,14 +221,16 @@ row(FILE *f, json_t *obj, const char *part, const char *const *keys, const doubl
 static void
 table_nonstream(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps",        "lat_p50_us",     "lat_p90_us",   "lat_p99_us",
-                                       "lat_max_us", "cpu_us_per_req", "ctxsw_per_req"};
-    static const double sc[] = {1, 1, 1, 1, 1, 1, 1};
-    static const int dec[] = {0, 0, 0, 0, 0, 0, 1};
-    static const char *const ckeys[] = {
-        "throughput_ratio", "added_lat_p50_us",     "added_lat_p90_us",   "added_lat_p99_us",
-        "added_lat_max_us", "added_cpu_us_per_req", "added_ctxsw_per_req"};
-    static const int cdec[] = {2, 0, 0, 0, 0, 0, 1};
+    static const char *const keys[] = {"rps",           "lat_p50_us",           "lat_p90_us",
+                                       "lat_p99_us",    "lat_max_us",           "cpu_us_per_req",
+                                       "ctxsw_per_req", "driver_cpu_us_per_req"};
+    static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1};
+    static const int dec[] = {0, 0, 0, 0, 0, 0, 1, 0};
+    static const char *const ckeys[] = {"throughput_ratio",    "added_lat_p50_us",
+                                        "added_lat_p90_us",    "added_lat_p99_us",
+                                        "added_lat_max_us",    "added_cpu_us_per_req",
+                                        "added_ctxsw_per_req", "added_driver_cpu_us_per_req"};
+    static const int cdec[] = {2, 0, 0, 0, 0, 0, 1, 0};
     json_t *cells = json_object_get(json_object_get(root, "nonstream"), "cells");
     json_t *c;
     size_t i;
@@ -236,19 +238,20 @@ table_nonstream(FILE *f, json_t *root)
         return;
     fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us; CPU per"
                " request in us: gatewayd, or liblingma's threads for direct)\n");
-    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path",
-            "req/s (gw: ratio)", "p50", "p90", "p99", "max", "CPU/req", "ctx switches/req");
+    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path",
+            "req/s (gw: ratio)", "p50", "p90", "p99", "max", "CPU/req", "ctx switches/req",
+            "client CPU/req");
     json_array_foreach(cells, i, c)
     {
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         fprintf(f, "%5d %-8s", conc, "direct");
-        row(f, c, "direct", keys, sc, dec, 7, 22);
+        row(f, c, "direct", keys, sc, dec, 8, 22);
         if (!json_object_get(c, "gateway"))
             continue;
         fprintf(f, "%5d %-8s", conc, "gateway");
-        row(f, c, "gateway", keys, sc, dec, 7, 22);
+        row(f, c, "gateway", keys, sc, dec, 8, 22);
         fprintf(f, "%5d %-8s", conc, "added");
-        row(f, c, "compare", ckeys, sc, cdec, 7, 22);
+        row(f, c, "compare", ckeys, sc, cdec, 8, 22);
     }
 }
 

@@ -287,8 +287,13 @@ int
 scenario_nonstream(struct bench *b)
 {
     static const unsigned concs[] = {1, 16, 64, 256};
-    static const char *const keys[] = {"lat_p50_us", "lat_p90_us",     "lat_p99_us",
-                                       "lat_max_us", "cpu_us_per_req", "ctxsw_per_req",
+    static const char *const keys[] = {"lat_p50_us",
+                                       "lat_p90_us",
+                                       "lat_p99_us",
+                                       "lat_max_us",
+                                       "cpu_us_per_req",
+                                       "ctxsw_per_req",
+                                       "driver_cpu_us_per_req",
                                        NULL};
     struct envv sim = {0}, gw = {0};
     struct load l = nonstream_cell(b, &sim, &gw);
