@@ -142,18 +142,6 @@ warm_load(const struct load *load)
     return w;
 }
 
-int
-drive_http(struct http *h, const struct load *load, struct run *r, int warm)
-{
-    if (warm) {
-        struct load w = warm_load(load);
-        struct run wr = {0};
-        http_run(h, &w, &wr);
-        run_free(&wr);
-    }
-    return http_run(h, load, r);
-}
-
 /* A short unmeasured run first: connections opened, caches warm. The
  * measured run's cost goes to `c` (see cost.h). */
 int

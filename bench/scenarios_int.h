@@ -46,8 +46,6 @@ int drive(struct sides *s, int gateway, const struct load *load, struct run *r, 
           struct cost *c);
 /* The unmeasured warm-up of `load`: 2·C requests, at least 20. */
 struct load warm_load(const struct load *load);
-/* The same through a gateway's HTTP client alone. */
-int drive_http(struct http *h, const struct load *load, struct run *r, int warm);
 
 /* Append {"added_<key>": b - a for each key, "throughput_ratio": b/a of
  * "rps"} to `runs`: `b` measured against its baseline `a` of the same
