@@ -4,6 +4,7 @@
  *   lingma-bench --sim PATH [--gateway PATH] [--out DIR] [--quick]
  *                [--direct-only] [--repeat N] [--scenarios 1,2,3,4,5]
  *                [--idle N[,N...]] [--concurrency N[,N...]]
+ *                [--malloc-count SO] [--strace PATH|none] [--gateway-b PATH]
  *
  * It starts everything it measures itself (lingma-sim under a direct pool,
  * lingma-gatewayd with its own lingma-sim), on ephemeral ports in temp
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -26,16 +28,22 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: lingma-bench --sim PATH [--gateway PATH] [options]\n"
-               "  --sim PATH         the lingma-sim binary (or $LINGMA_SIM_BIN)\n"
-               "  --gateway PATH     the lingma-gatewayd binary (or $LINGMA_GATEWAYD_BIN)\n"
-               "  --direct-only      measure liblingma alone (no gateway)\n"
-               "  --quick            small runs: a smoke test, under a minute\n"
-               "  --repeat N         repeats per cell (default 5, quick 2)\n"
-               "  --scenarios LIST   which of 1,2,3,4,5 to run (default all; 3-5 need a gateway)\n"
-               "  --idle LIST        stream counts of scenario 3 (default 1000,10000; quick 200)\n"
-               "  --concurrency LIST only these cells of scenarios 1 and 2 (e.g. 256)\n"
-               "  --out DIR          where lingma-bench.json and .txt go (default .)\n");
+    fprintf(f,
+            "usage: lingma-bench --sim PATH [--gateway PATH] [options]\n"
+            "  --sim PATH         the lingma-sim binary (or $LINGMA_SIM_BIN)\n"
+            "  --gateway PATH     the lingma-gatewayd binary (or $LINGMA_GATEWAYD_BIN)\n"
+            "  --direct-only      measure liblingma alone (no gateway)\n"
+            "  --quick            small runs: a smoke test, under a minute\n"
+            "  --repeat N         repeats per cell (default 5, quick 2)\n"
+            "  --scenarios LIST   which of 1,2,3,4,5,6 to run (default all; 3-6 need a gateway)\n"
+            "  --idle LIST        stream counts of scenario 3 (default 1000,10000; quick 200)\n"
+            "  --concurrency LIST only these cells of scenarios 1 and 2 (e.g. 256)\n"
+            "  --malloc-count SO  6: count gatewayd's allocations with this preloaded shim\n"
+            "                     (tools/malloc-count; none: not counted)\n"
+            "  --strace PATH      6: count gatewayd's syscalls with this strace (default\n"
+            "                     /usr/bin/strace when present, not in --quick; none: off)\n"
+            "  --gateway-b PATH   6: a second lingma-gatewayd counted side by side\n"
+            "  --out DIR          where lingma-bench.json and .txt go (default .)\n");
 }
 
 static int
@@ -61,8 +69,9 @@ main(int argc, char **argv)
     struct bench b = {0};
     const char *out = ".";
     int direct_only = 0, repeat = 0;
-    unsigned which[5] = {1, 2, 3, 4, 5};
-    int nwhich = 5, nidle = 0, nconc = 0;
+    unsigned which[6] = {1, 2, 3, 4, 5, 6};
+    int nwhich = 6, nidle = 0, nconc = 0;
+    const char *strace = NULL;
     unsigned idle[3];
 
     b.sim_bin = getenv("LINGMA_SIM_BIN");
@@ -86,9 +95,15 @@ main(int argc, char **argv)
         } else if (v && !strcmp(a, "--repeat")) {
             repeat = atoi(argv[++i]);
         } else if (v && !strcmp(a, "--scenarios")) {
-            nwhich = parse_list(argv[++i], which, 5);
+            nwhich = parse_list(argv[++i], which, 6);
         } else if (v && !strcmp(a, "--concurrency")) {
             nconc = parse_list(argv[++i], b.concs, 7);
+        } else if (v && !strcmp(a, "--gateway-b")) {
+            b.gw_bin_b = argv[++i];
+        } else if (v && !strcmp(a, "--malloc-count")) {
+            b.malloc_count = argv[++i];
+        } else if (v && !strcmp(a, "--strace")) {
+            strace = argv[++i];
         } else if (v && !strcmp(a, "--idle")) {
             nidle = parse_list(argv[++i], idle, 3);
         } else {
@@ -108,6 +123,11 @@ main(int argc, char **argv)
         b.gw_bin = NULL;
     b.out = out;
     b.repeats = repeat ? repeat : (b.quick ? 2 : 5);
+    /* strace only where asked for or in a full run: the quick run is a
+     * test, and a machine may refuse ptrace. */
+    if (!strace && !b.quick && access("/usr/bin/strace", X_OK) == 0)
+        strace = "/usr/bin/strace";
+    b.strace = strace && strcmp(strace, "none") ? strace : NULL;
     if (nidle) {
         memcpy(b.idle_n, idle, (size_t)nidle * sizeof(*idle));
     } else if (b.quick) {
@@ -155,6 +175,10 @@ main(int argc, char **argv)
         case 5:
             if (b.gw_bin)
                 scenario_apis(&b);
+            break;
+        case 6:
+            if (b.gw_bin)
+                scenario_counts(&b);
             break;
         default:
             fprintf(stderr, "lingma-bench: no scenario %u\n", which[i]);

@@ -4,6 +4,7 @@
  * Every process the benchmark starts is ended by its pid: the machine is
  * shared, and a pattern kill could hit someone else's gateway.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -329,6 +330,41 @@ proc_cpu_ns(pid_t pid)
     if (clock_getcpuclockid(pid, &c) != 0 || clock_gettime(c, &ts) != 0)
         return -1;
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+long
+proc_tasks_status(pid_t pid, pid_t skip_tid, const char *key, long *zeros)
+{
+    char dir[64], path[128];
+    long sum = 0;
+    snprintf(dir, sizeof(dir), "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    if (zeros)
+        *zeros = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long tid = strtol(e->d_name, NULL, 10);
+        if (tid <= 0 || tid == (long)skip_tid)
+            continue;
+        snprintf(path, sizeof(path), "%s/%ld/status", dir, tid);
+        long v = file_kb(path, key);
+        if (v > 0)
+            sum += v;
+        else if (v == 0 && zeros)
+            (*zeros)++;
+    }
+    closedir(d);
+    return sum;
+}
+
+long
+proc_ctxsw(pid_t pid, pid_t skip_tid)
+{
+    long v = proc_tasks_status(pid, skip_tid, "voluntary_ctxt_switches", NULL);
+    long nv = proc_tasks_status(pid, skip_tid, "nonvoluntary_ctxt_switches", NULL);
+    return v < 0 || nv < 0 ? -1 : v + nv;
 }
 
 static void

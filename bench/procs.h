@@ -51,6 +51,16 @@ double proc_cpu_s(pid_t pid);
  * -1 when unknown. */
 double proc_cpu_ns(pid_t pid);
 
+/* Voluntary plus involuntary context switches of every thread of `pid`
+ * but `skip_tid` (0: none), summed over /proc/PID/task/TID/status (the
+ * process's own status file counts its main thread only); -1 when
+ * unknown. Threads that exited take their counts with them. */
+long proc_ctxsw(pid_t pid, pid_t skip_tid);
+/* The numeric /proc/PID/task/TID/status field `key` summed over the threads
+ * of `pid` but `skip_tid`; with `zeros`, also how many have it at 0. -1
+ * when `pid` is unknown. */
+long proc_tasks_status(pid_t pid, pid_t skip_tid, const char *key, long *zeros);
+
 /* Facts about this machine and build, as a JSON object. */
 json_t *machine_facts(void);
 

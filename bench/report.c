@@ -134,6 +134,35 @@ report_goals(json_t *root)
     goal(goals, "chunk relay p99, Lingma write to client read, through the gateway", "<= 200", r99,
          "us", r99 <= 200, NULL);
 
+    /* Issue 15: CPU per request at 64 clients, the throughput ratio at
+     * 16-256 (the worst cell decides), and the relay tail of both paths. */
+    json_t *c64 = cell(root, "nonstream", "concurrency", 64);
+    double gcpu = med(c64, "gateway", "cpu_us_per_req");
+    double dcpu = med(c64, "direct", "cpu_us_per_req");
+    goal(goals, "gatewayd CPU per non-streaming request, 64 clients", "<= 70", gcpu, "us",
+         gcpu <= 70, NULL);
+    goal(goals, "direct (liblingma) CPU per non-streaming request, 64 clients", "<= 50", dcpu, "us",
+         dcpu <= 50, NULL);
+    double worst = NAN;
+    json_t *cs = json_object_get(json_object_get(root, "nonstream"), "cells");
+    json_t *cc;
+    size_t ci;
+    json_array_foreach(cs, ci, cc)
+    {
+        double conc = json_number_value(json_object_get(cc, "concurrency"));
+        double ratio = med(cc, "compare", "throughput_ratio");
+        if (conc >= 16 && conc <= 256 && !isnan(ratio) && (isnan(worst) || ratio < worst))
+            worst = ratio;
+    }
+    goal(goals, "gateway throughput / direct, 16-256 clients (worst cell)", ">= 0.9", worst,
+         "ratio", worst >= 0.9, NULL);
+    double ra99 = med(s1, "compare", "added_relay_p99_us");
+    double rd99 = med(s1, "direct", "relay_p99_us");
+    goal(goals, "chunk relay p99 added by the gateway, concurrency 1", "<= 200", ra99, "us",
+         ra99 <= 200, NULL);
+    goal(goals, "chunk relay p99, direct, concurrency 1", "<= 500", rd99, "us", rd99 <= 500, NULL);
+    goal(goals, "chunk relay p99, gateway, concurrency 1", "<= 500", r99, "us", r99 <= 500, NULL);
+
     json_t *idle = cell(root, "idle", "streams", 10000);
     double rss = med(idle, "gateway", "rss_open_kb");
     double bad = med(idle, "gateway", "errors");
@@ -192,32 +221,37 @@ row(FILE *f, json_t *obj, const char *part, const char *const *keys, const doubl
 static void
 table_nonstream(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps", "lat_p50_us", "lat_p90_us", "lat_p99_us",
-                                       "lat_max_us"};
-    static const double sc[] = {1, 1, 1, 1, 1};
-    static const int dec[] = {0, 0, 0, 0, 0};
-    static const char *const ckeys[] = {"throughput_ratio", "added_lat_p50_us", "added_lat_p90_us",
-                                        "added_lat_p99_us", "added_lat_max_us"};
-    static const int cdec[] = {2, 0, 0, 0, 0};
+    static const char *const keys[] = {"rps",           "lat_p50_us",           "lat_p90_us",
+                                       "lat_p99_us",    "lat_max_us",           "cpu_us_per_req",
+                                       "ctxsw_per_req", "driver_cpu_us_per_req"};
+    static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1};
+    static const int dec[] = {0, 0, 0, 0, 0, 0, 1, 0};
+    static const char *const ckeys[] = {"throughput_ratio",    "added_lat_p50_us",
+                                        "added_lat_p90_us",    "added_lat_p99_us",
+                                        "added_lat_max_us",    "added_cpu_us_per_req",
+                                        "added_ctxsw_per_req", "added_driver_cpu_us_per_req"};
+    static const int cdec[] = {2, 0, 0, 0, 0, 0, 1, 0};
     json_t *cells = json_object_get(json_object_get(root, "nonstream"), "cells");
     json_t *c;
     size_t i;
     if (!json_array_size(cells))
         return;
-    fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us)\n");
-    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path", "req/s (gw: ratio)",
-            "p50", "p90", "p99", "max");
+    fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us; CPU per"
+               " request in us: gatewayd, or liblingma's threads for direct)\n");
+    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path",
+            "req/s (gw: ratio)", "p50", "p90", "p99", "max", "CPU/req", "ctx switches/req",
+            "client CPU/req");
     json_array_foreach(cells, i, c)
     {
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         fprintf(f, "%5d %-8s", conc, "direct");
-        row(f, c, "direct", keys, sc, dec, 5, 22);
+        row(f, c, "direct", keys, sc, dec, 8, 22);
         if (!json_object_get(c, "gateway"))
             continue;
         fprintf(f, "%5d %-8s", conc, "gateway");
-        row(f, c, "gateway", keys, sc, dec, 5, 22);
+        row(f, c, "gateway", keys, sc, dec, 8, 22);
         fprintf(f, "%5d %-8s", conc, "added");
-        row(f, c, "compare", ckeys, sc, cdec, 5, 22);
+        row(f, c, "compare", ckeys, sc, cdec, 8, 22);
     }
 }
 
@@ -244,13 +278,21 @@ table_stream(FILE *f, json_t *root)
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         fprintf(f, "%5d %-8s", conc, "direct");
         row(f, c, "direct", keys, sc, dec, 6, 20);
-        if (!json_object_get(c, "gateway"))
+        if (json_object_get(c, "gateway")) {
+            fprintf(f, "%5d %-8s", conc, "gateway");
+            row(f, c, "gateway", keys, sc, dec, 6, 20);
+            fprintf(f, "%5d %-8s", conc, "added");
+            row(f, c, "compare", ckeys, sc, dec, 6, 20);
+        }
+        if (!json_object_get(c, "floor"))
             continue;
-        fprintf(f, "%5d %-8s", conc, "gateway");
-        row(f, c, "gateway", keys, sc, dec, 6, 20);
-        fprintf(f, "%5d %-8s", conc, "added");
-        row(f, c, "compare", ckeys, sc, dec, 6, 20);
+        /* The loopback floor has relay columns only. */
+        fprintf(f, "%5d %-8s %-20s %-20s %-20s", conc, "floor", "-", "-", "-");
+        row(f, c, "floor", keys + 3, sc, dec, 3, 20);
     }
+    if (json_object_get(json_array_get(cells, 0), "floor"))
+        fprintf(f, "(floor: a bare loopback TCP stamp every 5 ms to a thread in poll(2), no lws,"
+                   " no liblingma; the machine's share of any relay)\n");
 }
 
 static void
@@ -309,13 +351,12 @@ table_overload(FILE *f, json_t *root)
 static void
 table_apis(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps",          "ttfb_p50_us",      "ttft_p50_us",
-                                       "ttft_p99_us",  "relay_p50_us",     "relay_p99_us",
-                                       "relay_max_us", "gw_cpu_us_per_req"};
-    static const char *const ckeys[] = {"throughput_ratio",   "added_ttfb_p50_us",
-                                        "added_ttft_p50_us",  "added_ttft_p99_us",
-                                        "added_relay_p50_us", "added_relay_p99_us",
-                                        "added_relay_max_us", "added_gw_cpu_us_per_req"};
+    static const char *const keys[] = {"rps",          "ttfb_p50_us",   "ttft_p50_us",
+                                       "ttft_p99_us",  "relay_p50_us",  "relay_p99_us",
+                                       "relay_max_us", "cpu_us_per_req"};
+    static const char *const ckeys[] = {
+        "throughput_ratio",   "added_ttfb_p50_us",  "added_ttft_p50_us",  "added_ttft_p99_us",
+        "added_relay_p50_us", "added_relay_p99_us", "added_relay_max_us", "added_cpu_us_per_req"};
     static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1};
     static const int dec[] = {1, 0, 0, 0, 0, 0, 0, 0};
     static const int cdec[] = {2, 0, 0, 0, 0, 0, 0, 0};
@@ -348,6 +389,74 @@ table_apis(FILE *f, json_t *root)
     }
 }
 
+/* The syscalls of the last traced run of `part` by name, most frequent first. */
+static void
+syscall_line(FILE *f, json_t *c, const char *part)
+{
+    json_t *runs = json_object_get(json_object_get(c, part), "runs");
+    json_t *by = json_object_get(json_array_get(runs, json_array_size(runs) - 1), "syscalls");
+    json_t *shown = json_object();
+    const char *name;
+    json_t *v;
+    if (json_object_size(by))
+        fprintf(f, "      %s syscalls/req:", part);
+    for (int k = 0; k < 12 && json_object_size(by); k++) {
+        const char *best = NULL;
+        double bv = 0;
+        json_object_foreach(by, name, v)
+        {
+            double x = json_number_value(v);
+            if (x > bv && !json_object_get(shown, name)) {
+                bv = x;
+                best = name;
+            }
+        }
+        if (!best || bv < 0.05)
+            break;
+        fprintf(f, " %s %.1f", best, bv);
+        json_object_set_new(shown, best, json_true());
+    }
+    if (json_object_size(by))
+        fputc('\n', f);
+    json_decref(shown);
+}
+
+static void
+table_counts(FILE *f, json_t *root)
+{
+    static const char *const keys[] = {"cpu_us_per_req", "ctxsw_per_req", "allocs_per_req",
+                                       "alloc_bytes_per_req", "syscalls_per_req"};
+    static const char *const parts[] = {"gateway", "gateway_b"};
+    static const double sc[] = {1, 1, 1, 1, 1};
+    static const int dec[] = {0, 1, 1, 0, 1};
+    json_t *counts = json_object_get(root, "counts");
+    json_t *cells = json_object_get(counts, "cells");
+    json_t *c;
+    size_t i;
+    if (!json_array_size(cells))
+        return;
+    fprintf(f, "\n6. Per non-streaming request, lingma-gatewayd (fixed-count runs; syscalls from"
+               " a second, traced run)\n");
+    if (json_object_get(counts, "gateway_b"))
+        fprintf(f, "gateway = %s\ngateway_b = %s\n",
+                json_string_value(json_object_get(counts, "gateway")),
+                json_string_value(json_object_get(counts, "gateway_b")));
+    fprintf(f, "%5s %-10s %-18s %-18s %-18s %-18s %-18s\n", "conc", "gatewayd", "CPU us",
+            "ctx switches", "allocations", "bytes allocated", "syscalls");
+    json_array_foreach(cells, i, c)
+    {
+        for (int p = 0; p < 2; p++) {
+            if (!json_object_get(c, parts[p]))
+                continue;
+            fprintf(f, "%5d %-10s", (int)json_number_value(json_object_get(c, "concurrency")),
+                    parts[p]);
+            row(f, c, parts[p], keys, sc, dec, 5, 18);
+        }
+        for (int p = 0; p < 2; p++)
+            syscall_line(f, c, parts[p]);
+    }
+}
+
 void
 report_table(FILE *f, json_t *root)
 {
@@ -369,6 +478,7 @@ report_table(FILE *f, json_t *root)
     table_idle(f, root);
     table_overload(f, root);
     table_apis(f, root);
+    table_counts(f, root);
 
     json_t *goals = json_object_get(root, "goals");
     json_t *g;

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cost.h"
 #include "direct.h"
+#include "floor.h"
 #include "http.h"
 #include "procs.h"
 #include "scenarios_int.h"
@@ -141,18 +143,6 @@ warm_load(const struct load *load)
     return w;
 }
 
-int
-drive_http(struct http *h, const struct load *load, struct run *r, int warm)
-{
-    if (warm) {
-        struct load w = warm_load(load);
-        struct run wr = {0};
-        http_run(h, &w, &wr);
-        run_free(&wr);
-    }
-    return http_run(h, load, r);
-}
-
 static void
 gateway_stalled(const struct progress *p, void *arg)
 {
@@ -161,15 +151,28 @@ gateway_stalled(const struct progress *p, void *arg)
     gateway_evidence(&s->g, s->b->sim_bin, s->b->out);
 }
 
-/* A short unmeasured run first: connections opened, caches warm. */
+/* A short unmeasured run first: connections opened, caches warm. The
+ * measured run's cost goes to `c` (see cost.h). A gateway run, warm-up
+ * included, that stops ending requests leaves evidence (gateway_stalled). */
 int
-drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm)
+drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm,
+      struct cost *c)
 {
+    int rc;
     if (gateway) {
         struct load l = *load;
         l.stalled = gateway_stalled;
         l.stalled_arg = s;
-        return drive_http(s->h, &l, r, warm);
+        if (warm) {
+            struct load w = warm_load(&l);
+            struct run wr = {0};
+            http_run(s->h, &w, &wr);
+            run_free(&wr);
+        }
+        cost_begin(c, s->g.pid, NULL);
+        rc = http_run(s->h, &l, r);
+        cost_end(c);
+        return rc;
     }
     if (warm) {
         struct load w = warm_load(load);
@@ -177,7 +180,10 @@ drive(struct sides *s, int gateway, const struct load *load, struct run *r, int 
         direct_run(s->d, &w, &wr);
         run_free(&wr);
     }
-    return direct_run(s->d, load, r);
+    cost_begin(c, 0, NULL);
+    rc = direct_run(s->d, load, r);
+    cost_end(c);
+    return rc;
 }
 
 void
@@ -208,10 +214,13 @@ envv_json(const struct envv *e)
     return a;
 }
 
-/* Scenarios 1 and 2: for every concurrency, R repeats of direct and gateway. */
+/* Scenarios 1 and 2: for every concurrency, R repeats of direct and gateway;
+ * with `floor_gap_ms`, the loopback floor (floor.h) at that spacing next to
+ * them in the concurrency-1 cell. */
 static int
 side_by_side(struct bench *b, const char *name, const struct envv *sim, const struct envv *gw,
-             const unsigned *concs, int nconc, const struct load *tmpl, const char *const *cmp_keys)
+             const unsigned *concs, int nconc, const struct load *tmpl, const char *const *cmp_keys,
+             double floor_gap_ms)
 {
     struct sides s;
     unsigned only[8];
@@ -244,12 +253,20 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
                 if (gateway && !s.h)
                     continue;
                 struct run r = {0};
-                drive(&s, gateway, &l, &r, 1);
+                struct cost c;
+                drive(&s, gateway, &l, &r, 1, &c);
                 res[gateway] = record_run(b, &r, part(cell, gateway ? "gateway" : "direct"), 0);
+                cost_record(&c, res[gateway], r.ok);
                 run_free(&r);
             }
             if (res[0] && res[1])
                 compare(part(cell, "compare"), res[0], res[1], cmp_keys);
+            if (floor_gap_ms > 0 && concs[i] == 1) {
+                struct run r = {0};
+                floor_run(l.duration_s, floor_gap_ms, &r);
+                record_run(b, &r, part(cell, "floor"), 0);
+                run_free(&r);
+            }
             progress_note("%s: run %d/%d, concurrency %u done", name, rep + 1, b->repeats,
                           concs[i]);
         }
@@ -258,30 +275,51 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
     return 0;
 }
 
+struct load
+nonstream_cell(struct bench *b, struct envv *sim, struct envv *gw)
+{
+    struct load l = {0};
+    envv_add(sim, "LINGMA_SIM_REPLY=text:Hello from lingma-bench.");
+    envv_add(sim, "LINGMA_SIM_CHUNKS=4");
+    envv_add(sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
+    envv_add(sim, "LINGMA_SIM_CHUNK_MS=0");
+    /* Admission must not be what is measured here: room for every client. */
+    envv_add(gw, "GATEWAY_MAX_IN_FLIGHT=1024");
+    envv_add(gw, "GATEWAY_MAX_QUEUE=1024");
+    l.duration_s = b->quick ? 0.4 : 3.0;
+    l.timeout_ms = 30000;
+    return l;
+}
+
 int
 scenario_nonstream(struct bench *b)
 {
     static const unsigned concs[] = {1, 16, 64, 256};
-    static const char *const keys[] = {"lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_max_us",
+    static const char *const keys[] = {"lat_p50_us",
+                                       "lat_p90_us",
+                                       "lat_p99_us",
+                                       "lat_max_us",
+                                       "cpu_us_per_req",
+                                       "ctxsw_per_req",
+                                       "driver_cpu_us_per_req",
                                        NULL};
     struct envv sim = {0}, gw = {0};
-    struct load l = {0};
-    envv_add(&sim, "LINGMA_SIM_REPLY=text:Hello from lingma-bench.");
-    envv_add(&sim, "LINGMA_SIM_CHUNKS=4");
-    envv_add(&sim, "LINGMA_SIM_FIRST_TOKEN_MS=0");
-    envv_add(&sim, "LINGMA_SIM_CHUNK_MS=0");
-    /* Admission must not be what is measured here: room for every client. */
-    envv_add(&gw, "GATEWAY_MAX_IN_FLIGHT=1024");
-    envv_add(&gw, "GATEWAY_MAX_QUEUE=1024");
-    l.duration_s = b->quick ? 0.4 : 3.0;
-    l.timeout_ms = 30000;
-    return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys);
+    struct load l = nonstream_cell(b, &sim, &gw);
+    return side_by_side(b, "nonstream", &sim, &gw, concs, 4, &l, keys, 0);
 }
 
 const unsigned stream_concs[STREAM_NCONC] = {1, 16};
-const char *const stream_keys[] = {
-    "ttfb_p50_us",  "ttfb_p99_us",  "ttft_p50_us", "ttft_p99_us",       "relay_p50_us",
-    "relay_p99_us", "relay_max_us", "lat_p50_us",  "gw_cpu_us_per_req", NULL};
+const char *const stream_keys[] = {"ttfb_p50_us",
+                                   "ttfb_p99_us",
+                                   "ttft_p50_us",
+                                   "ttft_p99_us",
+                                   "relay_p50_us",
+                                   "relay_p99_us",
+                                   "relay_max_us",
+                                   "lat_p50_us",
+                                   "cpu_us_per_req",
+                                   "ctxsw_per_req",
+                                   NULL};
 
 struct load
 stream_cell(struct bench *b, struct envv *sim, struct envv *gw)
@@ -307,5 +345,6 @@ scenario_stream(struct bench *b)
 {
     struct envv sim = {0}, gw = {0};
     struct load l = stream_cell(b, &sim, &gw);
-    return side_by_side(b, "stream", &sim, &gw, stream_concs, STREAM_NCONC, &l, stream_keys);
+    /* The floor at the simulator's chunk spacing (LINGMA_SIM_CHUNK_MS). */
+    return side_by_side(b, "stream", &sim, &gw, stream_concs, STREAM_NCONC, &l, stream_keys, 5);
 }

@@ -6,6 +6,7 @@
 #include "procs.h"
 #include "scenarios.h"
 
+struct cost;
 struct direct;
 struct http;
 
@@ -40,12 +41,12 @@ struct sides {
 int sides_open(struct sides *s, struct bench *b, const struct envv *sim, const struct envv *gw,
                unsigned max_in_flight, unsigned max_queue);
 void sides_close(struct sides *s);
-/* Run `load` on one side, after an unmeasured warm-up when `warm`. */
-int drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm);
+/* Run `load` on one side, after an unmeasured warm-up when `warm`; what
+ * the measured run cost that side goes to `c` (cost.h). */
+int drive(struct sides *s, int gateway, const struct load *load, struct run *r, int warm,
+          struct cost *c);
 /* The unmeasured warm-up of `load`: 2·C requests, at least 20. */
 struct load warm_load(const struct load *load);
-/* The same through a gateway's HTTP client alone. */
-int drive_http(struct http *h, const struct load *load, struct run *r, int warm);
 
 /* Append {"added_<key>": b - a for each key, "throughput_ratio": b/a of
  * "rps"} to `runs`: `b` measured against its baseline `a` of the same
@@ -60,5 +61,8 @@ void compare(json_t *runs, json_t *a, json_t *b, const char *const *keys);
 extern const unsigned stream_concs[STREAM_NCONC];
 extern const char *const stream_keys[];
 struct load stream_cell(struct bench *b, struct envv *sim, struct envv *gw);
+/* Scenario 1's request (scenario 6 counts its cost): the same for the
+ * non-streaming cell, concurrency left to the caller. */
+struct load nonstream_cell(struct bench *b, struct envv *sim, struct envv *gw);
 
 #endif

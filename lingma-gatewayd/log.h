@@ -78,6 +78,15 @@ int gw_log_redact(gw_buf *out, const char *text, size_t len, const char *const *
  * in any text is replaced by U+FFFD. 0 or LINGMA_ENOMEM (out unchanged). */
 int gw_log_format(gw_buf *out, const struct timespec *now, lingma_log_level level, const char *msg,
                   const gw_log_fields *fields, const char *const *secrets, size_t n_secrets);
+/* The two ways gw_log_format writes a line, exposed for the test that
+ * holds them byte-equal: the direct writer (no JSON tree; used for every
+ * line it can reproduce) and the general one through a jansson tree. */
+int gw_log_format_direct(gw_buf *out, const struct timespec *now, lingma_log_level level,
+                         const char *msg, const gw_log_fields *fields, const char *const *secrets,
+                         size_t n_secrets);
+int gw_log_format_tree(gw_buf *out, const struct timespec *now, lingma_log_level level,
+                       const char *msg, const gw_log_fields *fields, const char *const *secrets,
+                       size_t n_secrets);
 
 typedef struct gw_log gw_log;
 

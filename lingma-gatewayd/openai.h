@@ -263,6 +263,17 @@ int gw_openai_completion_calls(gw_buf *out, const gw_completion_meta *meta, cons
                                const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
                                const gw_usage *usage);
 
+/* The general (jansson tree) versions behind gw_openai_completion_calls
+ * and the content/reasoning chunks, which write the common cases directly
+ * (jsonout.h); exposed for the test that holds the two byte-equal. `key`
+ * is "content" or "reasoning_content". */
+int gw_openai_completion_tree(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                              size_t content_len, const char *reasoning, size_t reasoning_len,
+                              const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
+                              const gw_usage *usage);
+int gw_openai_chunk_text_tree(gw_buf *out, const gw_completion_meta *meta, const char *key,
+                              const char *text, size_t len);
+
 /* The first chunk: delta {"role":"assistant","content":""}. */
 int gw_openai_chunk_role(gw_buf *out, const gw_completion_meta *meta);
 

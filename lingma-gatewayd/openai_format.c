@@ -12,6 +12,7 @@
 
 #include "lingma/common.h"
 
+#include "jsonout.h"
 #include "openai.h"
 #include "reqid.h"
 #include "utf8.h"
@@ -102,11 +103,118 @@ calls_value(const gw_tool_call *calls, size_t n, bool *ok)
     return a;
 }
 
+/* ---- direct writers (jsonout.h) --------------------------------------------
+ *
+ * The hot objects, a chat.completion without tool calls and a text chunk,
+ * written without a tree. They reproduce the tree's bytes exactly
+ * (test-gw-openai-format checks it); what they would not reproduce (an id,
+ * model or finish reason that is not UTF-8, which jansson refuses) goes to
+ * the tree, as do tool calls.
+ */
+
+static bool
+utf8_str(const char *s)
+{
+    return s && gw_utf8_valid(s, strlen(s));
+}
+
+static bool
+head_direct_ok(const gw_completion_meta *m)
+{
+    return utf8_str(m->id) && utf8_str(m->model);
+}
+
+/* {"id":..,"object":..,"created":..,"model":.. (left open). */
+static int
+head_direct(gw_buf *out, const gw_completion_meta *m, const char *object)
+{
+    int rc = gw_buf_append(out, "{", 1);
+    rc = rc ? rc : gw_jsonout_key(out, "id", true);
+    rc = rc ? rc : gw_jsonout_string(out, m->id, strlen(m->id));
+    rc = rc ? rc : gw_jsonout_key(out, "object", false);
+    rc = rc ? rc : gw_jsonout_string(out, object, strlen(object));
+    rc = rc ? rc : gw_jsonout_key(out, "created", false);
+    rc = rc ? rc : gw_jsonout_int(out, m->created);
+    rc = rc ? rc : gw_jsonout_key(out, "model", false);
+    return rc ? rc : gw_jsonout_string(out, m->model, strlen(m->model));
+}
+
+static int
+completion_direct(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                  size_t content_len, const char *reasoning, size_t reasoning_len,
+                  const char *finish_reason, const gw_usage *usage)
+{
+    size_t mark = out->len;
+    int rc = head_direct(out, meta, "chat.completion");
+    rc = rc ? rc
+            : gw_buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                               "\"content\":");
+    if (!rc)
+        rc = content ? gw_jsonout_text(out, content, content_len) : gw_buf_puts(out, "null");
+    rc = rc ? rc : gw_buf_puts(out, ",\"refusal\":null");
+    if (!rc && reasoning) {
+        rc = gw_jsonout_key(out, "reasoning_content", false);
+        rc = rc ? rc : gw_jsonout_text(out, reasoning, reasoning_len);
+    }
+    rc = rc ? rc : gw_buf_puts(out, "},\"logprobs\":null,\"finish_reason\":");
+    rc = rc ? rc : gw_jsonout_string(out, finish_reason, strlen(finish_reason));
+    rc = rc ? rc : gw_buf_puts(out, "}]");
+    if (!rc && usage) {
+        rc = gw_buf_puts(out, ",\"usage\":{\"prompt_tokens\":");
+        rc = rc ? rc : gw_jsonout_int(out, usage->prompt_tokens);
+        rc = rc ? rc : gw_buf_puts(out, ",\"completion_tokens\":");
+        rc = rc ? rc : gw_jsonout_int(out, usage->completion_tokens);
+        rc = rc ? rc : gw_buf_puts(out, ",\"total_tokens\":");
+        rc = rc ? rc : gw_jsonout_int(out, usage->prompt_tokens + usage->completion_tokens);
+        rc = rc ? rc : gw_buf_puts(out, "}");
+    }
+    rc = rc ? rc : gw_buf_puts(out, "}");
+    if (rc) {
+        gw_buf_truncate(out, mark);
+        return LINGMA_ENOMEM;
+    }
+    return 0;
+}
+
+static int
+text_chunk_direct(gw_buf *out, const gw_completion_meta *meta, const char *key, const char *text,
+                  size_t len)
+{
+    size_t mark = out->len;
+    int rc = head_direct(out, meta, "chat.completion.chunk");
+    rc = rc ? rc : gw_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
+    rc = rc ? rc : gw_jsonout_key(out, key, true);
+    rc = rc ? rc : gw_jsonout_text(out, text ? text : "", text ? len : 0);
+    rc = rc ? rc : gw_buf_puts(out, "},\"finish_reason\":null}]");
+    if (!rc && meta->include_usage)
+        rc = gw_buf_puts(out, ",\"usage\":null");
+    rc = rc ? rc : gw_buf_puts(out, "}");
+    if (rc) {
+        gw_buf_truncate(out, mark);
+        return LINGMA_ENOMEM;
+    }
+    return 0;
+}
+
 int
 gw_openai_completion_calls(gw_buf *out, const gw_completion_meta *meta, const char *content,
                            size_t content_len, const char *reasoning, size_t reasoning_len,
                            const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
                            const gw_usage *usage)
+{
+    const char *fr = finish_reason ? finish_reason : "stop";
+    if (!n_calls && head_direct_ok(meta) && utf8_str(fr))
+        return completion_direct(out, meta, content, content_len, reasoning, reasoning_len, fr,
+                                 usage);
+    return gw_openai_completion_tree(out, meta, content, content_len, reasoning, reasoning_len,
+                                     calls, n_calls, finish_reason, usage);
+}
+
+int
+gw_openai_completion_tree(gw_buf *out, const gw_completion_meta *meta, const char *content,
+                          size_t content_len, const char *reasoning, size_t reasoning_len,
+                          const gw_tool_call *calls, size_t n_calls, const char *finish_reason,
+                          const gw_usage *usage)
 {
     bool ok = true;
     json_t *root = head(meta, "chat.completion", &ok);
@@ -178,9 +286,9 @@ gw_openai_chunk_role(gw_buf *out, const gw_completion_meta *meta)
     return chunk(out, meta, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL);
 }
 
-static int
-text_chunk(gw_buf *out, const gw_completion_meta *meta, const char *key, const char *text,
-           size_t len)
+int
+gw_openai_chunk_text_tree(gw_buf *out, const gw_completion_meta *meta, const char *key,
+                          const char *text, size_t len)
 {
     json_t *delta = json_object();
     if (!delta)
@@ -192,6 +300,15 @@ text_chunk(gw_buf *out, const gw_completion_meta *meta, const char *key, const c
         return LINGMA_ENOMEM;
     }
     return chunk(out, meta, delta, NULL);
+}
+
+static int
+text_chunk(gw_buf *out, const gw_completion_meta *meta, const char *key, const char *text,
+           size_t len)
+{
+    if (head_direct_ok(meta))
+        return text_chunk_direct(out, meta, key, text, len);
+    return gw_openai_chunk_text_tree(out, meta, key, text, len);
 }
 
 int

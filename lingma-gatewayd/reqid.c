@@ -1,7 +1,9 @@
 /* Request ids; see reqid.h. */
 #include <errno.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "lingma/common.h"
 
@@ -74,4 +76,40 @@ gw_random_bytes(void *buf, size_t n)
         n -= (size_t)got;
     }
     return 0;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): a full-period 64-bit sequence,
+ * so one thread never repeats an id before 2^64 draws; threads start at
+ * independent random points. */
+static uint64_t
+splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void
+gw_id_bytes(void *buf, size_t n)
+{
+    static _Thread_local uint64_t state;
+    static _Thread_local bool seeded;
+    if (!seeded) {
+        if (gw_random_bytes(&state, sizeof(state)) != 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            state = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^
+                    (uint64_t)(uintptr_t)pthread_self();
+        }
+        seeded = true;
+    }
+    unsigned char *p = buf;
+    while (n > 0) {
+        uint64_t v = splitmix64(&state);
+        size_t k = n < sizeof(v) ? n : sizeof(v);
+        memcpy(p, &v, k);
+        p += k;
+        n -= k;
+    }
 }

@@ -37,4 +37,11 @@ void gw_hex(char *out, const uint8_t *bytes, size_t n);
  * this file: ids themselves are computed from the bytes it returns. */
 int gw_random_bytes(void *buf, size_t n);
 
+/* Fill buf with n bytes for ids that must be distinct, not secret (the
+ * answer ids "chatcmpl-...", "msg_...", "resp_..."): a per-thread
+ * splitmix64 generator, seeded once per thread from gw_random_bytes (from
+ * the clock and the thread when the kernel refuses), so that the request
+ * path makes no getrandom(2) call per request. */
+void gw_id_bytes(void *buf, size_t n);
+
 #endif

@@ -586,8 +586,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     c->max_tokens = creq->max_tokens > 0 ? (uint64_t)creq->max_tokens : 0;
     c->model = key;
     uint8_t rnd[ANSWER_ID_RANDOM];
-    if (gw_random_bytes(rnd, sizeof(rnd)) != 0)
-        memset(rnd, 0, sizeof(rnd)); /* ids need not be secret, only distinct */
+    gw_id_bytes(rnd, sizeof(rnd)); /* ids need not be secret, only distinct */
     size_t plen = strlen(fe->id_prefix);
     memcpy(c->id, fe->id_prefix, plen);
     gw_hex(c->id + plen, rnd, sizeof(rnd));

@@ -268,13 +268,139 @@ test_threads_never_interleave(void **state)
     rmdir(dir);
 }
 
+/* The direct writer against the tree, byte for byte, over random lines:
+ * escapes of every control byte, quotes, backslashes, invalid UTF-8,
+ * secrets to redact, reals of every magnitude, extreme integers and
+ * duplicated extra keys (which gw_log_format sends to the tree). */
+static uint64_t rng_state = 42;
+static uint64_t
+rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void
+random_text(char *out, size_t cap)
+{
+    static const char *const pieces[] = {
+        "a",
+        "Z",
+        " ",
+        "\"",
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "\xc3\xa9",
+        "\xe2\x80\xa8",
+        "\xf0\x9f\x98\x80",
+        "\xff",
+        "\xc3",
+        "Bearer abc.def",
+        "password=hunter2",
+        "sk-abcdefghijklmnop",
+        "top-secret-value",
+        "https://u:pw@h/",
+        "\"token\":\"x\"",
+        "{}",
+    };
+    size_t n = 0, k = rng() % 12;
+    out[0] = '\0';
+    for (size_t i = 0; i < k; i++) {
+        const char *p = pieces[rng() % (sizeof(pieces) / sizeof(*pieces))];
+        size_t len = strlen(p);
+        if (n + len + 1 > cap)
+            break;
+        memcpy(out + n, p, len + 1);
+        n += len;
+    }
+}
+
+static double
+random_real(void)
+{
+    static const double fixed[] = {0.0,       -0.0, 1.0,     12.5,      0.7,
+                                   1e20,      1e-5, 1.5e300, -2.5e-300, 123456789012345678.0,
+                                   0.1 + 0.2, 3.0,  1e15,    1e16,      4.9e-324};
+    if (rng() % 2)
+        return fixed[rng() % (sizeof(fixed) / sizeof(*fixed))];
+    double m = (double)(rng() % 2000000) / 1000.0 - 1000.0;
+    return ldexp(m, (int)(rng() % 200) - 100);
+}
+
+static void
+test_direct_equals_tree(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"model", "tokens", "k",     "status", "x\ny",
+                                       "\xff",  "msg",    "ratio", "\"q\""};
+    static const char *const secrets[] = {"top-secret-value", "abc"};
+    char texts[8][256];
+    gw_log_kv extra[6];
+    for (int iter = 0; iter < 20000; iter++) {
+        for (int i = 0; i < 8; i++)
+            random_text(texts[i], sizeof(texts[i]));
+        size_t n_extra = rng() % 7;
+        for (size_t i = 0; i < n_extra; i++) {
+            gw_log_kv *kv = &extra[i];
+            memset(kv, 0, sizeof(*kv));
+            kv->key = rng() % 10 ? keys[rng() % (sizeof(keys) / sizeof(*keys))] : NULL;
+            kv->kind = (gw_log_kind)(rng() % 4);
+            kv->s = rng() % 5 ? texts[3 + i % 5] : NULL;
+            kv->i =
+                rng() % 3 ? (int64_t)(rng() % 100000) - 50000 : (rng() % 2 ? INT64_MIN : INT64_MAX);
+            kv->d = rng() % 8 ? random_real() : (rng() % 2 ? NAN : INFINITY);
+            kv->b = rng() % 2;
+        }
+        gw_log_fields f = {rng() % 3 ? texts[0] : NULL,
+                           rng() % 3 ? texts[1] : NULL,
+                           (int)(rng() % 3 ? rng() % 600 : 0),
+                           rng() % 3 ? fabs(random_real()) : -1.0,
+                           rng() % 3 ? texts[2] : NULL,
+                           extra,
+                           n_extra};
+        const gw_log_fields *fp = rng() % 10 ? &f : NULL;
+        struct timespec ts = {(time_t)(rng() % 4000000000u), (long)(rng() % 1000000000u)};
+        lingma_log_level lvl = (lingma_log_level)(rng() % 4);
+        size_t ns = rng() % 3;
+        gw_buf a = GW_BUF_INIT, b = GW_BUF_INIT, c = GW_BUF_INIT;
+        int rt = gw_log_format_tree(&a, &ts, lvl, texts[7], fp, secrets, ns);
+        int rf = gw_log_format(&b, &ts, lvl, texts[7], fp, secrets, ns);
+        assert_int_equal(rf, rt);
+        if (rt == 0)
+            assert_string_equal(b.data, a.data);
+        /* The direct writer alone agrees wherever the keys are distinct. */
+        bool dup = false;
+        for (size_t i = 0; fp && i < n_extra; i++)
+            for (size_t j = 0; j < i; j++)
+                dup = dup || (extra[i].key && extra[j].key && !strcmp(extra[i].key, extra[j].key));
+        if (!dup && rt == 0) {
+            assert_int_equal(gw_log_format_direct(&c, &ts, lvl, texts[7], fp, secrets, ns), 0);
+            assert_string_equal(c.data, a.data);
+        }
+        gw_buf_free(&a);
+        gw_buf_free(&b);
+        gw_buf_free(&c);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time),          cmocka_unit_test(test_format_full),
-        cmocka_unit_test(test_redact),        cmocka_unit_test(test_writer_and_reopen),
-        cmocka_unit_test(test_open_failures), cmocka_unit_test(test_threads_never_interleave),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_format_full),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_writer_and_reopen),
+        cmocka_unit_test(test_open_failures),
+        cmocka_unit_test(test_threads_never_interleave),
+        cmocka_unit_test(test_direct_equals_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -286,14 +286,84 @@ test_oom(void **state)
     }
 }
 
+/* The direct writers against the trees, byte for byte, over random
+ * objects: bytes chosen to hit every escape, NUL, DEL, multi-byte and
+ * invalid UTF-8, in the id, the model, the texts and the finish reason,
+ * and extreme integers. */
+static uint32_t lcg = 7;
+static unsigned
+pick(unsigned n)
+{
+    lcg = lcg * 1103515245u + 12345u;
+    return (lcg >> 8) % n;
+}
+
+static size_t
+random_bytes(char *out, size_t cap)
+{
+    static const char alphabet[] =
+        "ab Z\"\\/\n\t\r\b\f\x01\x1f\x7f\xc3\xa9\xe2\x80\xa8\xff\xf0\x9f\x98\x80";
+    size_t n = pick((unsigned)cap);
+    for (size_t i = 0; i < n; i++)
+        out[i] = pick(20) ? alphabet[pick(sizeof(alphabet) - 1)] : '\0';
+    out[n] = '\0';
+    return n;
+}
+
+static void
+test_direct_equals_tree(void **state)
+{
+    (void)state;
+    static const int64_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN + 1, 1700000000};
+    char id[24], model[24], fr[16], content[64], reasoning[64];
+    for (int iter = 0; iter < 20000; iter++) {
+        random_bytes(id, 16);
+        random_bytes(model, 16);
+        random_bytes(fr, 8);
+        size_t clen = random_bytes(content, 48), rlen = random_bytes(reasoning, 48);
+        gw_completion_meta m = {pick(8) ? id : NULL, ints[pick(7)], pick(8) ? model : NULL,
+                                pick(2) != 0};
+        if (pick(2)) { /* mostly plain ids, as the gateway makes them */
+            strcpy(id, "chatcmpl-0123abcd");
+            strcpy(model, "qwen3-coder");
+        }
+        gw_usage u = {ints[pick(7)], ints[pick(7)], 0};
+        const char *c = pick(5) ? content : NULL, *r = pick(3) ? NULL : reasoning;
+        const char *f = pick(4) ? (pick(2) ? "stop" : fr) : NULL;
+        const gw_usage *up = pick(2) ? &u : NULL;
+        gw_buf a = GW_BUF_INIT, b = GW_BUF_INIT;
+        int rt = gw_openai_completion_tree(&a, &m, c, clen, r, rlen, NULL, 0, f, up);
+        int rd = gw_openai_completion_calls(&b, &m, c, clen, r, rlen, NULL, 0, f, up);
+        assert_int_equal(rd, rt);
+        if (rt == 0) {
+            assert_int_equal(b.len, a.len);
+            assert_memory_equal(b.data, a.data, a.len);
+        }
+        gw_buf_reset(&a);
+        gw_buf_reset(&b);
+        bool reason = pick(2);
+        rt = gw_openai_chunk_text_tree(&a, &m, reason ? "reasoning_content" : "content", c, clen);
+        rd = reason ? gw_openai_chunk_reasoning(&b, &m, c, clen)
+                    : gw_openai_chunk_content(&b, &m, c, clen);
+        assert_int_equal(rd, rt);
+        if (rt == 0) {
+            assert_int_equal(b.len, a.len);
+            assert_memory_equal(b.data, a.data, a.len);
+        }
+        gw_buf_free(&a);
+        gw_buf_free(&b);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical_stream), cmocka_unit_test(test_include_usage_nulls),
-        cmocka_unit_test(test_text_escaping),    cmocka_unit_test(test_completion),
-        cmocka_unit_test(test_tool_calls),       cmocka_unit_test(test_models),
-        cmocka_unit_test(test_completion_id),    cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_canonical_stream),   cmocka_unit_test(test_include_usage_nulls),
+        cmocka_unit_test(test_text_escaping),      cmocka_unit_test(test_completion),
+        cmocka_unit_test(test_tool_calls),         cmocka_unit_test(test_models),
+        cmocka_unit_test(test_completion_id),      cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_direct_equals_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
