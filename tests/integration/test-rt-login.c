@@ -376,7 +376,17 @@ test_login_end_to_end(void **state)
 
     /* One URL: the second start did not ask for another (which would have
      * made the hook's nonce stale). */
-    assert_int_equal(urls_generated(dir), 1);
+    int urls = urls_generated(dir);
+    if (urls != 1) {
+        /* Seen once in CI at a load of 20 (2 URLs) and not since: say why. */
+        char *sim_log = read_text(dir, "logs/lingma.log");
+        pthread_mutex_lock(&cap.mu);
+        fprintf(stderr, "liblingma's log:\n%s\nthe simulator's log:\n%s\n", cap.buf ? cap.buf : "",
+                sim_log ? sim_log : "(none)");
+        pthread_mutex_unlock(&cap.mu);
+        free(sim_log);
+    }
+    assert_int_equal(urls, 1);
     /* The hook saw the contract's environment. */
     char *hook_saw = read_text(dir, "hook-inst-0.out");
     assert_non_null(hook_saw);
