@@ -151,6 +151,26 @@ gateway_stalled(const struct progress *p, void *arg)
     gateway_evidence(&s->g, s->b->sim_bin, s->b->out);
 }
 
+/* The unmeasured run before a measured one. Its requests may not fail
+ * either: a failure there (a stall, say) is as much a fault as in the
+ * measured run, and used to pass unseen. */
+static void
+warm_up(struct sides *s, int gateway, const struct load *load)
+{
+    struct load w = warm_load(load);
+    struct run wr = {0};
+    if (gateway)
+        http_run(s->h, &w, &wr);
+    else
+        direct_run(s->d, &w, &wr);
+    unsigned long bad = wr.failed + wr.status5xx;
+    if (bad) {
+        s->b->failures += (int)bad;
+        progress_note("warm-up: %lu requests failed: %s", bad, wr.first_error);
+    }
+    run_free(&wr);
+}
+
 /* A short unmeasured run first: connections opened, caches warm. The
  * measured run's cost goes to `c` (see cost.h). A gateway run, warm-up
  * included, that stops ending requests leaves evidence (gateway_stalled). */
@@ -163,23 +183,15 @@ drive(struct sides *s, int gateway, const struct load *load, struct run *r, int 
         struct load l = *load;
         l.stalled = gateway_stalled;
         l.stalled_arg = s;
-        if (warm) {
-            struct load w = warm_load(&l);
-            struct run wr = {0};
-            http_run(s->h, &w, &wr);
-            run_free(&wr);
-        }
+        if (warm)
+            warm_up(s, 1, &l);
         cost_begin(c, s->g.pid, NULL);
         rc = http_run(s->h, &l, r);
         cost_end(c);
         return rc;
     }
-    if (warm) {
-        struct load w = warm_load(load);
-        struct run wr = {0};
-        direct_run(s->d, &w, &wr);
-        run_free(&wr);
-    }
+    if (warm)
+        warm_up(s, 0, load);
     cost_begin(c, 0, NULL);
     rc = direct_run(s->d, load, r);
     cost_end(c);
