@@ -229,6 +229,19 @@ typedef struct gw_usage {
     int64_t reasoning_tokens;
 } gw_usage;
 
+/* prompt + completion, saturated: the counts are estimates that no real
+ * answer brings near the limits, but a sum must never overflow. */
+static inline int64_t
+gw_usage_total(const gw_usage *u)
+{
+    int64_t a = u->prompt_tokens, b = u->completion_tokens;
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 /* Size of a completion id: "chatcmpl-" + 2 * GW_COMPLETION_ID_BYTES + NUL. */
 #define GW_COMPLETION_ID_BYTES 12
 #define GW_COMPLETION_ID_SIZE  (9 + 2 * GW_COMPLETION_ID_BYTES + 1)

@@ -72,7 +72,7 @@ usage_value(const gw_usage *u, bool *ok)
     }
     put(o, "prompt_tokens", json_integer(u->prompt_tokens), ok);
     put(o, "completion_tokens", json_integer(u->completion_tokens), ok);
-    put(o, "total_tokens", json_integer(u->prompt_tokens + u->completion_tokens), ok);
+    put(o, "total_tokens", json_integer(gw_usage_total(u)), ok);
     return o;
 }
 
@@ -165,7 +165,7 @@ completion_direct(gw_buf *out, const gw_completion_meta *meta, const char *conte
         rc = rc ? rc : gw_buf_puts(out, ",\"completion_tokens\":");
         rc = rc ? rc : gw_jsonout_int(out, usage->completion_tokens);
         rc = rc ? rc : gw_buf_puts(out, ",\"total_tokens\":");
-        rc = rc ? rc : gw_jsonout_int(out, usage->prompt_tokens + usage->completion_tokens);
+        rc = rc ? rc : gw_jsonout_int(out, gw_usage_total(usage));
         rc = rc ? rc : gw_buf_puts(out, "}");
     }
     rc = rc ? rc : gw_buf_puts(out, "}");

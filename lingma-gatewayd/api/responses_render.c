@@ -120,7 +120,7 @@ gw_resp_usage(const gw_usage *u)
                      "input_tokens_details", "cached_tokens", 0, "output_tokens",
                      (json_int_t)u->completion_tokens, "output_tokens_details", "reasoning_tokens",
                      (json_int_t)u->reasoning_tokens, "total_tokens",
-                     (json_int_t)(u->prompt_tokens + u->completion_tokens));
+                     (json_int_t)gw_usage_total(u));
 }
 
 /* The error object of a failed response: OpenAI's codes are few, and a

@@ -286,6 +286,22 @@ test_oom(void **state)
     }
 }
 
+/* The total saturates instead of overflowing (UBSan found the sum of the
+ * random test's extremes). */
+static void
+test_usage_total_saturates(void **state)
+{
+    (void)state;
+    gw_usage u = {5, 7, 0};
+    assert_int_equal(gw_usage_total(&u), 12);
+    u = (gw_usage){INT64_MAX, 42, 0};
+    assert_true(gw_usage_total(&u) == INT64_MAX);
+    u = (gw_usage){INT64_MIN + 1, INT64_MIN + 1, 0};
+    assert_true(gw_usage_total(&u) == INT64_MIN);
+    u = (gw_usage){INT64_MAX, -1, 0};
+    assert_true(gw_usage_total(&u) == INT64_MAX - 1);
+}
+
 /* The direct writers against the trees, byte for byte, over random
  * objects: bytes chosen to hit every escape, NUL, DEL, multi-byte and
  * invalid UTF-8, in the id, the model, the texts and the finish reason,
@@ -359,10 +375,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical_stream),   cmocka_unit_test(test_include_usage_nulls),
-        cmocka_unit_test(test_text_escaping),      cmocka_unit_test(test_completion),
-        cmocka_unit_test(test_tool_calls),         cmocka_unit_test(test_models),
-        cmocka_unit_test(test_completion_id),      cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_canonical_stream),
+        cmocka_unit_test(test_include_usage_nulls),
+        cmocka_unit_test(test_text_escaping),
+        cmocka_unit_test(test_completion),
+        cmocka_unit_test(test_tool_calls),
+        cmocka_unit_test(test_models),
+        cmocka_unit_test(test_completion_id),
+        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_usage_total_saturates),
         cmocka_unit_test(test_direct_equals_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
