@@ -554,6 +554,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     const char *body = gw_http_req_body(req, &blen);
     gw_chat_request *creq = NULL;
     int prc = fe->parse(&creq, &e, body, blen, &app->parse_ctx);
+    gw_http_req_body_drop(req); /* parsed: the open stream need not hold it */
     if (prc != 0) {
         if (prc == LINGMA_ENOMEM)
             gw_error_internal(&e);
