@@ -252,6 +252,10 @@ const char *gw_http_req_query(const gw_http_req *req, const char *name);
 /* The body (NUL-terminated for convenience, the NUL not counted); empty
  * in on_headers. */
 const void *gw_http_req_body(const gw_http_req *req, size_t *len);
+/* Free the body now, from the handler that has read it (a chat's body, the
+ * whole conversation, would otherwise stay for the life of its stream);
+ * the body then reads empty. */
+void gw_http_req_body_drop(gw_http_req *req);
 /* The client's socket fd, for diagnostics only: never read, write or close. */
 int gw_http_req_fd(const gw_http_req *req);
 /* Engine id, unique for the engine's life, for logs. */

@@ -195,6 +195,17 @@ gw_http_req_body(const gw_http_req *req, size_t *len)
     return req->body ? req->body : "";
 }
 
+void
+gw_http_req_body_drop(gw_http_req *req)
+{
+    /* The handler runs after the last upload call, on the same thread:
+     * nothing appends to the body any more. */
+    free(req->body);
+    req->body = NULL;
+    req->body_len = 0;
+    req->body_alloc = 0;
+}
+
 int
 gw_http_req_fd(const gw_http_req *req)
 {

@@ -62,9 +62,13 @@ struct chat {
     gw_http_req *req;
     gw_reqinfo ri;
     const gw_frontend *fe;
-    void *fst;             /* the front-end's render state */
-    gw_answer ans;         /* what every render call reads */
-    gw_chat_request *creq; /* the parsed request, for the front-end */
+    void *fst;     /* the front-end's render state */
+    gw_answer ans; /* what every render call reads */
+    /* The parsed request, kept only while a render or the runtime may read
+     * it (a toolset, a named tool, front-end extras); else freed before the
+     * chat starts: its messages are in the prompt by then. */
+    gw_chat_request *creq;
+    bool tools; /* the request had a toolset */
     bool stream;
     uint64_t max_tokens; /* 0: no limit */
     char id[ANSWER_ID_SIZE];
@@ -446,7 +450,7 @@ on_event(const lingma_chat_event *ev, void *payload)
             gw_error e;
             if (ev->error.code == LINGMA_ECANCELED && atomic_load(&c->shutdown))
                 gw_error_from_lingma(&e, LINGMA_ECLOSED, 0, 0);
-            else if (ev->error.code == LINGMA_EPROTO && c->creq->toolset)
+            else if (ev->error.code == LINGMA_EPROTO && c->tools)
                 /* A call tool_choice required (or named) that Lingma did
                  * not make, also after the runtime's correction: its
                  * sentence says so, which the client's loop needs more
@@ -550,6 +554,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     const char *body = gw_http_req_body(req, &blen);
     gw_chat_request *creq = NULL;
     int prc = fe->parse(&creq, &e, body, blen, &app->parse_ctx);
+    gw_http_req_body_drop(req); /* parsed: the open stream need not hold it */
     if (prc != 0) {
         if (prc == LINGMA_ENOMEM)
             gw_error_internal(&e);
@@ -598,6 +603,7 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     c->ans.show_reasoning = creq->show_reasoning;
     c->ans.input_tokens = (int64_t)c->prompt_tokens;
     c->ans.req = creq;
+    c->tools = creq->toolset != NULL;
     atomic_init(&c->refs, 2); /* the handler's and the chat's */
     gw_route_ctx *ctx = gw_route_ctx_of(req);
     ctx->state = c;
@@ -608,12 +614,20 @@ gw_route_chat(gw_app *app, gw_http_req *req, gw_reqinfo *ri, const gw_frontend *
     o.affinity_key = affinity;
     o.on_event = on_event;
     o.payload = c;
-    /* The toolset lives in creq, which the chat holds until its terminal
-     * event. */
+    /* The toolset lives in creq, which the chat then holds until its
+     * terminal event. */
     o.tools = creq->toolset;
     o.tool_choice = creq->choice;
     o.tool_name = creq->tool_name;
     o.single_tool_call = creq->single_tool_call;
+    if (!creq->toolset && !creq->tool_name && !creq->extra) {
+        /* Nothing reads it any more: an idle stream should not hold the
+         * whole conversation. Freed before the start, after which the
+         * chat's events may already run on the service thread. */
+        gw_chat_request_free(creq);
+        c->creq = NULL;
+        c->ans.req = NULL;
+    }
     lingma_chat_id id = 0;
     lingma_chat_admission adm = {0, 0};
     int rc = lingma_chat_start(&id, &adm, app->pool, &o);

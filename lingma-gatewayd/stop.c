@@ -11,15 +11,24 @@ int
 gw_stop_init(gw_stop_matcher *m, char *const *stops, size_t n)
 {
     memset(m, 0, sizeof(*m));
-    for (size_t i = 0; i < n && m->n < GW_MAX_STOP; i++) {
+    size_t want = 0;
+    for (size_t i = 0; i < n && want < GW_MAX_STOP; i++)
+        if (stops[i] && stops[i][0])
+            want++;
+    if (want == 0)
+        return 0;
+    m->seq = calloc(want, sizeof(*m->seq));
+    if (!m->seq)
+        return LINGMA_ENOMEM;
+    for (size_t i = 0; i < n && m->n < want; i++) {
         if (!stops[i] || !stops[i][0])
             continue;
-        m->stops[m->n] = strdup(stops[i]);
-        if (!m->stops[m->n]) {
+        m->seq[m->n].s = strdup(stops[i]);
+        if (!m->seq[m->n].s) {
             gw_stop_free(m);
             return LINGMA_ENOMEM;
         }
-        m->lens[m->n] = strlen(stops[i]);
+        m->seq[m->n].len = strlen(stops[i]);
         m->n++;
     }
     return 0;
@@ -31,7 +40,8 @@ gw_stop_free(gw_stop_matcher *m)
     if (!m)
         return;
     for (size_t i = 0; i < m->n; i++)
-        free(m->stops[i]);
+        free(m->seq[i].s);
+    free(m->seq);
     gw_buf_free(&m->held);
     memset(m, 0, sizeof(*m));
 }
@@ -42,7 +52,7 @@ earliest(const gw_stop_matcher *m, const char *s, size_t len, size_t *which)
 {
     size_t best = len;
     for (size_t i = 0; i < m->n; i++) {
-        const char *p = memmem(s, len, m->stops[i], m->lens[i]);
+        const char *p = memmem(s, len, m->seq[i].s, m->seq[i].len);
         if (p && (size_t)(p - s) < best) {
             best = (size_t)(p - s);
             *which = i;
@@ -54,7 +64,7 @@ earliest(const gw_stop_matcher *m, const char *s, size_t len, size_t *which)
 const char *
 gw_stop_matched(const gw_stop_matcher *m)
 {
-    return m->hit && m->hit_index < m->n ? m->stops[m->hit_index] : NULL;
+    return m->hit && m->hit_index < m->n ? m->seq[m->hit_index].s : NULL;
 }
 
 /* The length of the longest suffix of s[0..len) that is a proper prefix of
@@ -64,9 +74,9 @@ holdback(const gw_stop_matcher *m, const char *s, size_t len)
 {
     size_t best = 0;
     for (size_t i = 0; i < m->n; i++) {
-        size_t k = m->lens[i] - 1 < len ? m->lens[i] - 1 : len;
+        size_t k = m->seq[i].len - 1 < len ? m->seq[i].len - 1 : len;
         for (; k > best; k--) {
-            if (memcmp(s + len - k, m->stops[i], k) == 0) {
+            if (memcmp(s + len - k, m->seq[i].s, k) == 0) {
                 best = k;
                 break;
             }

@@ -19,9 +19,15 @@
 #include "buf.h"
 #include "openai.h"
 
+typedef struct gw_stop_seq {
+    char *s;
+    size_t len;
+} gw_stop_seq;
+
+/* The sequences are allocated by need: a matcher without any (the common
+ * case, held by every open stream) is a few words, not GW_MAX_STOP slots. */
 typedef struct gw_stop_matcher {
-    char *stops[GW_MAX_STOP];
-    size_t lens[GW_MAX_STOP];
+    gw_stop_seq *seq; /* n entries, NULL when n == 0 */
     size_t n;
     gw_buf held; /* pending bytes, then scratch for the current feed */
     bool hit;

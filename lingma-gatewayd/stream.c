@@ -8,8 +8,9 @@
 #include "lingma/common.h"
 
 /* Smallest allocation: a typical SSE event (a few hundred bytes) fits
- * without a regrow; bursts grow it geometrically. Small because every open
- * stream keeps its buffer, and 10,000 idle streams are the target. */
+ * without a regrow; bursts grow it geometrically. The allocation goes as
+ * soon as the reader drains it: an idle stream, waiting seconds between
+ * events, holds none, and 10,000 idle streams are the target. */
 #define SBUF_MIN_ALLOC 512
 
 int
@@ -55,7 +56,7 @@ gw_sbuf_read(struct gw_sbuf *b, void *dst, size_t max)
     b->head += n;
     b->len -= n;
     if (b->len == 0)
-        b->head = 0;
+        gw_sbuf_clear(b);
     else if (b->head > b->alloc / 2) {
         memmove(b->data, b->data + b->head, b->len);
         b->head = 0;

@@ -40,7 +40,8 @@ struct gw_sbuf {
  * LINGMA_ENOMEM (nothing appended). n == 0 always succeeds. */
 int gw_sbuf_append(struct gw_sbuf *b, const void *p, size_t n, size_t limit);
 
-/* Move up to `max` pending bytes to `dst`; returns how many. */
+/* Move up to `max` pending bytes to `dst`; returns how many. A read that
+ * drains the buffer frees its allocation (the next append makes one). */
 size_t gw_sbuf_read(struct gw_sbuf *b, void *dst, size_t max);
 
 /* Bytes pending. */

@@ -57,10 +57,13 @@ typedef struct gw_answer {
     int64_t created;   /* unix seconds */
     const char *model; /* as the client asked for it, or the resolved key */
     bool stream;
-    bool include_usage;         /* Chat Completions: stream_options.include_usage */
-    bool show_reasoning;        /* render Lingma's think text (Anthropic: thinking enabled) */
-    const char *stop_sequence;  /* the matched one, for GW_FINISH_STOP_SEQUENCE */
-    const gw_chat_request *req; /* the parsed request (model, limits, front-end extras) */
+    bool include_usage;        /* Chat Completions: stream_options.include_usage */
+    bool show_reasoning;       /* render Lingma's think text (Anthropic: thinking enabled) */
+    const char *stop_sequence; /* the matched one, for GW_FINISH_STOP_SEQUENCE */
+    /* The parsed request (model, limits, front-end extras); NULL when it
+     * has neither a toolset nor front-end extras: the chat route frees such
+     * a request before the chat starts. */
+    const gw_chat_request *req;
     /* The estimate of the flattened prompt: Anthropic's message_start
      * carries input_tokens before Lingma could report any count. */
     int64_t input_tokens;

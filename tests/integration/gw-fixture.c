@@ -290,6 +290,12 @@ handler(gw_http_req *req, void *payload)
                          path, q ? q : "(null)", flag ? flag : "(null)", none ? none : "(null)",
                          xc ? xc : "(null)", blen);
         memcpy(out + n, body, blen);
+        gw_http_req_body_drop(req);
+        size_t left = 1;
+        const char *after = gw_http_req_body(req, &left);
+        pthread_mutex_lock(&f->mu);
+        f->body_dropped += left == 0 && after[0] == '\0';
+        pthread_mutex_unlock(&f->mu);
         gw_http_respond(req, 200, NULL, out, (size_t)n + blen);
         free(out);
         return GW_HTTP_DONE;

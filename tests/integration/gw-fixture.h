@@ -52,6 +52,7 @@ struct fx {
     int handled;       /* handler calls */
     int headers_seen;  /* on_headers calls */
     size_t body_seen;  /* body bytes the handler saw */
+    int body_dropped;  /* /echo: bodies that read empty once dropped */
     int gone;          /* on_gone calls */
     int shutdowns;     /* on_shutdown calls */
     int first_events;  /* /stream-one streams that wrote their event */

@@ -487,6 +487,10 @@ test_body_larger_than_pool(void **state)
     fx_xfer_cleanup(&x);
     free(big);
     assert_body_seen(&f, n);
+    /* The handler dropped the body after the echo: it then reads empty. */
+    pthread_mutex_lock(&f.mu);
+    assert_int_equal(f.body_dropped, 1);
+    pthread_mutex_unlock(&f.mu);
     stop(&f);
 }
 

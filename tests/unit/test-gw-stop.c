@@ -154,6 +154,41 @@ test_more_than_max_is_ignored(void **state)
     gw_stop_free(&m);
 }
 
+static void
+test_storage_by_need(void **state)
+{
+    (void)state;
+    /* Every open stream holds a matcher: without a sequence (or with only
+     * empty ones) it owns no array; with some, exactly what it kept. */
+    gw_stop_matcher m;
+    assert_int_equal(gw_stop_init(&m, NULL, 0), 0);
+    assert_null(m.seq);
+    gw_stop_free(&m);
+    char *empty[] = {"", NULL, ""};
+    assert_int_equal(gw_stop_init(&m, empty, 3), 0);
+    assert_null(m.seq);
+    assert_int_equal(m.n, 0);
+    gw_buf out = GW_BUF_INIT;
+    bool hit = true;
+    assert_int_equal(gw_stop_feed(&m, &out, "text", 4, &hit), 0);
+    assert_false(hit);
+    assert_null(gw_stop_matched(&m));
+    assert_int_equal(gw_stop_flush(&m, &out), 0);
+    assert_int_equal(out.len, 4);
+    assert_memory_equal(out.data, "text", 4);
+    gw_buf_free(&out);
+    gw_stop_free(&m);
+    char *some[] = {"", "ab", NULL, "cde"};
+    assert_int_equal(gw_stop_init(&m, some, 4), 0);
+    assert_int_equal(m.n, 2);
+    assert_non_null(m.seq);
+    assert_string_equal(m.seq[0].s, "ab");
+    assert_int_equal(m.seq[1].len, 3);
+    gw_stop_free(&m);
+    assert_null(m.seq);
+    assert_int_equal(m.n, 0);
+}
+
 int
 main(void)
 {
@@ -163,6 +198,7 @@ main(void)
         cmocka_unit_test(test_earliest_wins_and_after_hit),
         cmocka_unit_test(test_holds_partial_utf8),
         cmocka_unit_test(test_more_than_max_is_ignored),
+        cmocka_unit_test(test_storage_by_need),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

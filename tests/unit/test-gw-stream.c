@@ -81,6 +81,36 @@ test_interleaved_sequence(void **state)
     assert_int_equal(gw_sbuf_pending(&b), 0);
 }
 
+/* A drained buffer holds no memory (every idle stream has one); it works
+ * again on the next append, also after a burst that grew it. */
+static void
+test_drained_buffer_is_freed(void **state)
+{
+    (void)state;
+    struct gw_sbuf b = GW_SBUF_INIT;
+    char big[3000], out[4096];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(gw_sbuf_append(&b, "abc", 3, 1024), LINGMA_OK);
+    assert_non_null(b.data);
+    assert_int_equal(gw_sbuf_read(&b, out, 2), 2);
+    assert_non_null(b.data); /* one byte still pending */
+    assert_int_equal(gw_sbuf_read(&b, out, sizeof(out)), 1);
+    assert_int_equal(out[0], 'c');
+    assert_null(b.data);
+    assert_int_equal(b.alloc, 0);
+    assert_int_equal(gw_sbuf_read(&b, out, sizeof(out)), 0);
+    assert_int_equal(gw_sbuf_append(&b, big, sizeof(big), 64 * 1024), LINGMA_OK);
+    assert_true(b.alloc >= sizeof(big));
+    assert_int_equal(gw_sbuf_read(&b, out, sizeof(out)), sizeof(big));
+    assert_memory_equal(out, big, sizeof(big));
+    assert_null(b.data);
+    assert_int_equal(gw_sbuf_append(&b, "de", 2, 1024), LINGMA_OK);
+    assert_int_equal(b.alloc, 512); /* back to the smallest, not the burst's */
+    assert_int_equal(gw_sbuf_read(&b, out, sizeof(out)), 2);
+    assert_memory_equal(out, "de", 2);
+    assert_null(b.data);
+}
+
 int
 main(void)
 {
@@ -88,6 +118,7 @@ main(void)
         cmocka_unit_test(test_append_read_in_order),
         cmocka_unit_test(test_limit_refuses_whole_append),
         cmocka_unit_test(test_interleaved_sequence),
+        cmocka_unit_test(test_drained_buffer_is_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
