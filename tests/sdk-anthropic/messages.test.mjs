@@ -11,18 +11,15 @@
 // GATEWAY_HEARTBEAT_SEC=1 (so that a slow first token is preceded by pings).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync, renameSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import { base, key, work, simBin, simConfig, simStatus, stats, waitFor } from './sdk-harness.mjs';
 
-const base = process.env.GW_URL;
-const key = process.env.GW_KEY;
-const work = process.env.GW_WORK_DIR;
-const simBin = process.env.LINGMA_SIM_BIN;
 const gwBin = process.env.LINGMA_GATEWAYD_BIN;
-assert.ok(base && key && work && simBin && gwBin, 'GW_URL, GW_KEY, GW_WORK_DIR, LINGMA_*_BIN');
+assert.ok(gwBin, 'LINGMA_GATEWAYD_BIN');
 
 // The SDK appends /v1/messages itself: the base URL is the gateway's root,
 // exactly what Claude Code gets as ANTHROPIC_BASE_URL.
@@ -30,31 +27,6 @@ const client = new Anthropic({ apiKey: key, baseURL: base, maxRetries: 0, timeou
 const user = (content) => [{ role: 'user', content }];
 const MODEL = 'claude-opus-5-5'; // aliased to the default model (claude-* = auto)
 const THINKER = 'dashscope_qwen_plus_20250428_thinking';
-
-function simConfig(obj) {
-  writeFileSync(`${work}/sim.json.tmp`, JSON.stringify(obj));
-  renameSync(`${work}/sim.json.tmp`, `${work}/sim.json`);
-}
-
-function simStatus(field) {
-  const out = execFileSync(simBin, ['status', '-o', 'json', '--workDir', work]);
-  return JSON.parse(out.toString())[field];
-}
-
-async function stats() {
-  const r = await fetch(`${base}/internal/stats`, { headers: { authorization: `Bearer ${key}` } });
-  assert.equal(r.status, 200);
-  return r.json();
-}
-
-async function waitFor(pred, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return Date.now();
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('messages.create, non-streaming', async () => {
   simConfig({});

@@ -6,21 +6,11 @@
 // turn). tests/sdk/run-sdk.sh passes GW_URL, GW_KEY and GW_WORK_DIR.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, renameSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
-
-const base = process.env.GW_URL;
-const key = process.env.GW_KEY;
-const work = process.env.GW_WORK_DIR;
-assert.ok(base && key && work, 'GW_URL, GW_KEY, GW_WORK_DIR');
+import { base, key, simConfig } from './sdk-harness.mjs';
 
 const client = new Anthropic({ apiKey: key, baseURL: base, maxRetries: 0, timeout: 30000 });
 const MODEL = 'claude-opus-5-5';
-
-function simConfig(obj) {
-  writeFileSync(`${work}/sim.json.tmp`, JSON.stringify(obj));
-  renameSync(`${work}/sim.json.tmp`, `${work}/sim.json`);
-}
 
 const weather = {
   name: 'get_weather',

@@ -5,42 +5,10 @@
 // The daemon runs with one chat slot and no queue, so tests run in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync, renameSync } from 'node:fs';
 import OpenAI from 'openai';
-
-const base = process.env.GW_URL;
-const key = process.env.GW_KEY;
-const work = process.env.GW_WORK_DIR;
-const simBin = process.env.LINGMA_SIM_BIN;
-assert.ok(base && key && work && simBin, 'GW_URL, GW_KEY, GW_WORK_DIR, LINGMA_SIM_BIN');
+import { base, key, simConfig, simStatus, stats, waitFor } from './sdk-harness.mjs';
 
 const client = new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 0, timeout: 30000 });
-
-function simConfig(obj) {
-  writeFileSync(`${work}/sim.json.tmp`, JSON.stringify(obj));
-  renameSync(`${work}/sim.json.tmp`, `${work}/sim.json`);
-}
-
-function simStatus(field) {
-  const out = execFileSync(simBin, ['status', '-o', 'json', '--workDir', work]);
-  return JSON.parse(out.toString())[field];
-}
-
-async function stats() {
-  const r = await fetch(`${base}/internal/stats`, { headers: { authorization: `Bearer ${key}` } });
-  assert.equal(r.status, 200);
-  return r.json();
-}
-
-async function waitFor(pred, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return Date.now();
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const message = (r) => r.output.find((o) => o.type === 'message');
 

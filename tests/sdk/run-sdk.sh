@@ -13,7 +13,8 @@ src=$1 out=$2/sdk gw=$3 sim=$4 tests=${5:-sdk.test.mjs}
 . "$src/../common/gwd-node.sh"
 
 node_ready
-npm_install "$out" "$src/package.json" "$src/package-lock.json" "$src/$tests"
+npm_install "$out" "$src/package.json" "$src/package-lock.json" "$src/$tests" \
+  "$src/../common/sdk-harness.mjs"
 
 key=sk-sdk-test-key
 gwd_up "$gw" "$sim" "$key" GATEWAY_MAX_IN_FLIGHT=1 GATEWAY_MAX_QUEUE=0

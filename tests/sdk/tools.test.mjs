@@ -7,27 +7,10 @@
 // LINGMA_SIM_BIN as for sdk.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, renameSync } from 'node:fs';
 import OpenAI from 'openai';
-
-const base = process.env.GW_URL;
-const key = process.env.GW_KEY;
-const work = process.env.GW_WORK_DIR;
-assert.ok(base && key && work, 'GW_URL, GW_KEY, GW_WORK_DIR');
+import { base, key, simConfig, simScript } from './sdk-harness.mjs';
 
 const client = new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 0, timeout: 30000 });
-
-function simConfig(obj) {
-  writeFileSync(`${work}/sim.json.tmp`, JSON.stringify(obj));
-  renameSync(`${work}/sim.json.tmp`, `${work}/sim.json`);
-}
-
-// Rules for LINGMA_SIM_REPLY=script: the first match answers.
-function simScript(rules) {
-  writeFileSync(`${work}/rules.json.tmp`, JSON.stringify(rules));
-  renameSync(`${work}/rules.json.tmp`, `${work}/rules.json`);
-  simConfig({ reply: `script:${work}/rules.json`, chunks: 7 });
-}
 
 const weatherSchema = {
   type: 'object',
