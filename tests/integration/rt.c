@@ -224,6 +224,15 @@ rt_chat_wait_started(struct rt_chat *c, int timeout_ms)
 }
 
 int
+rt_chat_ended_with(struct rt_chat *c, int error, const char *needle)
+{
+    pthread_mutex_lock(&c->mu);
+    int yes = c->terminals && c->error == error && strstr(c->message, needle) != NULL;
+    pthread_mutex_unlock(&c->mu);
+    return yes;
+}
+
+int
 rt_chat_start_opts(struct rt_chat *c, lingma_chat_admission *admit, lingma_pool *pool,
                    const lingma_chat_options *o)
 {

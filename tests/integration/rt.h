@@ -65,6 +65,9 @@ void rt_on_event(const lingma_chat_event *ev, void *payload);
 int rt_chat_wait(struct rt_chat *c, int timeout_ms);
 /* Wait until STARTED (or a terminal); 0 ok, -1 timed out. */
 int rt_chat_wait_started(struct rt_chat *c, int timeout_ms);
+/* Whether the chat has ended with `error` and a message containing
+ * `needle` (read under the chat's lock). */
+int rt_chat_ended_with(struct rt_chat *c, int error, const char *needle);
 
 /* Start a chat on `pool` recording into `c`. Returns lingma_chat_start's code. */
 int rt_chat_start(struct rt_chat *c, lingma_pool *pool, const char *prompt, const char *model);

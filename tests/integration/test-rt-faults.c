@@ -304,12 +304,29 @@ test_stalled_peer_bounds_the_send_queue(void **state)
         rt_chat_init(&c[i]);
         assert_int_equal(rt_chat_start(&c[i], pool, prompt, NULL), 0);
     }
-    /* The last chats find the queue full: a clear error, long before the
-     * chat timeout. */
-    int refused =
-        rt_chat_wait(&c[BIG_CHATS - 1], 60000) == 0 && c[BIG_CHATS - 1].error == LINGMA_EIO;
-    char msg[256];
-    snprintf(msg, sizeof(msg), "%s", c[BIG_CHATS - 1].message);
+    /*
+     * The chats past the cap end at once with a clear error, long before
+     * their timeout. Which ones is timing: refusals come in the order the
+     * chats are sent, but one may still slip in below the cap whenever the
+     * loop takes the next queued frame into its write buffer (as the
+     * kernel's socket buffers take the first ones), and a last chat sent
+     * that way waits for its timeout (once in about 20 TSan runs). How many
+     * is not: each chat queues 2 MiB, and at most the cap, the socket
+     * buffers (tcp_wmem + tcp_rmem maxima, 36 MiB here) and two frames in
+     * flight fit, so at least 28 of the 64 are refused.
+     */
+    int refused = 0;
+    long long deadline = rt_now_ms() + 60000;
+    for (;;) {
+        refused = 0;
+        for (int i = 0; i < BIG_CHATS; i++)
+            refused += rt_chat_ended_with(&c[i], LINGMA_EIO, "not reading");
+        if (refused >= BIG_CHATS / 4 || rt_now_ms() >= deadline)
+            break;
+        /* A bounded wait on the last chat: it returns early if that one
+         * is refused, and the count is taken again either way. */
+        (void)rt_chat_wait(&c[BIG_CHATS - 1], 200);
+    }
     kill(pid, SIGCONT);
     lingma_pool_free(pool);
     for (int i = 0; i < BIG_CHATS; i++) {
@@ -318,9 +335,8 @@ test_stalled_peer_bounds_the_send_queue(void **state)
     }
     free(prompt);
     rt_rmdir(dir);
-    if (!refused)
-        fail_msg("the last chat was not refused: %s", msg);
-    assert_non_null(strstr(msg, "not reading"));
+    if (refused < BIG_CHATS / 4)
+        fail_msg("%d of %d chats were refused for the full send queue", refused, BIG_CHATS);
 }
 
 int
