@@ -434,11 +434,62 @@ fx_options(void)
 }
 
 int
-fx_start(struct fx *f, const gw_http_options *opts)
+fx_setup(void **state)
 {
-    memset(f, 0, sizeof(*f));
+    struct fx *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cond, NULL);
+    *state = f;
+    return 0;
+}
+
+/* A set of transfers from fx_xfers. */
+struct fx_xfers {
+    struct fx_xfers *next;
+    size_t n;
+    struct fx_xfer x[];
+};
+
+int
+fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    if (!f)
+        return 0;
+    if (f->h) {
+        /* The test ended with the engine running (it failed): let every
+         * held handler and producer go so that the stop is quick. */
+        pthread_mutex_lock(&f->mu);
+        f->release_slow = true;
+        f->release_held = true;
+        f->flood_go = true;
+        pthread_cond_broadcast(&f->cond);
+        pthread_mutex_unlock(&f->mu);
+        fx_stop(f, 0);
+    }
+    /* The engine is gone, so the client thread's transfers end at once. */
+    fx_clients_join(f);
+    while (f->xfers) {
+        struct fx_xfers *set = f->xfers;
+        f->xfers = set->next;
+        for (size_t i = 0; i < set->n; i++)
+            fx_xfer_cleanup(&set->x[i]);
+        free(set);
+    }
+    pthread_cond_destroy(&f->cond);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+    *state = NULL;
+    return 0;
+}
+
+int
+fx_start(struct fx *f, const gw_http_options *opts)
+{
+    /* A fresh run: everything from `h` on (gw-fixture.h). */
+    memset((char *)f + offsetof(struct fx, h), 0, sizeof(*f) - offsetof(struct fx, h));
     gw_http_options o = *opts;
     o.payload = f;
     int rc = gw_http_new(&f->h, &o);
@@ -466,8 +517,6 @@ fx_stop(struct fx *f, unsigned grace_ms)
     pthread_join(f->worker, NULL);
     gw_http_free(f->h);
     f->h = NULL;
-    pthread_cond_destroy(&f->cond);
-    pthread_mutex_destroy(&f->mu);
 }
 
 int
@@ -738,33 +787,50 @@ fx_stats(struct fx *f)
 static void *
 clients_main(void *arg)
 {
-    struct fx_clients *c = arg;
-    fx_multi(c->xs, c->n, 60000, NULL, NULL);
+    struct fx *f = arg;
+    fx_multi(f->cx, f->ncx, 60000, NULL, NULL);
     return NULL;
 }
 
-void
-fx_clients_run(struct fx_clients *c, struct fx_xfer *xs, size_t n)
+struct fx_xfer *
+fx_xfers(struct fx *f, size_t n)
 {
-    c->xs = xs;
-    c->n = n;
-    assert_int_equal(pthread_create(&c->thread, NULL, clients_main, c), 0);
+    struct fx_xfers *set = calloc(1, sizeof(*set) + n * sizeof(set->x[0]));
+    assert_non_null(set);
+    set->n = n;
+    set->next = f->xfers;
+    f->xfers = set;
+    return set->x;
 }
 
 void
-fx_clients_join(struct fx_clients *c)
+fx_clients_run(struct fx *f, struct fx_xfer *xs, size_t n)
 {
-    pthread_join(c->thread, NULL);
+    assert_false(f->clients_running);
+    f->cx = xs;
+    f->ncx = n;
+    assert_int_equal(pthread_create(&f->clients, NULL, clients_main, f), 0);
+    f->clients_running = true;
 }
 
 void
-fx_clients_in_flight(struct fx *f, struct fx_clients *c, struct fx_xfer *xs, int streams,
-                     int pending)
+fx_clients_join(struct fx *f)
+{
+    if (!f->clients_running)
+        return;
+    pthread_join(f->clients, NULL);
+    f->clients_running = false;
+}
+
+struct fx_xfer *
+fx_clients_in_flight(struct fx *f, int streams, int pending)
 {
     int n = streams + pending;
+    struct fx_xfer *xs = fx_xfers(f, (size_t)n);
     for (int i = 0; i < n; i++)
         fx_xfer_init(&xs[i], f, i < streams ? "/stream-one" : "/hang", NULL);
-    fx_clients_run(c, xs, (size_t)n);
+    fx_clients_run(f, xs, (size_t)n);
     assert_int_equal(fx_wait(f, &f->first_events, streams, 10000), streams);
     assert_true(fx_wait_stat(f, FX_STAT(suspended), (uint64_t)n, 10000));
+    return xs;
 }

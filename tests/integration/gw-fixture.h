@@ -25,6 +25,13 @@
  * on_gone and on_shutdown hand the request to the worker, which finishes it
  * (on_shutdown: an error event and "data: [DONE]" for streams, 503 else),
  * unless fx.ignore_shutdown is set.
+ *
+ * Lifetime: a test gets its struct fx from fx_setup (heap, in *state) and
+ * fx_teardown ends whatever is left of it, also after a failed assertion
+ * (cmocka longjmps out of the test, then runs the teardown): the engine is
+ * stopped (holds released first) and freed, the client thread joined and
+ * its transfers freed. Nothing the engine, the worker or the client thread
+ * reaches may live on the test's stack.
  */
 #ifndef GW_FIXTURE_H
 #define GW_FIXTURE_H
@@ -38,12 +45,20 @@
 #include "http.h"
 
 struct fx_job;
+struct fx_xfers;
 
 struct fx {
-    gw_http *h;
-    unsigned port;
+    /* The fixture's own, from fx_setup to fx_teardown (across runs). */
     pthread_mutex_t mu;
     pthread_cond_t cond;
+    struct fx_xfers *xfers; /* what fx_xfers allocated */
+    struct fx_xfer *cx;     /* the client thread's transfers */
+    size_t ncx;
+    pthread_t clients;
+    bool clients_running;
+    /* One engine run: fx_start clears everything from here on. */
+    gw_http *h;
+    unsigned port;
     /* worker */
     pthread_t worker;
     struct fx_job *head, *tail;
@@ -66,12 +81,22 @@ struct fx {
     bool release_held; /* (mu) let on_headers of /held-head return */
 };
 
+/* cmocka setup and teardown of a test (cmocka_unit_test_setup_teardown):
+ * a zeroed struct fx on the heap in *state; the teardown stops what still
+ * runs, joins, frees. */
+int fx_setup(void **state);
+int fx_teardown(void **state);
+/* A test of a fixture group: void test(void **state), its struct fx in *state. */
+#define FX_TEST(test) cmocka_unit_test_setup_teardown(test, fx_setup, fx_teardown)
+
 /* Default engine options for tests (heartbeats off unless set). */
 gw_http_options fx_options(void);
 
-/* Start the engine and worker. Returns 0 or a LINGMA_E* code. */
+/* Start the engine and worker (a fresh run: counters and flags cleared).
+ * Returns 0 or a LINGMA_E* code. */
 int fx_start(struct fx *f, const gw_http_options *opts);
-/* Stop the engine (grace_ms), drain and join the worker, free everything. */
+/* Stop the engine (grace_ms), drain and join the worker, free the engine.
+ * The counters stay readable; fx_start may start a new run. */
 void fx_stop(struct fx *f, unsigned grace_ms);
 
 /* Bounded wait until *counter >= target (counter read under f->mu). */
@@ -138,20 +163,19 @@ bool fx_header(const struct fx_xfer *x, const char *name, char *buf, size_t cap)
 /* The engine's stats now. */
 gw_http_stats fx_stats(struct fx *f);
 
-/* Transfers run by fx_multi on a client thread of their own (60 s bound). */
-struct fx_clients {
-    struct fx_xfer *xs;
-    size_t n;
-    pthread_t thread;
-};
+/* n zeroed transfers (for fx_xfer_init) that the fixture owns: each is
+ * cleaned up and freed by fx_teardown, whatever the test got to. The
+ * transfers of fx_multi calls and of the client thread come from here. */
+struct fx_xfer *fx_xfers(struct fx *f, size_t n);
 
-/* Start the client thread on xs[0..n) (asserts it started). */
-void fx_clients_run(struct fx_clients *c, struct fx_xfer *xs, size_t n);
-void fx_clients_join(struct fx_clients *c);
-/* Run `streams` /stream-one streams then `pending` /hang requests on a client
- * thread; assert that every stream wrote its event and that all of them are
- * suspended within 10 s. */
-void fx_clients_in_flight(struct fx *f, struct fx_clients *c, struct fx_xfer *xs, int streams,
-                          int pending);
+/* fx_multi on xs[0..n) (from fx_xfers) on a client thread of its own (60 s
+ * bound; one at a time); asserts that it started. fx_clients_join waits
+ * for it; fx_teardown does if the test did not. */
+void fx_clients_run(struct fx *f, struct fx_xfer *xs, size_t n);
+void fx_clients_join(struct fx *f);
+/* Run `streams` /stream-one streams then `pending` /hang requests on the
+ * client thread; assert that every stream wrote its event and that all of
+ * them are suspended within 10 s. Returns the transfers. */
+struct fx_xfer *fx_clients_in_flight(struct fx *f, int streams, int pending);
 
 #endif /* GW_FIXTURE_H */

@@ -157,6 +157,24 @@ gwd_stop(struct gwd *g)
     return rc;
 }
 
+int
+gwd_setup(void **state)
+{
+    *state = calloc(1, sizeof(struct gwd));
+    return *state ? 0 : -1;
+}
+
+int
+gwd_teardown(void **state)
+{
+    struct gwd *g = *state;
+    if (g)
+        gwd_stop(g); /* nothing left to do when the test stopped it */
+    free(g);
+    *state = NULL;
+    return 0;
+}
+
 bool
 gwd_wait_log(struct gwd *g, const char *needle, int timeout_ms)
 {

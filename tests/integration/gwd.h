@@ -33,6 +33,13 @@ void gwd_start(struct gwd *g, const char *const *env, bool wait_ready);
 /* SIGTERM and a bounded wait; returns the exit status (or -1 on a signal
  * or timeout, after SIGKILL). Removes the work dir. */
 int gwd_stop(struct gwd *g);
+/* cmocka setup and teardown of a test that starts its own daemon
+ * (cmocka_unit_test_setup_teardown): a zeroed struct gwd on the heap in
+ * *state for gwd_start; the teardown stops it with gwd_stop unless the test
+ * did, also when the test failed half-way, and frees it. */
+int gwd_setup(void **state);
+int gwd_teardown(void **state);
+#define GWD_TEST(test) cmocka_unit_test_setup_teardown(test, gwd_setup, gwd_teardown)
 /* Send SIGTERM only (the test then calls gwd_wait_exit). */
 void gwd_term(struct gwd *g);
 int gwd_wait_exit(struct gwd *g, int timeout_ms);

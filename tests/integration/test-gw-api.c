@@ -590,42 +590,40 @@ test_metrics(void **state)
 static void
 test_auth(void **state)
 {
-    (void)state;
-    struct gwd g;
-    gwd_start(&g, (const char *const[]){"API_KEYS=k-one,k-two", "METRICS_TOKEN=scrape", NULL},
-              true);
+    struct gwd *g = *state;
+    gwd_start(g, (const char *const[]){"API_KEYS=k-one,k-two", "METRICS_TOKEN=scrape", NULL}, true);
     struct gwd_resp r;
-    gwd_req(&r, &g, "GET", "/v1/models", NULL, NULL);
+    gwd_req(&r, g, "GET", "/v1/models", NULL, NULL);
     assert_error(&r, 401, NULL, "invalid_api_key");
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/v1/models", NULL,
+    gwd_req(&r, g, "GET", "/v1/models", NULL,
             (const char *const[]){"Authorization: Bearer k-wrong", NULL});
     assert_error(&r, 401, NULL, "invalid_api_key");
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/v1/models", NULL,
+    gwd_req(&r, g, "GET", "/v1/models", NULL,
             (const char *const[]){"Authorization: Bearer k-two", NULL});
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "POST", "/v1/chat/completions",
+    gwd_req(&r, g, "POST", "/v1/chat/completions",
             "{\"messages\":[{\"role\":\"user\",\"content\":\"k\"}]}",
             (const char *const[]){"x-api-key: k-one", NULL});
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/internal/stats", NULL, NULL);
+    gwd_req(&r, g, "GET", "/internal/stats", NULL, NULL);
     assert_int_equal(r.status, 401);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/metrics", NULL, NULL);
+    gwd_req(&r, g, "GET", "/metrics", NULL, NULL);
     assert_int_equal(r.status, 401);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/metrics", NULL,
+    gwd_req(&r, g, "GET", "/metrics", NULL,
             (const char *const[]){"Authorization: Bearer scrape", NULL});
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/healthz", NULL, NULL); /* public */
+    gwd_req(&r, g, "GET", "/healthz", NULL, NULL); /* public */
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
     /* No secret in the log. */
-    FILE *f = fopen(g.log, "r");
+    FILE *f = fopen(g->log, "r");
     assert_non_null(f);
     char line[8192];
     while (fgets(line, sizeof(line), f)) {
@@ -634,7 +632,7 @@ test_auth(void **state)
         assert_null(strstr(line, "scrape"));
     }
     fclose(f);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 /* Auto-login: a logged-out simulator and a login hook that completes the
@@ -645,9 +643,8 @@ test_auth(void **state)
 static void
 test_auto_login(void **state)
 {
-    (void)state;
-    struct gwd g;
-    gwd_start(&g,
+    struct gwd *g = *state;
+    gwd_start(g,
               (const char *const[]){
                   "LINGMA_SIM_LOGGED_IN=0",
                   "LINGMA_LOGIN_HOOK=u=\"$LINGMA_LOGIN_URL\"; p=${u#*port=}; p=${p%%&*}; "
@@ -655,10 +652,10 @@ test_auto_login(void **state)
                   "curl -sf \"http://127.0.0.1:$p/auth/callback?state=$s\" >/dev/null",
                   NULL},
               true);
-    assert_true(gwd_wait_log(&g, "\"msg\":\"login needed\"", 5000));
-    assert_true(gwd_wait_log(&g, "\"login_hook\":true", 5000));
+    assert_true(gwd_wait_log(g, "\"msg\":\"login needed\"", 5000));
+    assert_true(gwd_wait_log(g, "\"login_hook\":true", 5000));
     struct gwd_resp r;
-    gwd_req(&r, &g, "GET", "/internal/auto-login/status", NULL, NULL);
+    gwd_req(&r, g, "GET", "/internal/auto-login/status", NULL, NULL);
     assert_int_equal(r.status, 200);
     json_t *i0 = json_array_get(json_object_get(r.json, "instances"), 0);
     assert_string_equal(json_string_value(json_object_get(i0, "name")), "inst-0");
@@ -667,20 +664,20 @@ test_auto_login(void **state)
     assert_true(json_is_null(json_object_get(i0, "reason")));
     gwd_resp_free(&r);
 
-    gwd_req(&r, &g, "POST", "/internal/auto-login/start?instance=inst-7", "", NULL);
+    gwd_req(&r, g, "POST", "/internal/auto-login/start?instance=inst-7", "", NULL);
     assert_error(&r, 404, "instance", NULL);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "GET", "/internal/auto-login/start?instance=inst-0", NULL, NULL);
+    gwd_req(&r, g, "GET", "/internal/auto-login/start?instance=inst-0", NULL, NULL);
     assert_error(&r, 405, NULL, NULL);
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "POST", "/internal/auto-login/start?instance=inst-0", "", NULL);
+    gwd_req(&r, g, "POST", "/internal/auto-login/start?instance=inst-0", "", NULL);
     assert_int_equal(r.status, 202);
     gwd_resp_free(&r);
 
     long long end = gwd_now_ms() + 15000;
     bool done = false;
     while (!done && gwd_now_ms() < end) {
-        gwd_req(&r, &g, "GET", "/internal/auto-login/status", NULL, NULL);
+        gwd_req(&r, g, "GET", "/internal/auto-login/status", NULL, NULL);
         i0 = json_array_get(json_object_get(r.json, "instances"), 0);
         const char *st = json_string_value(json_object_get(i0, "state"));
         assert_non_null(st);
@@ -694,7 +691,7 @@ test_auto_login(void **state)
             usleep(20000);
     }
     assert_true(done);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 /* Run the daemon with exactly `env` (plus PATH) and `arg`; return its
@@ -800,16 +797,15 @@ answered_by(struct gwd *g, const char *user, const char *affinity)
 static void
 test_affinity_header(void **state)
 {
-    (void)state;
+    struct gwd *g = *state;
     static const char *const env[] = {"LINGMA_INSTANCE_COUNT=2", "LINGMA_SIM_CHUNKS=1", NULL};
-    struct gwd g;
-    gwd_start(&g, env, true);
+    gwd_start(g, env, true);
     /* Both instances ready: a sticky key goes to its first choice only
      * while that one is ready. */
-    assert_true(gwd_wait_stat(&g, "pool.ready", 2, 20000));
+    assert_true(gwd_wait_stat(g, "pool.ready", 2, 20000));
     for (int i = 0; i < 2; i++) {
         char dir[4200], json[64];
-        snprintf(dir, sizeof(dir), "%s/inst-%d", g.work, i);
+        snprintf(dir, sizeof(dir), "%s/inst-%d", g->work, i);
         snprintf(json, sizeof(json), "{\"reply\":\"text:inst-%d\"}", i);
         assert_int_equal(tmpdir_write(dir, "sim.json", json, 0600), 0);
     }
@@ -817,19 +813,19 @@ test_affinity_header(void **state)
     for (int k = 0; k < 8; k++) {
         char key[32], user[32];
         snprintf(key, sizeof(key), "conversation-%d", k);
-        int want = answered_by(&g, key, NULL); /* `user` alone is the key */
+        int want = answered_by(g, key, NULL); /* `user` alone is the key */
         seen[want]++;
         for (int u = 0; u < 4; u++) {
             snprintf(user, sizeof(user), "someone-%d-%d", k, u);
-            assert_int_equal(answered_by(&g, user, key), want);
+            assert_int_equal(answered_by(g, user, key), want);
         }
         /* An empty header is no key: `user` decides again. */
-        assert_int_equal(answered_by(&g, key, ""), want);
+        assert_int_equal(answered_by(g, key, ""), want);
     }
     /* Eight keys over two instances: both are used (rendezvous hashing of
      * fixed names, so this is the same on every run). */
     assert_true(seen[0] > 0 && seen[1] > 0);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 int
@@ -848,10 +844,10 @@ main(void)
         cmocka_unit_test_setup(test_http_errors, reset_sim),
         cmocka_unit_test_setup(test_upstream_faults, reset_sim),
         cmocka_unit_test_setup(test_metrics, reset_sim),
-        cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_auto_login),
+        GWD_TEST(test_auth),
+        GWD_TEST(test_auto_login),
         cmocka_unit_test(test_startup),
-        cmocka_unit_test(test_affinity_header),
+        GWD_TEST(test_affinity_header),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

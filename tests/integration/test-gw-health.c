@@ -136,13 +136,12 @@ log_in_by_hand(struct gwd *g, const char *name, size_t i)
 static void
 test_healthz_follows_the_login(void **state)
 {
-    (void)state;
-    struct gwd g;
+    struct gwd *g = *state;
     struct gwd_resp r;
-    gwd_start(&g, (const char *const[]){"LINGMA_SIM_LOGGED_IN=0", "API_KEYS=" KEY, NULL}, false);
+    gwd_start(g, (const char *const[]){"LINGMA_SIM_LOGGED_IN=0", "API_KEYS=" KEY, NULL}, false);
 
     /* Connected, logged out: not a place for chats. */
-    wait_login(&r, &g, 0, "logged_out", 15000);
+    wait_login(&r, g, 0, "logged_out", 15000);
     assert_int_equal(r.status, 503);
     assert_string_equal(str_at(r.json, "status"), "unavailable");
     assert_int_equal(json_integer_value(json_object_get(r.json, "ready")), 1);
@@ -153,72 +152,71 @@ test_healthz_follows_the_login(void **state)
     assert_string_equal(str_at(i0, "state"), "ready");
     assert_true(json_is_false(json_object_get(i0, "serving")));
     gwd_resp_free(&r);
-    assert_true(gwd_wait_log(&g, "\"msg\":\"login needed\"", 5000));
-    assert_true(gwd_wait_log(&g, "\"login_hook\":false", 5000));
+    assert_true(gwd_wait_log(g, "\"msg\":\"login needed\"", 5000));
+    assert_true(gwd_wait_log(g, "\"login_hook\":false", 5000));
 
     /* Alive all the same, and no key needed for either probe. */
-    gwd_req(&r, &g, "GET", "/livez", NULL, NULL);
+    gwd_req(&r, g, "GET", "/livez", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(str_at(r.json, "status"), "ok");
     assert_true(json_integer_value(json_object_get(r.json, "pool_idle_ms")) < 5000);
     gwd_resp_free(&r);
-    assert_int_equal(metric(&g, "gateway_instances{state=\"serving\"}"), 0);
-    assert_int_equal(metric(&g, "gateway_instances{state=\"logged_out\"}"), 1);
-    assert_int_equal(metric(&g, "gateway_instances{state=\"down\"}"), 0);
+    assert_int_equal(metric(g, "gateway_instances{state=\"serving\"}"), 0);
+    assert_int_equal(metric(g, "gateway_instances{state=\"logged_out\"}"), 1);
+    assert_int_equal(metric(g, "gateway_instances{state=\"down\"}"), 0);
 
     /* A chat gets 503 at once, and Lingma never saw it. */
-    gwd_req(&r, &g, "POST", "/v1/chat/completions", CHAT, auth);
+    gwd_req(&r, g, "POST", "/v1/chat/completions", CHAT, auth);
     assert_int_equal(r.status, 503);
     gwd_resp_free(&r);
-    assert_int_equal(gwd_sim_status(&g, "chats_started"), 0);
+    assert_int_equal(gwd_sim_status(g, "chats_started"), 0);
 
     /* Logged in: 200, and chats go through. */
-    log_in_by_hand(&g, "inst-0", 0);
-    wait_healthz(&r, &g, 200, 10000);
+    log_in_by_hand(g, "inst-0", 0);
+    wait_healthz(&r, g, 200, 10000);
     assert_string_equal(str_at(r.json, "status"), "ok");
     assert_int_equal(json_integer_value(json_object_get(r.json, "serving")), 1);
     assert_int_equal(json_integer_value(json_object_get(r.json, "logged_out")), 0);
     assert_string_equal(str_at(instance_of(&r, 0), "login"), "logged_in");
     assert_true(json_is_true(json_object_get(instance_of(&r, 0), "serving")));
     gwd_resp_free(&r);
-    gwd_req(&r, &g, "POST", "/v1/chat/completions", CHAT, auth);
+    gwd_req(&r, g, "POST", "/v1/chat/completions", CHAT, auth);
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
     /* Its models are listed now (a logged-out Lingma has none to give). */
     long long end = gwd_now_ms() + 5000;
     size_t models = 0;
     while (models == 0 && gwd_now_ms() < end) {
-        gwd_req(&r, &g, "GET", "/v1/models", NULL, auth);
+        gwd_req(&r, g, "GET", "/v1/models", NULL, auth);
         models = json_array_size(json_object_get(r.json, "data"));
         gwd_resp_free(&r);
         if (!models)
             pause_ms(20);
     }
     assert_true(models > 0);
-    assert_int_equal(metric(&g, "gateway_instances{state=\"serving\"}"), 1);
-    assert_int_equal(metric(&g, "gateway_instances{state=\"logged_out\"}"), 0);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(metric(g, "gateway_instances{state=\"serving\"}"), 1);
+    assert_int_equal(metric(g, "gateway_instances{state=\"logged_out\"}"), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 static void
 test_chats_go_around_a_logged_out_instance(void **state)
 {
-    (void)state;
-    struct gwd g;
+    struct gwd *g = *state;
     struct gwd_resp r;
-    gwd_start(&g,
+    gwd_start(g,
               (const char *const[]){"LINGMA_SIM_LOGGED_IN=0", "LINGMA_INSTANCE_COUNT=2",
                                     "API_KEYS=" KEY, NULL},
               false);
-    wait_login(&r, &g, 0, "logged_out", 15000);
+    wait_login(&r, g, 0, "logged_out", 15000);
     gwd_resp_free(&r);
-    wait_login(&r, &g, 1, "logged_out", 15000);
+    wait_login(&r, g, 1, "logged_out", 15000);
     assert_int_equal(r.status, 503);
     gwd_resp_free(&r);
 
     /* inst-1 logs in: the gateway is ready for the balancer again. */
-    log_in_by_hand(&g, "inst-1", 1);
-    wait_healthz(&r, &g, 200, 10000);
+    log_in_by_hand(g, "inst-1", 1);
+    wait_healthz(&r, g, 200, 10000);
     assert_int_equal(json_integer_value(json_object_get(r.json, "serving")), 1);
     assert_int_equal(json_integer_value(json_object_get(r.json, "logged_out")), 1);
     gwd_resp_free(&r);
@@ -228,44 +226,43 @@ test_chats_go_around_a_logged_out_instance(void **state)
         char body[256];
         snprintf(body, sizeof(body),
                  "{\"user\":\"user-%d\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", i);
-        gwd_req(&r, &g, "POST", "/v1/chat/completions", body, auth);
+        gwd_req(&r, g, "POST", "/v1/chat/completions", body, auth);
         assert_int_equal(r.status, 200);
         gwd_resp_free(&r);
     }
-    assert_int_equal(metric(&g, "gateway_requests_total{route=\"/v1/chat/completions\","
-                                "status=\"200\"}"),
+    assert_int_equal(metric(g, "gateway_requests_total{route=\"/v1/chat/completions\","
+                               "status=\"200\"}"),
                      10);
     /* inst-0's simulator never saw a chat (its counters are in its own
      * work dir), inst-1's saw all ten. */
     char dir[4300];
-    snprintf(dir, sizeof(dir), "%s/inst-0", g.work);
+    snprintf(dir, sizeof(dir), "%s/inst-0", g->work);
     assert_int_equal(gwd_sim_status_in(dir, "chats_started"), 0);
-    snprintf(dir, sizeof(dir), "%s/inst-1", g.work);
+    snprintf(dir, sizeof(dir), "%s/inst-1", g->work);
     long long end = gwd_now_ms() + 5000; /* its counters are written every 50 ms */
     while (gwd_sim_status_in(dir, "chats_started") < 10 && gwd_now_ms() < end)
         pause_ms(20);
     assert_int_equal(gwd_sim_status_in(dir, "chats_started"), 10);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 static void
 test_silent_lingma_ends_the_stream_with_an_error(void **state)
 {
-    (void)state;
-    struct gwd g;
+    struct gwd *g = *state;
     struct gwd_resp r;
-    gwd_start(&g,
+    gwd_start(g,
               (const char *const[]){"LINGMA_STALL_TIMEOUT=1", "LINGMA_RPC_TIMEOUT=1",
                                     "LINGMA_SIM_CHUNKS=60", "LINGMA_SIM_CHUNK_MS=100", NULL},
               true);
-    gwd_req(&r, &g, "GET", "/internal/stats", NULL, NULL);
+    gwd_req(&r, g, "GET", "/internal/stats", NULL, NULL);
     json_t *i0 = json_array_get(json_object_get(json_object_get(r.json, "pool"), "instances"), 0);
     long pid = (long)json_integer_value(json_object_get(i0, "pid"));
     gwd_resp_free(&r);
     assert_true(pid > 0);
 
-    int fd = gwd_raw_chat(&g, "{\"stream\":true,\"messages\":[{\"role\":\"user\","
-                              "\"content\":\"then silence\"}]}");
+    int fd = gwd_raw_chat(g, "{\"stream\":true,\"messages\":[{\"role\":\"user\","
+                             "\"content\":\"then silence\"}]}");
     assert_true(gwd_raw_read_until(fd, "\"content\":\"", 10000));
     long long t0 = gwd_now_ms();
     assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
@@ -288,10 +285,10 @@ test_silent_lingma_ends_the_stream_with_an_error(void **state)
     long long end = gwd_now_ms() + 20000;
     long pid2 = pid;
     while (pid2 == pid && gwd_now_ms() < end) {
-        gwd_req(&r, &g, "GET", "/healthz", NULL, NULL);
+        gwd_req(&r, g, "GET", "/healthz", NULL, NULL);
         if (r.status == 200) {
             gwd_resp_free(&r);
-            gwd_req(&r, &g, "GET", "/internal/stats", NULL, NULL);
+            gwd_req(&r, g, "GET", "/internal/stats", NULL, NULL);
             i0 = json_array_get(json_object_get(json_object_get(r.json, "pool"), "instances"), 0);
             pid2 = (long)json_integer_value(json_object_get(i0, "pid"));
         }
@@ -300,20 +297,20 @@ test_silent_lingma_ends_the_stream_with_an_error(void **state)
             pause_ms(50);
     }
     assert_true(pid2 != pid && pid2 > 0);
-    assert_int_equal(metric(&g, "gateway_pool_instance_stalls_total{name=\"inst-0\"}"), 1);
-    gwd_req(&r, &g, "POST", "/v1/chat/completions", CHAT, NULL);
+    assert_int_equal(metric(g, "gateway_pool_instance_stalls_total{name=\"inst-0\"}"), 1);
+    gwd_req(&r, g, "POST", "/v1/chat/completions", CHAT, NULL);
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_healthz_follows_the_login),
-        cmocka_unit_test(test_chats_go_around_a_logged_out_instance),
-        cmocka_unit_test(test_silent_lingma_ends_the_stream_with_an_error),
+        GWD_TEST(test_healthz_follows_the_login),
+        GWD_TEST(test_chats_go_around_a_logged_out_instance),
+        GWD_TEST(test_silent_lingma_ends_the_stream_with_an_error),
     };
     curl_global_init(CURL_GLOBAL_ALL);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

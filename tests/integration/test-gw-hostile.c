@@ -2036,6 +2036,9 @@ static void
 daemon_start(enum cfg cfg)
 {
     struct gwd *g = &D[cfg];
+    /* A start that failed half-way (gwd_start failed its case) may have left
+     * a process and a work dir: end them before they are forgotten. */
+    gwd_stop(g);
     gwd_start(g, cfg_env[cfg], true);
     D_up[cfg] = true;
     log_scanned[cfg] = 0;
@@ -2609,6 +2612,20 @@ test_no_leaks_clean_exit(void **state)
     }
 }
 
+/* The teardown of the last group: every daemon still there (the final test
+ * failed before stopping it, or a start failed half-way) is stopped and its
+ * work dir removed. gwd_stop does nothing on one already stopped. */
+static int
+daemons_down(void **state)
+{
+    (void)state;
+    for (int ci = 0; ci < C_N; ci++) {
+        gwd_stop(&D[ci]);
+        D_up[ci] = false;
+    }
+    return 0;
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 int
@@ -2645,7 +2662,7 @@ main(void)
     const struct CMUnitTest after[] = {
         cmocka_unit_test(test_no_leaks_clean_exit),
     };
-    failures += cmocka_run_group_tests_name("after", after, NULL, NULL);
+    failures += cmocka_run_group_tests_name("after", after, NULL, daemons_down);
 
     printf("\ngw-hostile: cases per group:");
     size_t total = 0;

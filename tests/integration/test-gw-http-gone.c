@@ -92,47 +92,44 @@ check_gone_and_stop(struct fx *f, struct fx_xfer *x)
 static void
 test_gone_while_deferred(void **state)
 {
-    (void)state;
-    struct fx f;
+    struct fx *f = *state;
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.timeout_ms = 300;
-    start_and_perform(&f, &x, "/hang", &co);
+    start_and_perform(f, &x, "/hang", &co);
     assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
-    check_gone_and_stop(&f, &x);
+    check_gone_and_stop(f, &x);
 }
 
 /* Window 2: the stream began (status and headers are out) but no data. */
 static void
 test_gone_after_headers_before_data(void **state)
 {
-    (void)state;
-    struct fx f;
+    struct fx *f = *state;
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.abort_at_headers = true;
-    start_and_perform(&f, &x, "/stream-idle", &co);
+    start_and_perform(f, &x, "/stream-idle", &co);
     /* The headers arrived although not one byte was ever written: they go
      * out when the stream begins. */
     assert_int_equal(x.rc, CURLE_WRITE_ERROR);
     assert_int_equal(x.status, 200);
     assert_int_equal(x.len, 0);
-    check_gone_and_stop(&f, &x);
+    check_gone_and_stop(f, &x);
 }
 
 /* Window 3: mid-stream, suspended between events. */
 static void
 test_gone_mid_stream(void **state)
 {
-    (void)state;
-    struct fx f;
+    struct fx *f = *state;
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.abort_after_events = 1;
-    start_and_perform(&f, &x, "/stream-one", &co);
+    start_and_perform(f, &x, "/stream-one", &co);
     assert_int_equal(x.rc, CURLE_WRITE_ERROR);
     assert_int_equal(x.events, 1);
-    check_gone_and_stop(&f, &x);
+    check_gone_and_stop(f, &x);
 }
 
 /* Many clients leaving at once across the three windows: every one is
@@ -140,35 +137,34 @@ test_gone_mid_stream(void **state)
 static void
 test_gone_many(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
+    struct fx *f = *state;
+    start_default(f);
     enum { N = 60 };
-    static struct fx_xfer xs[N];
+    struct fx_xfer *xs = fx_xfers(f, N);
     const char *paths[] = {"/hang", "/stream-idle", "/stream-one"};
     for (int i = 0; i < N; i++) {
         struct fx_client_opts co = {0};
         co.timeout_ms = 400;
-        fx_xfer_init(&xs[i], &f, paths[i % 3], &co);
+        fx_xfer_init(&xs[i], f, paths[i % 3], &co);
     }
     fx_multi(xs, N, 10000, NULL, NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(xs[i].rc, CURLE_OPERATION_TIMEDOUT);
         fx_xfer_cleanup(&xs[i]);
     }
-    assert_int_equal(fx_wait(&f, &f.gone, N, 2000), N);
-    assert_int_equal(fx_wait(&f, &f.finished, N, 2000), N);
+    assert_int_equal(fx_wait(f, &f->gone, N, 2000), N);
+    assert_int_equal(fx_wait(f, &f->finished, N, 2000), N);
     /* The same ports and fds again, right away. */
     for (int i = 0; i < N; i++)
-        fx_xfer_init(&xs[i], &f, "/deferred", NULL);
+        fx_xfer_init(&xs[i], f, "/deferred", NULL);
     fx_multi(xs, N, 10000, NULL, NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(xs[i].status, 200);
         fx_xfer_cleanup(&xs[i]);
     }
-    fx_stop(&f, 1000);
-    assert_int_equal(f.gone, N);
-    assert_int_equal(f.unexpected, 0);
+    fx_stop(f, 1000);
+    assert_int_equal(f->gone, N);
+    assert_int_equal(f->unexpected, 0);
 }
 
 /* A client leaving while the handler still runs on the MHD thread: the
@@ -177,35 +173,34 @@ test_gone_many(void **state)
 static void
 test_gone_while_handler_runs(void **state)
 {
-    (void)state;
+    struct fx *f = *state;
     const char *paths[] = {"/slow?mode=pending", "/slow?mode=respond"};
     for (int k = 0; k < 2; k++) {
-        struct fx f;
         struct fx_xfer x;
         struct fx_client_opts co = {0};
         co.timeout_ms = 300;
-        start_and_perform(&f, &x, paths[k], &co);
+        start_and_perform(f, &x, paths[k], &co);
         assert_int_equal(x.rc, CURLE_OPERATION_TIMEDOUT);
         fx_xfer_cleanup(&x);
         /* The watcher saw the hang-up; the handler has not returned. */
-        assert_true(fx_wait_stat(&f, FX_STAT(gone_total), 1, 2000));
-        assert_int_equal(fx_get(&f, &f.gone), 0);
-        release_slow_handlers(&f);
-        assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 2000));
+        assert_true(fx_wait_stat(f, FX_STAT(gone_total), 1, 2000));
+        assert_int_equal(fx_get(f, &f->gone), 0);
+        release_slow_handlers(f);
+        assert_true(fx_wait_stat(f, FX_STAT(requests_active), 0, 2000));
         if (k == 0) {
             /* on_gone from the completion, then the worker finishes late. */
-            assert_int_equal(fx_wait(&f, &f.gone, 1, 2000), 1);
-            assert_int_equal(fx_wait(&f, &f.finished, 1, 2000), 1);
-            assert_int_equal(fx_get(&f, &f.late_canceled), 1);
+            assert_int_equal(fx_wait(f, &f->gone, 1, 2000), 1);
+            assert_int_equal(fx_wait(f, &f->finished, 1, 2000), 1);
+            assert_int_equal(fx_get(f, &f->late_canceled), 1);
         } else {
             /* An answer given before the handler returned is still sent
              * (a half-closed client could read it); this client is gone
              * for good, so MHD's send fails and it closes. No on_gone. */
-            assert_int_equal(fx_get(&f, &f.gone), 0);
-            assert_int_equal(fx_get(&f, &f.late_canceled), 0);
+            assert_int_equal(fx_get(f, &f->gone), 0);
+            assert_int_equal(fx_get(f, &f->late_canceled), 0);
         }
-        assert_int_equal(fx_stats(&f).suspended, 0);
-        stop_clean(&f, 1000);
+        assert_int_equal(fx_stats(f).suspended, 0);
+        stop_clean(f, 1000);
     }
 }
 
@@ -214,24 +209,23 @@ test_gone_while_handler_runs(void **state)
 static void
 test_gone_during_upload(void **state)
 {
-    (void)state;
-    struct fx f;
+    struct fx *f = *state;
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.chunked_len = 512 * 1024;
     co.abort_upload_after = 16 * 1024;
-    start_and_perform(&f, &x, "/echo", &co);
+    start_and_perform(f, &x, "/echo", &co);
     assert_int_equal(x.rc, CURLE_ABORTED_BY_CALLBACK);
     double t_end = x.t_end;
     fx_xfer_cleanup(&x);
-    assert_int_equal(fx_get(&f, &f.headers_seen), 1);
+    assert_int_equal(fx_get(f, &f->headers_seen), 1);
     /* MHD 0.9.75 alone would keep this connection in CLOSE-WAIT until the
      * idle timeout (60 s): the watcher wakes it. */
-    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 1000));
+    assert_true(fx_wait_stat(f, FX_STAT(requests_active), 0, 1000));
     print_message("upload abandoned: request closed %.1f ms later\n", (fx_now() - t_end) * 1000);
-    assert_int_equal(fx_get(&f, &f.handled), 0);
-    assert_int_equal(fx_get(&f, &f.gone), 0);
-    stop_clean(&f, 1000);
+    assert_int_equal(fx_get(f, &f->handled), 0);
+    assert_int_equal(fx_get(f, &f->gone), 0);
+    stop_clean(f, 1000);
 }
 
 /* A raw TCP connection to the engine, or -1. */
@@ -270,16 +264,15 @@ send_stalled_upload(struct fx *f, const char *path)
 static void
 test_drain_does_not_wait_for_a_stalled_upload(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
-    int fd = send_stalled_upload(&f, "/echo");
-    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 1, 2000));
-    gw_http_quiesce(f.h);
-    assert_int_equal(gw_http_drain(f.h, 10000), 0);
-    assert_int_equal(fx_get(&f, &f.handled), 0);
+    struct fx *f = *state;
+    start_default(f);
+    int fd = send_stalled_upload(f, "/echo");
+    assert_true(fx_wait_stat(f, FX_STAT(requests_active), 1, 2000));
+    gw_http_quiesce(f->h);
+    assert_int_equal(gw_http_drain(f->h, 10000), 0);
+    assert_int_equal(fx_get(f, &f->handled), 0);
     close(fd);
-    stop_clean(&f, 1000);
+    stop_clean(f, 1000);
 }
 
 /* The same upload when quiesce lands while the engine is between the
@@ -289,18 +282,17 @@ test_drain_does_not_wait_for_a_stalled_upload(void **state)
 static void
 test_drain_does_not_wait_for_an_upload_routed_during_quiesce(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
-    int fd = send_stalled_upload(&f, "/held-head");
-    assert_int_equal(fx_wait(&f, &f.headers_seen, 1, 5000), 1);
-    gw_http_quiesce(f.h);
-    pthread_mutex_lock(&f.mu);
-    f.release_held = true;
-    pthread_cond_broadcast(&f.cond);
-    pthread_mutex_unlock(&f.mu);
-    assert_int_equal(gw_http_drain(f.h, 10000), 0);
-    assert_int_equal(fx_get(&f, &f.handled), 0);
+    struct fx *f = *state;
+    start_default(f);
+    int fd = send_stalled_upload(f, "/held-head");
+    assert_int_equal(fx_wait(f, &f->headers_seen, 1, 5000), 1);
+    gw_http_quiesce(f->h);
+    pthread_mutex_lock(&f->mu);
+    f->release_held = true;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+    assert_int_equal(gw_http_drain(f->h, 10000), 0);
+    assert_int_equal(fx_get(f, &f->handled), 0);
     /* Told so, not merely dropped: a balancer retries a 503 elsewhere. */
     char buf[256] = {0};
     struct timeval tv = {.tv_sec = 5};
@@ -308,7 +300,7 @@ test_drain_does_not_wait_for_an_upload_routed_during_quiesce(void **state)
     assert_true(recv(fd, buf, sizeof(buf) - 1, 0) > 12);
     assert_memory_equal(buf, "HTTP/1.1 503", 12);
     close(fd);
-    stop_clean(&f, 1000);
+    stop_clean(f, 1000);
 }
 
 static void
@@ -356,16 +348,15 @@ read_answer(int fd, const char *body, double deadline)
 static void
 test_burst_of_one_full_epoll_batch(void **state)
 {
-    (void)state;
+    struct fx *f = *state;
     enum { BATCH = 128 };
     gw_http_options o = fx_options();
     o.timeout_s = 0;
     for (int n = BATCH - 1; n <= BATCH; n++) {
-        struct fx f;
         int fds[BATCH + 1];
-        start(&f, &o);
+        start(f, &o);
         for (int i = 0; i <= n; i++) {
-            fds[i] = raw_connect(f.port);
+            fds[i] = raw_connect(f->port);
             assert_true(fds[i] >= 0);
         }
         /* Each served once: all in MHD's epoll set, idle, keep-alive. */
@@ -374,10 +365,10 @@ test_burst_of_one_full_epoll_batch(void **state)
             assert_true(read_answer(fds[i], "hello", fx_now() + fx_ms(10000) / 1000.0));
         }
         send_get(fds[0], "/slow?mode=respond");
-        assert_int_equal(fx_wait(&f, &f.handled, n + 1, fx_ms(5000)), n + 1);
+        assert_int_equal(fx_wait(f, &f->handled, n + 1, fx_ms(5000)), n + 1);
         for (int i = 1; i <= n; i++)
             send_get(fds[i], "/immediate");
-        release_slow_handlers(&f);
+        release_slow_handlers(f);
         double deadline = fx_now() + fx_ms(10000) / 1000.0;
         assert_true(read_answer(fds[0], "slow", deadline));
         int answered = 0;
@@ -387,7 +378,7 @@ test_burst_of_one_full_epoll_batch(void **state)
         assert_int_equal(answered, n);
         for (int i = 0; i <= n; i++)
             close(fds[i]);
-        stop_clean(&f, 1000);
+        stop_clean(f, 1000);
     }
 }
 
@@ -418,29 +409,28 @@ flood_step(void *arg)
 static void
 test_overflow_drops_slow_client(void **state)
 {
-    (void)state;
-    struct fx f;
+    struct fx *f = *state;
     gw_http_options o = fx_options();
     o.stream_buffer_max = 64 * 1024;
-    start(&f, &o);
+    start(f, &o);
     struct fx_xfer x;
     struct fx_client_opts co = {0};
     co.pause_at_data = true;
     co.timeout_ms = (long)fx_ms(20000);
-    fx_xfer_init(&x, &f, "/flood", &co);
-    struct flood fl = {&f, &x};
+    fx_xfer_init(&x, f, "/flood", &co);
+    struct flood fl = {f, &x};
     fx_multi(&x, 1, 20000, flood_step, &fl);
-    assert_int_equal(fx_wait(&f, &f.finished, 1, 5000), 1);
+    assert_int_equal(fx_wait(f, &f->finished, 1, 5000), 1);
     assert_true(x.paused);
-    assert_int_equal(fx_get(&f, &f.write_errors), 1);
-    assert_int_equal(fx_get(&f, &f.late_canceled), 2); /* the write, then the end */
+    assert_int_equal(fx_get(f, &f->write_errors), 1);
+    assert_int_equal(fx_get(f, &f->late_canceled), 2); /* the write, then the end */
     /* The connection is gone on the server side while the client sleeps. */
-    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 5000));
-    gw_http_stats st = fx_stats(&f);
+    assert_true(fx_wait_stat(f, FX_STAT(requests_active), 0, 5000));
+    gw_http_stats st = fx_stats(f);
     assert_int_equal(st.overflow_total, 1);
     assert_int_equal(st.gone_total, 1);
     fx_xfer_cleanup(&x);
-    stop_clean(&f, 1000);
+    stop_clean(f, 1000);
 }
 
 /* 50 streams suspended mid-stream plus 5 pending requests; the route ends
@@ -448,25 +438,22 @@ test_overflow_drops_slow_client(void **state)
 static void
 test_shutdown_with_streams_in_flight(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
+    struct fx *f = *state;
+    start_default(f);
     enum { S = 50, P = 5, N = S + P };
-    static struct fx_xfer xs[N];
-    struct fx_clients c;
-    fx_clients_in_flight(&f, &c, xs, S, P);
+    struct fx_xfer *xs = fx_clients_in_flight(f, S, P);
 
-    gw_http_quiesce(f.h);
-    assert_int_equal(gw_http_drain(f.h, 50), N);
+    gw_http_quiesce(f->h);
+    assert_int_equal(gw_http_drain(f->h, 50), N);
     double t0 = fx_now();
-    gw_http_stop(f.h, fx_ms(5000));
+    gw_http_stop(f->h, fx_ms(5000));
     print_message("stop with %d streams + %d pending: %.0f ms\n", S, P, (fx_now() - t0) * 1000);
-    fx_clients_join(&c);
-    fx_stop(&f, 0);
+    fx_clients_join(f);
+    fx_stop(f, 0);
 
-    assert_int_equal(f.shutdowns, N);
-    assert_int_equal(f.gone, 0);
-    assert_int_equal(f.finished, N);
+    assert_int_equal(f->shutdowns, N);
+    assert_int_equal(f->gone, 0);
+    assert_int_equal(f->finished, N);
     for (int i = 0; i < N; i++) {
         assert_int_equal(xs[i].rc, CURLE_OK);
         if (i < S) {
@@ -479,7 +466,7 @@ test_shutdown_with_streams_in_flight(void **state)
         }
         fx_xfer_cleanup(&xs[i]);
     }
-    assert_int_equal(f.unexpected, 0);
+    assert_int_equal(f->unexpected, 0);
 }
 
 /* The route ignores on_shutdown: after the grace period the engine cuts the
@@ -488,20 +475,17 @@ test_shutdown_with_streams_in_flight(void **state)
 static void
 test_shutdown_forced(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
-    f.ignore_shutdown = true;
+    struct fx *f = *state;
+    start_default(f);
+    f->ignore_shutdown = true;
     enum { S = 50, P = 5, N = S + P };
-    static struct fx_xfer xs[N];
-    struct fx_clients c;
-    fx_clients_in_flight(&f, &c, xs, S, P);
+    struct fx_xfer *xs = fx_clients_in_flight(f, S, P);
 
-    gw_http_stop(f.h, 100);
-    fx_clients_join(&c);
-    fx_stop(&f, 0);
-    assert_int_equal(f.shutdowns, N);
-    assert_int_equal(f.finished, N);
+    gw_http_stop(f->h, 100);
+    fx_clients_join(f);
+    fx_stop(f, 0);
+    assert_int_equal(f->shutdowns, N);
+    assert_int_equal(f->finished, N);
     for (int i = 0; i < N; i++) {
         /* Cut streams end without the chunked terminator. */
         if (i < S)
@@ -509,7 +493,7 @@ test_shutdown_forced(void **state)
         assert_true(xs[i].done);
         fx_xfer_cleanup(&xs[i]);
     }
-    assert_int_equal(f.unexpected, 0);
+    assert_int_equal(f->unexpected, 0);
 }
 
 struct stopper {
@@ -531,35 +515,33 @@ stopper_main(void *arg)
 static void
 test_stop_while_handler_runs(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
-    f.ignore_shutdown = true;
-    struct fx_xfer x;
-    fx_xfer_init(&x, &f, "/slow?mode=hang", NULL);
-    struct fx_clients c;
+    struct fx *f = *state;
+    start_default(f);
+    f->ignore_shutdown = true;
+    struct fx_xfer *x = fx_xfers(f, 1);
+    fx_xfer_init(x, f, "/slow?mode=hang", NULL);
     pthread_t st;
-    fx_clients_run(&c, &x, 1);
-    assert_int_equal(fx_wait(&f, &f.handled, 1, 5000), 1);
+    fx_clients_run(f, x, 1);
+    assert_int_equal(fx_wait(f, &f->handled, 1, 5000), 1);
 
-    struct stopper sp = {f.h};
+    struct stopper sp = {f->h};
     assert_int_equal(pthread_create(&st, NULL, stopper_main, &sp), 0);
     /* No condition to wait on: gw_http_stop(h, 0) marks the engine stopping
      * within microseconds, then blocks joining the MHD thread, which is
      * held by this handler. Give it ample time to get there. */
     usleep(300 * 1000);
-    release_slow_handlers(&f);
+    release_slow_handlers(f);
     pthread_join(st, NULL);
-    fx_clients_join(&c);
+    fx_clients_join(f);
     /* MHD's thread is gone by then, so the 503 may not reach the socket:
      * what matters is that the process survives and the client is let go. */
-    assert_true(x.done);
-    assert_true(x.status == 0 || x.status == 503);
-    assert_int_equal(fx_wait(&f, &f.gone, 1, 2000), 1);
-    assert_int_equal(fx_wait(&f, &f.finished, 1, 2000), 1);
-    fx_stop(&f, 0);
-    fx_xfer_cleanup(&x);
-    assert_int_equal(f.unexpected, 0);
+    assert_true(x->done);
+    assert_true(x->status == 0 || x->status == 503);
+    assert_int_equal(fx_wait(f, &f->gone, 1, 2000), 1);
+    assert_int_equal(fx_wait(f, &f->finished, 1, 2000), 1);
+    fx_stop(f, 0);
+    fx_xfer_cleanup(x);
+    assert_int_equal(f->unexpected, 0);
 }
 
 /* 500 concurrent streams from one curl multi, interleaved by the worker:
@@ -568,20 +550,18 @@ test_stop_while_handler_runs(void **state)
 static void
 test_many_concurrent_streams(void **state)
 {
-    (void)state;
-    struct fx f;
-    start_default(&f);
+    struct fx *f = *state;
+    start_default(f);
     enum { EVENTS = 5 };
     struct rlimit rl;
     int N = 500;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 2600)
         N = 1100;
-    struct fx_xfer *xs = calloc((size_t)N, sizeof(*xs));
-    assert_non_null(xs);
+    struct fx_xfer *xs = fx_xfers(f, (size_t)N);
     char path[32];
     snprintf(path, sizeof(path), "/stream?n=%d", EVENTS);
     for (int i = 0; i < N; i++)
-        fx_xfer_init(&xs[i], &f, path, NULL);
+        fx_xfer_init(&xs[i], f, path, NULL);
     double t0 = fx_now();
     fx_multi(xs, N, 60000, NULL, NULL);
     print_message("%d streams x %d events: %.0f ms\n", N, EVENTS, (fx_now() - t0) * 1000);
@@ -596,10 +576,9 @@ test_many_concurrent_streams(void **state)
                           xs[i].len);
         fx_xfer_cleanup(&xs[i]);
     }
-    free(xs);
     assert_int_equal(ok, N);
-    assert_int_equal(fx_stats(&f).gone_total, 0);
-    stop_clean(&f, 1000);
+    assert_int_equal(fx_stats(f).gone_total, 0);
+    stop_clean(f, 1000);
 }
 
 int
@@ -613,20 +592,20 @@ main(void)
     }
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gone_while_deferred),
-        cmocka_unit_test(test_gone_after_headers_before_data),
-        cmocka_unit_test(test_gone_mid_stream),
-        cmocka_unit_test(test_gone_many),
-        cmocka_unit_test(test_gone_during_upload),
-        cmocka_unit_test(test_drain_does_not_wait_for_a_stalled_upload),
-        cmocka_unit_test(test_drain_does_not_wait_for_an_upload_routed_during_quiesce),
-        cmocka_unit_test(test_gone_while_handler_runs),
-        cmocka_unit_test(test_overflow_drops_slow_client),
-        cmocka_unit_test(test_shutdown_with_streams_in_flight),
-        cmocka_unit_test(test_shutdown_forced),
-        cmocka_unit_test(test_stop_while_handler_runs),
-        cmocka_unit_test(test_many_concurrent_streams),
-        cmocka_unit_test(test_burst_of_one_full_epoll_batch),
+        FX_TEST(test_gone_while_deferred),
+        FX_TEST(test_gone_after_headers_before_data),
+        FX_TEST(test_gone_mid_stream),
+        FX_TEST(test_gone_many),
+        FX_TEST(test_gone_during_upload),
+        FX_TEST(test_drain_does_not_wait_for_a_stalled_upload),
+        FX_TEST(test_drain_does_not_wait_for_an_upload_routed_during_quiesce),
+        FX_TEST(test_gone_while_handler_runs),
+        FX_TEST(test_overflow_drops_slow_client),
+        FX_TEST(test_shutdown_with_streams_in_flight),
+        FX_TEST(test_shutdown_forced),
+        FX_TEST(test_stop_while_handler_runs),
+        FX_TEST(test_many_concurrent_streams),
+        FX_TEST(test_burst_of_one_full_epoll_batch),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

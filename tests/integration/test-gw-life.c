@@ -246,20 +246,19 @@ test_exit_after(void **state)
 static void
 test_graceful_shutdown(void **state)
 {
-    (void)state;
-    struct gwd g;
-    gwd_start(&g,
+    struct gwd *g = *state;
+    gwd_start(g,
               (const char *const[]){"GATEWAY_DRAIN_TIMEOUT_SEC=1", "GATEWAY_HEARTBEAT_SEC=0", NULL},
               true);
-    gwd_sim_config(&g, SLOW);
+    gwd_sim_config(g, SLOW);
     struct gwd_resp r;
-    gwd_req(&r, &g, "GET", "/internal/stats", NULL, NULL);
+    gwd_req(&r, g, "GET", "/internal/stats", NULL, NULL);
     long pid = (long)json_integer_value(json_object_get(
         json_array_get(json_object_get(json_object_get(r.json, "pool"), "instances"), 0), "pid"));
     gwd_resp_free(&r);
     assert_true(pid > 0 && gwd_pid_alive(pid));
 
-    int hz = gwd_raw_connect(&g);
+    int hz = gwd_raw_connect(g);
     const char *get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_int_equal(netio_send_str(hz, get), 0);
     char *first = gwd_raw_read(hz, "]}", 5000);
@@ -268,10 +267,10 @@ test_graceful_shutdown(void **state)
 
     int s[2];
     for (int i = 0; i < 2; i++) {
-        s[i] = gwd_raw_chat(&g, STREAM_BODY);
+        s[i] = gwd_raw_chat(g, STREAM_BODY);
         assert_true(gwd_raw_read_until(s[i], "\"delta\":{\"content\":", 10000));
     }
-    gwd_term(&g);
+    gwd_term(g);
     long long t0 = gwd_now_ms();
     /*
      * Draining: the kept-alive connection still gets an answer. Asked once
@@ -280,7 +279,7 @@ test_graceful_shutdown(void **state)
      * Connection: close, and the next write met a closed socket (a SIGPIPE
      * that killed this test and orphaned its daemon under load).
      */
-    assert_true(gwd_wait_log(&g, "\"msg\":\"draining\"", 5000));
+    assert_true(gwd_wait_log(g, "\"msg\":\"draining\"", 5000));
     assert_int_equal(netio_send_str(hz, get), 0);
     char *again = gwd_raw_read(hz, "]}", 5000);
     assert_non_null(strstr(again, "HTTP/1.1 503"));
@@ -295,11 +294,11 @@ test_graceful_shutdown(void **state)
         free(rest);
         close(s[i]);
     }
-    int st = gwd_wait_exit(&g, 20000);
+    int st = gwd_wait_exit(g, 20000);
     print_message("shutdown: exit %d after %lld ms\n", st, gwd_now_ms() - t0);
     assert_int_equal(st, 0);
     assert_false(gwd_pid_alive(pid));
-    gwd_stop(&g); /* already reaped: only cleans up */
+    gwd_stop(g); /* already reaped: only cleans up */
 }
 
 /* Read a whole file into a malloc'd string ("" when it does not exist). */
@@ -344,23 +343,22 @@ wait_file_has(const char *path, const char *needle, int timeout_ms)
 static void
 test_sighup_reopens_log(void **state)
 {
-    (void)state;
+    struct gwd *g = *state;
     char dir[] = "/tmp/gw-hup-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char file[64], rotated[64], env_log[80];
     snprintf(file, sizeof(file), "%s/gw.log", dir);
     snprintf(rotated, sizeof(rotated), "%s/gw.log.1", dir);
     snprintf(env_log, sizeof(env_log), "LOG_FILE=%s", file);
-    struct gwd g;
-    gwd_start(&g, (const char *const[]){env_log, NULL}, true);
+    gwd_start(g, (const char *const[]){env_log, NULL}, true);
     assert_true(wait_file_has(file, "\"msg\":\"listening\"", 5000));
 
     assert_int_equal(rename(file, rotated), 0);
-    assert_int_equal(kill(g.pid, SIGHUP), 0);
+    assert_int_equal(kill(g->pid, SIGHUP), 0);
     assert_true(wait_file_has(file, "\"msg\":\"log reopened\"", 5000));
 
     struct gwd_resp r;
-    gwd_req(&r, &g, "GET", "/healthz", NULL, (const char *const[]){"x-request-id: hup-1", NULL});
+    gwd_req(&r, g, "GET", "/healthz", NULL, (const char *const[]){"x-request-id: hup-1", NULL});
     assert_int_equal(r.status, 200);
     gwd_resp_free(&r);
     assert_true(wait_file_has(file, "\"request_id\":\"hup-1\"", 5000));
@@ -369,7 +367,7 @@ test_sighup_reopens_log(void **state)
     assert_null(strstr(old, "hup-1"));
     free(old);
 
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
     unlink(file);
     unlink(rotated);
     rmdir(dir);
@@ -385,8 +383,8 @@ main(void)
         cmocka_unit_test_setup(test_overload_429, reset),
         cmocka_unit_test_setup(test_lingma_killed_mid_stream, reset),
         cmocka_unit_test_setup(test_exit_after, reset),
-        cmocka_unit_test(test_graceful_shutdown),
-        cmocka_unit_test(test_sighup_reopens_log),
+        GWD_TEST(test_graceful_shutdown),
+        GWD_TEST(test_sighup_reopens_log),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -293,23 +293,22 @@ test_client_gone_cancels(void **state)
 static void
 test_no_instance_is_529(void **state)
 {
-    (void)state;
+    struct gwd *d = *state;
     static const char *const env[] = {"LINGMA_SIM_FAULT=exit_at_start", NULL};
-    struct gwd d;
-    gwd_start(&d, env, false);
+    gwd_start(d, env, false);
     struct gwd_resp r;
-    gwd_req(&r, &d, "POST", "/v1/messages",
+    gwd_req(&r, d, "POST", "/v1/messages",
             "{\"model\":\"auto\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
             "\"x\"}]}",
             auth);
     assert_anthropic_error(&r, 529, "overloaded_error");
     gwd_resp_free(&r);
     /* The same failure on Chat Completions stays a 503. */
-    gwd_req(&r, &d, "POST", "/v1/chat/completions",
+    gwd_req(&r, d, "POST", "/v1/chat/completions",
             "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", NULL);
     assert_int_equal(r.status, 503);
     gwd_resp_free(&r);
-    assert_int_equal(gwd_stop(&d), 0);
+    assert_int_equal(gwd_stop(d), 0);
 }
 
 int
@@ -322,7 +321,7 @@ main(void)
         cmocka_unit_test_setup(test_refusals, reset_sim),
         cmocka_unit_test_setup(test_count_tokens_and_models, reset_sim),
         cmocka_unit_test_setup(test_client_gone_cancels, reset_sim),
-        cmocka_unit_test(test_no_instance_is_529),
+        GWD_TEST(test_no_instance_is_529),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -48,6 +48,7 @@ static void
 listener_open(struct listener *l)
 {
     memset(l, 0, sizeof(*l));
+    l->fd = -1;
     assert_int_equal(tmpdir_make(l->dir, sizeof(l->dir), "notify"), 0);
     snprintf(l->path, sizeof(l->path), "%s/notify.sock", l->dir);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -60,11 +61,46 @@ listener_open(struct listener *l)
     assert_int_equal(bind(l->fd, (struct sockaddr *)&a, sizeof(a)), 0);
 }
 
+/* Idempotent: the test closes it, the teardown again. */
 static void
 listener_close(struct listener *l)
 {
-    close(l->fd);
-    tmpdir_remove(l->dir);
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    if (l->dir[0])
+        tmpdir_remove(l->dir);
+    l->dir[0] = '\0';
+}
+
+/* A test's listener and daemon, on the heap: the teardown ends both (the
+ * daemon stopped, its work dir and the socket's removed) also when the
+ * test failed half-way. */
+struct notify_fx {
+    struct listener l;
+    struct gwd g;
+};
+
+static int
+notify_setup(void **state)
+{
+    struct notify_fx *n = calloc(1, sizeof(*n));
+    if (!n)
+        return -1;
+    n->l.fd = -1;
+    *state = n;
+    return 0;
+}
+
+static int
+notify_teardown(void **state)
+{
+    struct notify_fx *n = *state;
+    gwd_stop(&n->g);
+    listener_close(&n->l);
+    free(n);
+    *state = NULL;
+    return 0;
 }
 
 /* Receive datagrams for up to timeout_ms or until one contains `want`
@@ -131,61 +167,61 @@ index_of(const struct listener *l, const char *what)
 static void
 test_ready_watchdog_stopping(void **state)
 {
-    (void)state;
-    struct listener l;
-    listener_open(&l);
+    struct notify_fx *n = *state;
+    struct listener *l = &n->l;
+    listener_open(l);
     char sock_env[4300];
-    snprintf(sock_env, sizeof(sock_env), "NOTIFY_SOCKET=%s", l.path);
+    snprintf(sock_env, sizeof(sock_env), "NOTIFY_SOCKET=%s", l->path);
     /* A 1 s watchdog: the daemon must ping every 500 ms. */
     const char *const env[] = {sock_env, "WATCHDOG_USEC=1000000", "LINGMA_SIM_CHUNKS=4", NULL};
-    struct gwd g;
-    gwd_start(&g, env, false);
+    struct gwd *g = &n->g;
+    gwd_start(g, env, false);
 
     /* READY=1 comes after the listener is up, from the daemon itself. */
-    assert_true(listener_wait(&l, "READY=1", 15000));
-    struct msg *ready = &l.msgs[index_of(&l, "READY=1")];
-    assert_int_equal(ready->pid, g.pid);
+    assert_true(listener_wait(l, "READY=1", 15000));
+    struct msg *ready = &l->msgs[index_of(l, "READY=1")];
+    assert_int_equal(ready->pid, g->pid);
     char status[300];
-    snprintf(status, sizeof(status), "STATUS=listening on %s", g.url);
+    snprintf(status, sizeof(status), "STATUS=listening on %s", g->url);
     assert_non_null(strstr(ready->text, status));
-    int fd = gwd_raw_connect(&g);
+    int fd = gwd_raw_connect(g);
     close(fd);
 
     /* Three pings, never further apart than WATCHDOG_USEC (systemd's
      * deadline), all from the daemon. */
-    size_t first = l.n;
+    size_t first = l->n;
     long long end = gwd_now_ms() + 10000;
-    while (count(&l, "WATCHDOG=1", first) < 3 && gwd_now_ms() < end)
-        listener_wait(&l, "WATCHDOG=1", 2000);
-    assert_true(count(&l, "WATCHDOG=1", first) >= 3);
+    while (count(l, "WATCHDOG=1", first) < 3 && gwd_now_ms() < end)
+        listener_wait(l, "WATCHDOG=1", 2000);
+    assert_true(count(l, "WATCHDOG=1", first) >= 3);
     long long prev = ready->at;
-    for (size_t i = 0; i < l.n; i++) {
-        if (!strstr(l.msgs[i].text, "WATCHDOG=1"))
+    for (size_t i = 0; i < l->n; i++) {
+        if (!strstr(l->msgs[i].text, "WATCHDOG=1"))
             continue;
-        assert_int_equal(l.msgs[i].pid, g.pid);
-        assert_true(l.msgs[i].at - prev < 1000);
-        prev = l.msgs[i].at;
+        assert_int_equal(l->msgs[i].pid, g->pid);
+        assert_true(l->msgs[i].at - prev < 1000);
+        prev = l->msgs[i].at;
     }
 
     /* A stream that outlives the next pings: the drain keeps pinging. */
-    assert_true(gwd_wait_stat(&g, "pool.ready", 1, 20000));
-    gwd_sim_config(&g, "{\"chunks\":8,\"chunk_ms\":250}");
-    int s = gwd_raw_chat(&g, "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
-                             "\"drain me\"}]}");
+    assert_true(gwd_wait_stat(g, "pool.ready", 1, 20000));
+    gwd_sim_config(g, "{\"chunks\":8,\"chunk_ms\":250}");
+    int s = gwd_raw_chat(g, "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
+                            "\"drain me\"}]}");
     assert_true(gwd_raw_read_until(s, "data: ", 10000));
-    gwd_term(&g);
-    assert_true(listener_wait(&l, "STOPPING=1", 5000));
-    size_t stopping = index_of(&l, "STOPPING=1");
-    assert_int_equal(l.msgs[stopping].pid, g.pid);
+    gwd_term(g);
+    assert_true(listener_wait(l, "STOPPING=1", 5000));
+    size_t stopping = index_of(l, "STOPPING=1");
+    assert_int_equal(l->msgs[stopping].pid, g->pid);
     char *rest = gwd_raw_read(s, "data: [DONE]", 15000);
     assert_non_null(strstr(rest, "\"finish_reason\":\"stop\""));
     free(rest);
     close(s);
-    assert_int_equal(gwd_wait_exit(&g, 20000), 0);
-    listener_wait(&l, NULL, 50); /* whatever was still queued */
-    assert_true(count(&l, "WATCHDOG=1", stopping) >= 1);
-    gwd_stop(&g);
-    listener_close(&l);
+    assert_int_equal(gwd_wait_exit(g, 20000), 0);
+    listener_wait(l, NULL, 50); /* whatever was still queued */
+    assert_true(count(l, "WATCHDOG=1", stopping) >= 1);
+    gwd_stop(g);
+    listener_close(l);
 }
 
 /* No watchdog for this process (none set, or WATCHDOG_PID names another
@@ -193,26 +229,26 @@ test_ready_watchdog_stopping(void **state)
 static void
 test_no_watchdog(void **state)
 {
-    (void)state;
+    struct notify_fx *n = *state;
     for (int round = 0; round < 2; round++) {
-        struct listener l;
-        listener_open(&l);
+        struct listener *l = &n->l;
+        listener_open(l);
         char sock_env[4300];
-        snprintf(sock_env, sizeof(sock_env), "NOTIFY_SOCKET=%s", l.path);
+        snprintf(sock_env, sizeof(sock_env), "NOTIFY_SOCKET=%s", l->path);
         const char *const env0[] = {sock_env, NULL};
         const char *const env1[] = {sock_env, "WATCHDOG_USEC=100000", "WATCHDOG_PID=1", NULL};
-        struct gwd g;
-        gwd_start(&g, round == 0 ? env0 : env1, true);
-        assert_true(listener_wait(&l, "READY=1", 15000));
+        struct gwd *g = &n->g;
+        gwd_start(g, round == 0 ? env0 : env1, true);
+        assert_true(listener_wait(l, "READY=1", 15000));
         /* A window of six pings at 50 ms, had a watchdog been armed. */
-        assert_false(listener_wait(&l, "WATCHDOG=1", 300));
-        gwd_term(&g);
-        assert_true(listener_wait(&l, "STOPPING=1", 5000));
-        assert_int_equal(gwd_wait_exit(&g, 20000), 0);
-        listener_wait(&l, NULL, 50);
-        assert_int_equal(count(&l, "WATCHDOG=1", 0), 0);
-        gwd_stop(&g);
-        listener_close(&l);
+        assert_false(listener_wait(l, "WATCHDOG=1", 300));
+        gwd_term(g);
+        assert_true(listener_wait(l, "STOPPING=1", 5000));
+        assert_int_equal(gwd_wait_exit(g, 20000), 0);
+        listener_wait(l, NULL, 50);
+        assert_int_equal(count(l, "WATCHDOG=1", 0), 0);
+        gwd_stop(g);
+        listener_close(l);
     }
 }
 
@@ -221,8 +257,9 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ready_watchdog_stopping),
-        cmocka_unit_test(test_no_watchdog),
+        cmocka_unit_test_setup_teardown(test_ready_watchdog_stopping, notify_setup,
+                                        notify_teardown),
+        cmocka_unit_test_setup_teardown(test_no_watchdog, notify_setup, notify_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

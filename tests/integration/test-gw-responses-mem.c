@@ -88,83 +88,81 @@ get_status(struct gwd *g, const char *id)
 static void
 test_byte_bound(void **state)
 {
-    (void)state;
+    struct gwd *g = *state;
     /* 256 KiB hold about fifteen of these responses (input and echoed
      * answer, 8 KiB each); 1500 of them would need about 25 MB. */
     static const char *const env[] = {"GATEWAY_RESPONSES_MAX=100000",
                                       "GATEWAY_RESPONSES_MAX_BYTES=256K", NULL};
-    struct gwd g;
-    gwd_start(&g, env, true);
+    gwd_start(g, env, true);
     const long max_bytes = 256 * 1024;
     char first[64] = "", last[64] = "", prev[64] = "";
     long rss_warm = -1, stored_max = 0;
     const int total = 1500;
     for (int n = 0; n < total; n++) {
-        create(&g, n, NULL, last);
+        create(g, n, NULL, last);
         if (n == 0)
             snprintf(first, sizeof(first), "%s", last);
         if (n == total - 2)
             snprintf(prev, sizeof(prev), "%s", last);
         if (n % 100 == 99) {
-            long bytes = gwd_stat(&g, "responses.bytes");
-            long stored = gwd_stat(&g, "responses.stored");
+            long bytes = gwd_stat(g, "responses.bytes");
+            long stored = gwd_stat(g, "responses.stored");
             if (bytes > max_bytes || bytes <= 0)
                 fail_msg("after %d responses the store holds %ld bytes", n + 1, bytes);
             if (stored > stored_max)
                 stored_max = stored;
             if (n == 199)
-                rss_warm = rss_kib(g.pid);
+                rss_warm = rss_kib(g->pid);
         }
     }
     assert_true(stored_max > 5 && stored_max < 40);
-    assert_int_equal(gwd_stat(&g, "responses.max_bytes"), max_bytes);
+    assert_int_equal(gwd_stat(g, "responses.max_bytes"), max_bytes);
     /* The oldest went first; the newest are there and continue. */
-    assert_int_equal(get_status(&g, first), 404);
-    assert_int_equal(get_status(&g, last), 200);
-    assert_int_equal(get_status(&g, prev), 200);
+    assert_int_equal(get_status(g, first), 404);
+    assert_int_equal(get_status(g, last), 200);
+    assert_int_equal(get_status(g, prev), 200);
     char next[64];
-    create(&g, total, last, next);
+    create(g, total, last, next);
     struct gwd_resp r;
     json_t *b = json_pack("{s:s,s:s}", "input", "x", "previous_response_id", first);
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
-    gwd_req(&r, &g, "POST", "/v1/responses", body, NULL);
+    gwd_req(&r, g, "POST", "/v1/responses", body, NULL);
     free(body);
     assert_int_equal(r.status, 404);
     gwd_resp_free(&r);
-    long rss_end = rss_kib(g.pid);
+    long rss_end = rss_kib(g->pid);
     printf("store: at most %ld responses; daemon RSS %ld KiB after 200, %ld KiB after %d%s\n",
            stored_max, rss_warm, rss_end, total + 1, SANITIZED ? " (sanitized: not checked)" : "");
     if (!SANITIZED && rss_warm > 0 && rss_end - rss_warm > 10 * 1024)
         fail_msg("resident memory grew by %ld KiB over %d stored responses", rss_end - rss_warm,
                  total - 200);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 static void
 test_count_bound_and_ttl(void **state)
 {
-    (void)state;
+    struct gwd *g = *state;
     static const char *const env[] = {"GATEWAY_RESPONSES_MAX=10", "GATEWAY_RESPONSES_TTL_SEC=1",
                                       NULL};
-    struct gwd g;
-    gwd_start(&g, env, true);
+    gwd_start(g, env, true);
     char ids[25][64];
     for (int n = 0; n < 25; n++)
-        create(&g, n, NULL, ids[n]);
-    assert_int_equal(gwd_stat(&g, "responses.stored"), 10);
-    assert_int_equal(gwd_stat(&g, "responses.max_stored"), 10);
-    assert_int_equal(get_status(&g, ids[14]), 404);
-    assert_int_equal(get_status(&g, ids[15]), 200);
-    assert_int_equal(get_status(&g, ids[24]), 200);
+        create(g, n, NULL, ids[n]);
+    assert_int_equal(gwd_stat(g, "responses.stored"), 10);
+    assert_int_equal(gwd_stat(g, "responses.max_stored"), 10);
+    assert_int_equal(get_status(g, ids[14]), 404);
+    assert_int_equal(get_status(g, ids[15]), 200);
+    assert_int_equal(get_status(g, ids[24]), 200);
     /* One second after they were made, every one has expired. */
     long long end = gwd_now_ms() + 5000;
-    while (get_status(&g, ids[24]) == 200 && gwd_now_ms() < end)
+    while (get_status(g, ids[24]) == 200 && gwd_now_ms() < end)
         usleep(50000);
-    assert_int_equal(get_status(&g, ids[24]), 404);
-    assert_int_equal(gwd_stat(&g, "responses.stored"), 0);
-    assert_int_equal(gwd_stat(&g, "responses.bytes"), 0);
-    assert_int_equal(gwd_stop(&g), 0);
+    assert_int_equal(get_status(g, ids[24]), 404);
+    assert_int_equal(gwd_stat(g, "responses.stored"), 0);
+    assert_int_equal(gwd_stat(g, "responses.bytes"), 0);
+    assert_int_equal(gwd_stop(g), 0);
 }
 
 int
@@ -172,8 +170,8 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_byte_bound),
-        cmocka_unit_test(test_count_bound_and_ttl),
+        GWD_TEST(test_byte_bound),
+        GWD_TEST(test_count_bound_and_ttl),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

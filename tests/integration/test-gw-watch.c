@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -62,6 +63,59 @@ rec_destroy(struct rec *r)
     pthread_mutex_destroy(&r->mu);
 }
 
+/* A test's recorder, watcher and sockets, on the heap: the watcher's thread
+ * calls into the recorder, so the teardown frees the watcher before the
+ * recorder, and closes the sockets left open, also when the test failed
+ * half-way (cmocka longjmps out of it). */
+struct wfx {
+    struct rec r;
+    gw_watch *w;
+    int fd[4];
+};
+
+static int
+wfx_setup(void **state)
+{
+    struct wfx *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -1;
+    rec_init(&x->r);
+    for (int i = 0; i < 4; i++)
+        x->fd[i] = -1;
+    *state = x;
+    return 0;
+}
+
+static void
+watch_free(struct wfx *x)
+{
+    gw_watch_free(x->w);
+    x->w = NULL;
+}
+
+/* Close *fd and forget it (the teardown closes what is left). */
+static void
+fd_close(int *fd)
+{
+    close(*fd);
+    *fd = -1;
+}
+
+static int
+wfx_teardown(void **state)
+{
+    struct wfx *x = *state;
+    if (x->w)
+        watch_free(x);
+    for (int i = 0; i < 4; i++)
+        if (x->fd[i] >= 0)
+            fd_close(&x->fd[i]);
+    rec_destroy(&x->r);
+    free(x);
+    *state = NULL;
+    return 0;
+}
+
 /* Bounded wait until *counter >= target; returns the final value. */
 static int
 rec_wait(struct rec *r, const int *counter, int target, unsigned ms)
@@ -85,91 +139,77 @@ rec_wait(struct rec *r, const int *counter, int target, unsigned ms)
 static void
 test_hangup_reported_once_by_id(void **state)
 {
-    (void)state;
-    struct rec r;
-    rec_init(&r);
-    gw_watch *w;
+    struct wfx *x = *state;
+    struct rec *r = &x->r;
     gw_watch_ops ops = {rec_hangup, rec_tick};
-    assert_int_equal(gw_watch_new(&w, &ops, 0, &r), LINGMA_OK);
+    assert_int_equal(gw_watch_new(&x->w, &ops, 0, r), LINGMA_OK);
 
-    int a[2], b[2];
+    int *a = x->fd, *b = x->fd + 2;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
-    assert_int_equal(gw_watch_add(w, a[0], 41), LINGMA_OK);
-    assert_int_equal(gw_watch_add(w, b[0], 42), LINGMA_OK);
+    assert_int_equal(gw_watch_add(x->w, a[0], 41), LINGMA_OK);
+    assert_int_equal(gw_watch_add(x->w, b[0], 42), LINGMA_OK);
 
     /* Pending request bytes are not a hang-up and are not consumed. */
     assert_int_equal(send(a[1], "GET", 3, MSG_NOSIGNAL), 3);
-    close(b[1]);
-    assert_int_equal(rec_wait(&r, &r.n, 1, 2000), 1);
-    assert_int_equal(r.ids[0], 42);
+    fd_close(&b[1]);
+    assert_int_equal(rec_wait(r, &r->n, 1, 2000), 1);
+    assert_int_equal(r->ids[0], 42);
     char buf[8];
     assert_int_equal(read(a[0], buf, sizeof(buf)), 3);
 
     /* A half-close (FIN) is reported too: that is EPOLLRDHUP. */
     shutdown(a[1], SHUT_WR);
-    assert_int_equal(rec_wait(&r, &r.n, 2, 2000), 2);
-    assert_int_equal(r.ids[1], 41);
+    assert_int_equal(rec_wait(r, &r->n, 2, 2000), 2);
+    assert_int_equal(r->ids[1], 41);
 
-    assert_int_equal(gw_watch_del(w, a[0]), LINGMA_OK);
-    assert_int_equal(gw_watch_del(w, b[0]), LINGMA_OK);
-    assert_int_equal(gw_watch_del(w, b[0]), LINGMA_ERROR);
-    gw_watch_free(w);
+    assert_int_equal(gw_watch_del(x->w, a[0]), LINGMA_OK);
+    assert_int_equal(gw_watch_del(x->w, b[0]), LINGMA_OK);
+    assert_int_equal(gw_watch_del(x->w, b[0]), LINGMA_ERROR);
+    watch_free(x);
     /* One-shot: each hung-up socket was reported exactly once. */
-    assert_int_equal(r.n, 2);
-    close(a[0]);
-    close(a[1]);
-    close(b[0]);
-    rec_destroy(&r);
+    assert_int_equal(r->n, 2);
 }
 
 static void
 test_deleted_fd_is_silent(void **state)
 {
-    (void)state;
-    struct rec r;
-    rec_init(&r);
-    gw_watch *w;
+    struct wfx *x = *state;
+    struct rec *r = &x->r;
     gw_watch_ops ops = {rec_hangup, NULL};
-    assert_int_equal(gw_watch_new(&w, &ops, 0, &r), LINGMA_OK);
-    int a[2], sentinel[2];
+    assert_int_equal(gw_watch_new(&x->w, &ops, 0, r), LINGMA_OK);
+    int *a = x->fd, *sentinel = x->fd + 2;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sentinel), 0);
-    assert_int_equal(gw_watch_add(w, a[0], 7), LINGMA_OK);
-    assert_int_equal(gw_watch_del(w, a[0]), LINGMA_OK);
-    assert_int_equal(gw_watch_add(w, sentinel[0], 8), LINGMA_OK);
-    close(a[1]);
-    close(sentinel[1]);
-    assert_int_equal(rec_wait(&r, &r.n, 1, 2000), 1);
-    assert_int_equal(r.ids[0], 8);
-    gw_watch_free(w);
-    assert_int_equal(r.n, 1);
-    close(a[0]);
-    close(sentinel[0]);
-    rec_destroy(&r);
+    assert_int_equal(gw_watch_add(x->w, a[0], 7), LINGMA_OK);
+    assert_int_equal(gw_watch_del(x->w, a[0]), LINGMA_OK);
+    assert_int_equal(gw_watch_add(x->w, sentinel[0], 8), LINGMA_OK);
+    fd_close(&a[1]);
+    fd_close(&sentinel[1]);
+    assert_int_equal(rec_wait(r, &r->n, 1, 2000), 1);
+    assert_int_equal(r->ids[0], 8);
+    watch_free(x);
+    assert_int_equal(r->n, 1);
 }
 
 static void
 test_tick(void **state)
 {
-    (void)state;
-    struct rec r;
-    rec_init(&r);
-    gw_watch *w;
+    struct wfx *x = *state;
+    struct rec *r = &x->r;
     gw_watch_ops ops = {rec_hangup, rec_tick};
-    assert_int_equal(gw_watch_new(&w, &ops, 10, &r), LINGMA_OK);
-    assert_true(rec_wait(&r, &r.ticks, 3, 5000) >= 3);
-    gw_watch_free(w);
-    rec_destroy(&r);
+    assert_int_equal(gw_watch_new(&x->w, &ops, 10, r), LINGMA_OK);
+    assert_true(rec_wait(r, &r->ticks, 3, 5000) >= 3);
+    watch_free(x);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hangup_reported_once_by_id),
-        cmocka_unit_test(test_deleted_fd_is_silent),
-        cmocka_unit_test(test_tick),
+        cmocka_unit_test_setup_teardown(test_hangup_reported_once_by_id, wfx_setup, wfx_teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_fd_is_silent, wfx_setup, wfx_teardown),
+        cmocka_unit_test_setup_teardown(test_tick, wfx_setup, wfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
