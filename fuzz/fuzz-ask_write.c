@@ -2,7 +2,9 @@
  * Fuzz target for chat/ask's direct writer (liblingma/proto/ask_write.c):
  * for any prompt, model and session id (the input, cut at NUL bytes; its
  * first byte picks the mode), it must give the JSON lingma__method_ask()
- * builds, or fail exactly when that one does (a string not UTF-8).
+ * builds, or fail exactly when that one does (a string not UTF-8). The
+ * session id also goes through chat/deleteSessionById's writer, held equal
+ * to lingma__method_delete_session() the same way.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +15,29 @@
 #include "ask_write.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The writer's outcome (rc, the bytes in `w`) against the tree `ref`
+ * (consumed): both fail, or both give the same JSON, member order too. */
+static void
+same(json_t *ref, int rc, const struct lingma__jsonw *w)
+{
+    if ((ref == NULL) != (rc != 0) || w->oom)
+        abort();
+    if (ref) {
+        json_error_t err;
+        json_t *got = json_loadb(w->buf, w->len, JSON_ALLOW_NUL, &err);
+        if (!got || !json_equal(got, ref))
+            abort();
+        /* Same members in the same order: the same bytes once dumped. */
+        char *a = json_dumps(got, JSON_COMPACT), *b = json_dumps(ref, JSON_COMPACT);
+        if (!a || !b || strcmp(a, b) != 0)
+            abort();
+        free(a);
+        free(b);
+        json_decref(got);
+    }
+    json_decref(ref);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,25 +67,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spec.model = parts[1];
     spec.session_id = parts[2];
 
-    json_t *ref = lingma__method_ask(&spec);
     lingma__jsonw_reset(&w, 0);
-    int rc = lingma__method_ask_write(&w, &spec);
-    if ((ref == NULL) != (rc != 0) || w.oom)
-        abort();
-    if (ref) {
-        json_error_t err;
-        json_t *got = json_loadb(w.buf, w.len, JSON_ALLOW_NUL, &err);
-        if (!got || !json_equal(got, ref))
-            abort();
-        /* Same members in the same order: the same bytes once dumped. */
-        char *a = json_dumps(got, JSON_COMPACT), *b = json_dumps(ref, JSON_COMPACT);
-        if (!a || !b || strcmp(a, b) != 0)
-            abort();
-        free(a);
-        free(b);
-        json_decref(got);
+    same(lingma__method_ask(&spec), lingma__method_ask_write(&w, &spec), &w);
+    if (spec.session_id) {
+        lingma__jsonw_reset(&w, 0);
+        same(lingma__method_delete_session(spec.session_id),
+             lingma__method_delete_session_write(&w, spec.session_id), &w);
     }
-    json_decref(ref);
     lingma__jsonw_trim(&w, 0);
     free(in);
     return 0;

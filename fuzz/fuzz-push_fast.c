@@ -4,7 +4,8 @@
  * parses the body (JSON_ALLOW_NUL, as rpc.c does), it is a JSON-RPC 2.0
  * request with that integer id and a method of that kind, and
  * lingma__method_answer() / _finish() / _request_id() / _session_id() on
- * its params give the same fields.
+ * its params give the same fields. When it reads a result instead, the
+ * full path must see that response (agree_result).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,21 +37,30 @@ same_bytes(const char *a, size_t alen, const char *b, size_t blen)
     check(alen == blen && memcmp(a, b, alen) == 0);
 }
 
-static void
-agree(const struct lingma__push_fast *m, const char *body, size_t len)
+/* jansson's parse of the body (JSON_ALLOW_NUL, as rpc.c does): a JSON-RPC
+ * 2.0 object with the integer id `id`. */
+static json_t *
+envelope(const char *body, size_t len, int64_t id)
 {
     json_error_t err;
     json_t *msg = json_loadb(body, len, JSON_ALLOW_NUL, &err);
 
     check(msg != NULL && json_is_object(msg));
     json_t *version = json_object_get(msg, "jsonrpc");
-    json_t *method = json_object_get(msg, "method");
-    json_t *id = json_object_get(msg, "id");
-    json_t *params = json_object_get(msg, "params");
+    json_t *jid = json_object_get(msg, "id");
     check(json_is_string(version) && strcmp(json_string_value(version), "2.0") == 0);
+    check(json_is_integer(jid) && json_integer_value(jid) == id);
+    return msg;
+}
+
+static void
+agree(const struct lingma__push_fast *m, const char *body, size_t len)
+{
+    json_t *msg = envelope(body, len, m->id);
+    json_t *method = json_object_get(msg, "method");
+    json_t *params = json_object_get(msg, "params");
     check(json_is_string(method));
     check(lingma__push_kind(json_string_value(method)) == m->kind);
-    check(json_is_integer(id) && json_integer_value(id) == m->id);
     if (m->kind == LINGMA__PUSH_OTHER) {
         /* Answered null unread: nothing else to agree on. */
     } else if (m->kind == LINGMA__PUSH_THINK || m->kind == LINGMA__PUSH_STEP) {
@@ -78,6 +88,37 @@ agree(const struct lingma__push_fast *m, const char *body, size_t len)
     json_decref(msg);
 }
 
+/* A result (return 2): jansson sees a JSON-RPC 2.0 response with that
+ * integer id, no "method", no "error" but null, and a "result" equal to
+ * the value its bytes give alone (as lingma__rpc_recv_result parses them). */
+static void
+agree_result(const struct lingma__push_fast *m, const char *body, size_t len)
+{
+    json_error_t err;
+    json_t *msg = envelope(body, len, m->id);
+    json_t *error = json_object_get(msg, "error");
+    json_t *result = json_object_get(msg, "result");
+    check(json_object_get(msg, "method") == NULL);
+    check(error == NULL || json_is_null(error));
+    check(result != NULL);
+    check(m->result >= body && m->result + m->result_len <= body + len);
+    json_t *alone = json_loadb(m->result, m->result_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    check(alone != NULL && json_equal(alone, result));
+    json_decref(alone);
+    json_decref(msg);
+}
+
+static void
+agree_any(int rc, const struct lingma__push_fast *m, const char *body, size_t len)
+{
+    if (rc == 1)
+        agree(m, body, len);
+    else if (rc == 2)
+        agree_result(m, body, len);
+    else
+        check(rc == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -89,15 +130,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     memcpy(body, data, size);
-    if (lingma__push_fast_decode(&m, &scratch, NULL, body, size) == 1)
-        agree(&m, body, size);
+    agree_any(lingma__push_fast_decode(&m, &scratch, NULL, body, size), &m, body, size);
     /* Decoding again into the used scratch gives the same answer. */
     struct lingma__push_fast again;
     int r1 = lingma__push_fast_decode(&m, &scratch, NULL, body, size);
     int r2 = lingma__push_fast_decode(&again, &scratch, NULL, body, size);
     check(r1 == r2);
-    if (r2 == 1)
-        agree(&again, body, size);
+    agree_any(r2, &again, body, size);
     free(scratch.p);
     free(body);
     return 0;

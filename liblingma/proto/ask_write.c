@@ -38,3 +38,12 @@ lingma__method_ask_write(struct lingma__jsonw *w, const struct lingma__ask_spec 
     lingma__jsonw_lit(w, "}}}");
     return 0;
 }
+
+int
+lingma__method_delete_session_write(struct lingma__jsonw *w, const char *session_id)
+{
+    if (member(w, "{\"sessionId\":", session_id))
+        return LINGMA_EINVAL;
+    lingma__jsonw_lit(w, "}");
+    return 0;
+}

@@ -16,4 +16,10 @@
  * `spec` is not valid UTF-8 (lingma__method_ask() returns NULL then). */
 int lingma__method_ask_write(struct lingma__jsonw *w, const struct lingma__ask_spec *spec);
 
+/* chat/deleteSessionById's params, sent at the end of every chat in the
+ * "fresh" session mode: what lingma__method_delete_session() builds.
+ * @return 0, or LINGMA_EINVAL when `session_id` is not valid UTF-8 (the
+ * tree version returns NULL then). */
+int lingma__method_delete_session_write(struct lingma__jsonw *w, const char *session_id);
+
 #endif

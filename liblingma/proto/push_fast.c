@@ -40,6 +40,11 @@ struct msg {
     int status_kind; /* 0: absent or ignored (200), 1: integer, 2: a string (full parser) */
     int64_t status;
     int extra_usage; /* the last "extra" has a key the usage reader looks at */
+    /* A response: no "method" key at all, a "result" (its bytes: the last
+     * one's), and no "error" other than null. */
+    int any_method;
+    const char *result, *result_end;
+    int error_kind; /* 0: absent, 1: null, 2: anything else */
 };
 
 typedef int (*member_fn)(struct cur *c, const char *key, size_t klen, int depth, void *ud);
@@ -507,10 +512,12 @@ top_member(struct cur *c, const char *key, size_t klen, int depth, void *ud)
 
     if (key_is(key, klen, "jsonrpc") || key_is(key, klen, "method")) {
         int is_version = klen == 7;
-        if (is_version)
+        if (is_version) {
             m->version_ok = 0;
-        else
+        } else {
             m->method_ok = 0;
+            m->any_method = 1;
+        }
         if (c->p >= c->end || *c->p != '"')
             return value(c, depth);
         if (string(c, 1) != 0)
@@ -548,6 +555,17 @@ top_member(struct cur *c, const char *key, size_t klen, int depth, void *ud)
         m->params_ok = 1;
         return object(c, depth + 1, params_member, m);
     }
+    if (key_is(key, klen, "result")) {
+        m->result = c->p;
+        if (value(c, depth) != 0)
+            return -1;
+        m->result_end = c->p;
+        return 0;
+    }
+    if (key_is(key, klen, "error")) {
+        m->error_kind = c->p < c->end && *c->p == 'n' ? 1 : 2;
+        return value(c, depth);
+    }
     return value(c, depth);
 }
 
@@ -577,6 +595,16 @@ lingma__push_fast_decode(struct lingma__push_fast *out, struct lingma__buf *scra
     ws(&c);
     if (c.p != c.end)
         return 0;
+    if (m.version_ok && m.id_ok && !m.any_method && m.result && m.error_kind < 2) {
+        /* A result for call `id`: what rpc.c's dispatch hands to the call's
+         * callback, the "result" value's bytes (the full path ignores an
+         * "error": null next to a result). */
+        memset(out, 0, sizeof(*out));
+        out->id = m.id;
+        out->result = m.result;
+        out->result_len = (size_t)(m.result_end - m.result);
+        return 2;
+    }
     if (!m.version_ok || !m.id_ok || !m.method_ok)
         return 0;
     switch (m.kind) {

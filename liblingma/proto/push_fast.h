@@ -15,6 +15,10 @@
  * object). Everything else (auth/report, tool/invoke, a string id, invalid
  * JSON, \u0000, long or exponent numbers, usage under "extra", a string
  * statusCode, deep nesting) it leaves to the full parser.
+ *
+ * It also tells a result from Lingma (the replies to chat/ask and to
+ * chat/deleteSessionById, one each per chat) without a tree: the id, and
+ * where the "result" value lies, for lingma__rpc_recv_result() (rpc_int.h).
  * fuzz/fuzz-push_fast.c checks that the two agree.
  *
  * Duplicate keys: the last one wins, as in jansson.
@@ -37,14 +41,19 @@ struct lingma__push_fast {
     struct {
         const char *request_id, *session_id; /* NULL when absent or not a string */
     } step;                                  /* kinds THINK and STEP */
+    /* A response (return 2): the bytes of its "result" value, in `body`. */
+    const char *result;
+    size_t result_len;
 };
 
 /*
  * Decode `body` (`len` bytes). Strings are unescaped into `scratch`
  * (reused from call to call; free its p with `alloc` when done), and stay
  * valid until the next call with the same scratch.
- * @return 1 when decoded; 0 when the full parser must decide (including
- *         out of memory).
+ * @return 1 when decoded; 2 when the body is a result for the call `id`
+ *         (a JSON-RPC 2.0 response with an integer id, a "result" and no
+ *         "error" but null, nothing else read: see result); 0 when the
+ *         full parser must decide (including out of memory).
  */
 int lingma__push_fast_decode(struct lingma__push_fast *out, struct lingma__buf *scratch,
                              const lingma_allocator *alloc, const char *body, size_t len);

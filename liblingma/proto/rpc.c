@@ -622,28 +622,10 @@ handle_request(lingma_rpc *rpc, const json_t *id, const char *method, json_t *pa
     return rc;
 }
 
-static int
-handle_response(lingma_rpc *rpc, json_t *id, json_t *result, json_t *error)
+/* The call's callback gets the result or the error; `p` is freed. */
+static void
+deliver(lingma_rpc *rpc, struct lingma__pending *p, json_t *result, json_t *error)
 {
-    struct lingma__pending *p = NULL;
-
-    if (json_is_integer(id))
-        p = lingma__pending_take(&rpc->pending, json_integer_value(id));
-    if (!p) {
-        rpc->stats.unknown_responses++;
-        if (json_is_integer(id))
-            rpc_log(rpc, LINGMA_LOG_WARN, "rpc: response to unknown id %lld",
-                    (long long)json_integer_value(id));
-        else if (error)
-            rpc_log(rpc, LINGMA_LOG_WARN, "rpc: peer reported an error (id %s): %.200s",
-                    json_is_null(id) ? "null" : "not an integer",
-                    json_string_value(json_object_get(error, "message"))
-                        ? json_string_value(json_object_get(error, "message"))
-                        : "");
-        else
-            rpc_log(rpc, LINGMA_LOG_WARN, "rpc: response with a non-integer id");
-        return 0;
-    }
     rpc->stats.responses_received++;
     if (p->cb) {
         if (error) {
@@ -663,7 +645,62 @@ handle_response(lingma_rpc *rpc, json_t *id, json_t *result, json_t *error)
         }
     }
     lingma__free(rpc->alloc, p);
+}
+
+static void
+unknown_id(lingma_rpc *rpc, int64_t id)
+{
+    rpc->stats.unknown_responses++;
+    rpc_log(rpc, LINGMA_LOG_WARN, "rpc: response to unknown id %lld", (long long)id);
+}
+
+static int
+handle_response(lingma_rpc *rpc, json_t *id, json_t *result, json_t *error)
+{
+    struct lingma__pending *p = NULL;
+
+    if (json_is_integer(id))
+        p = lingma__pending_take(&rpc->pending, json_integer_value(id));
+    if (!p) {
+        if (json_is_integer(id)) {
+            unknown_id(rpc, json_integer_value(id));
+            return 0;
+        }
+        rpc->stats.unknown_responses++;
+        if (error)
+            rpc_log(rpc, LINGMA_LOG_WARN, "rpc: peer reported an error (id %s): %.200s",
+                    json_is_null(id) ? "null" : "not an integer",
+                    json_string_value(json_object_get(error, "message"))
+                        ? json_string_value(json_object_get(error, "message"))
+                        : "");
+        else
+            rpc_log(rpc, LINGMA_LOG_WARN, "rpc: response with a non-integer id");
+        return 0;
+    }
+    deliver(rpc, p, result, error);
     return 0;
+}
+
+int
+lingma__rpc_recv_result(lingma_rpc *rpc, int64_t id, const char *result, size_t len)
+{
+    const struct lingma__pending *peek = lingma__pending_find(&rpc->pending, id);
+    json_t *v = NULL;
+
+    /* Only a callback reads the result: parse it alone, or not at all. */
+    if (peek && peek->cb) {
+        json_error_t jerr;
+        v = json_loadb(result, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!v)
+            return 0; /* out of memory: the full path says so */
+    }
+    struct lingma__pending *p = lingma__pending_take(&rpc->pending, id);
+    if (p)
+        deliver(rpc, p, v, NULL);
+    else
+        unknown_id(rpc, id);
+    json_decref(v);
+    return 1;
 }
 
 static int
@@ -732,8 +769,10 @@ handle_body(lingma_rpc *rpc, const char *body, size_t len)
     json_t *msg;
     int rc;
 
-    if (rpc->raw_fn && rpc->raw_fn(rpc, body, len, rpc->raw_payload) > 0) {
-        rpc->stats.requests_received++;
+    int raw = rpc->raw_fn ? rpc->raw_fn(rpc, body, len, rpc->raw_payload) : 0;
+    if (raw > 0) {
+        if (raw == 1)
+            rpc->stats.requests_received++;
         return 0;
     }
     memset(&jerr, 0, sizeof(jerr));

@@ -183,6 +183,13 @@ lingma__pending_take(struct lingma__pending_set *set, int64_t id)
     return p;
 }
 
+const struct lingma__pending *
+lingma__pending_find(const struct lingma__pending_set *set, int64_t id)
+{
+    size_t slot = tab_find(set, id);
+    return slot == NOT_FOUND ? NULL : set->tab[slot];
+}
+
 struct lingma__pending *
 lingma__pending_take_expired(struct lingma__pending_set *set, uint64_t now)
 {

@@ -39,6 +39,10 @@ void lingma__pending_insert(struct lingma__pending_set *set, struct lingma__pend
 /* Remove and return the entry with this id, or NULL. */
 struct lingma__pending *lingma__pending_take(struct lingma__pending_set *set, int64_t id);
 
+/* The entry for `id`, left in place; NULL if none. */
+const struct lingma__pending *lingma__pending_find(const struct lingma__pending_set *set,
+                                                   int64_t id);
+
 /* Remove and return the entry with the earliest deadline <= now, or NULL. */
 struct lingma__pending *lingma__pending_take_expired(struct lingma__pending_set *set, uint64_t now);
 

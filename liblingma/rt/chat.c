@@ -929,12 +929,19 @@ lingma__chats_unavailable(struct lingma__chats *cs, struct lingma__inst *in, int
 
 /* ---- pushes ---- */
 
+static int
+write_delete_session(struct lingma__jsonw *w, void *sid)
+{
+    return lingma__method_delete_session_write(w, sid);
+}
+
+/* Written straight into the frame, like chat/ask (ask_write.h): one per
+ * chat in the "fresh" session mode. */
 static void
 delete_session(struct lingma__conn *conn, const char *sid)
 {
-    json_t *params = lingma__method_delete_session(sid);
-    if (params)
-        lingma__conn_call(conn, NULL, LINGMA__M_DELETE_SESSION, params, NULL, NULL);
+    lingma__conn_call_with(conn, NULL, LINGMA__M_DELETE_SESSION, write_delete_session, (void *)sid,
+                           NULL, NULL);
 }
 
 /* The answer broke the tool contract (chat_tools.h): ask once more, with

@@ -344,16 +344,19 @@ rpc_on_notification(lingma_rpc *rpc, const char *method, json_t *params, void *p
     c->cfg->ev->on_notification(c, method, params, c->cfg->ud);
 }
 
-/* chat/answer and chat/finish, read without a jansson tree when the fast
- * decoder is sure of them; anything else goes the usual way. */
+/* chat/answer and chat/finish, and the results of calls, read without a
+ * jansson tree when the fast decoder is sure of them; anything else goes
+ * the usual way. */
 static int
 rpc_raw(lingma_rpc *rpc, const char *body, size_t len, void *payload)
 {
     struct lingma__conn *c = payload;
     struct lingma__push_fast m;
 
-    (void)rpc;
-    if (lingma__push_fast_decode(&m, &c->push_scratch, c->cfg->alloc, body, len) != 1)
+    int rc = lingma__push_fast_decode(&m, &c->push_scratch, c->cfg->alloc, body, len);
+    if (rc == 2)
+        return lingma__rpc_recv_result(rpc, m.id, m.result, m.result_len) ? 2 : 0;
+    if (rc != 1)
         return 0;
     c->cfg->ev->on_push(c, &m, c->cfg->ud);
     return 1;

@@ -50,6 +50,15 @@ void lingma__loop_free(struct lingma__loop *t);
 /* Any thread: 1 when called on the service thread. */
 int lingma__loop_on_thread(const struct lingma__loop *t);
 
+/* How the loop's writes went (for tests and profiles). */
+struct lingma__loop_stats {
+    unsigned long writes_direct;    /* after lws_service() returned, no POLLOUT round */
+    unsigned long writes_writeable; /* in the WRITEABLE callback */
+    unsigned long writeable_idle;   /* WRITEABLE callbacks that found nothing to write */
+};
+/* Service thread (or after join): a copy of the counters. */
+void lingma__loop_get_stats(const struct lingma__loop *t, struct lingma__loop_stats *out);
+
 /* ---- connections (service thread) ---- */
 
 struct lingma__ws_cbs {
@@ -66,7 +75,9 @@ struct lingma__ws_cbs {
  * (never synchronously). @return 0, LINGMA_ENOMEM or LINGMA_EIO */
 int lingma__ws_open(struct lingma__ws **out, struct lingma__loop *t, int port,
                     const struct lingma__ws_cbs *cbs, void *ud);
-/* There is something to pull: ask for a writable callback. */
+/* There is something to pull. It is written once the current lws_service()
+ * returns (or on_wake does), without waiting for POLLOUT; from a timer
+ * callback, in the WRITEABLE callback as before. */
 void lingma__ws_kick(struct lingma__ws *c);
 /* Close and forget: no callback fires any more; the memory is released by
  * the loop. NULL ok. */

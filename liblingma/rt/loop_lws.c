@@ -4,6 +4,14 @@
  * traps this file steps around (thread rules, fake wsi in
  * EVENT_WAIT_CANCELLED, in-place masking, one lws_write per WRITEABLE).
  * Outgoing frames queued together go out as one WebSocket message.
+ *
+ * Writes without the POLLOUT round (flush_kicked): a connection kicked
+ * where lws cannot poll before the kick is served (from on_wake, or from
+ * a callback lws delivers after its poll) is written right after
+ * lws_service() returns, with lws_write outside the WRITEABLE callback,
+ * when nothing of it is still buffered in lws. A kick from before lws'
+ * poll (a timer) asks for WRITEABLE as before. After a write that emptied
+ * the queue, no further WRITEABLE is asked for: the next frame kicks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +50,12 @@ struct lingma__loop {
     atomic_int posted;
     int in_service;
     int again;
+    /* Service thread. `polled`: lws_service() has polled in this call
+     * (a callback of the I/O phase ran), so it returns before it polls
+     * again; `flush_due`: some connection was kicked (flush_kicked). */
+    int polled;
+    int flush_due;
+    struct lingma__loop_stats stats;
 };
 
 struct lingma__ws {
@@ -54,10 +68,12 @@ struct lingma__ws {
     int opened;
     int in_open;     /* inside lws_client_connect_via_info() */
     int open_failed; /* ... and it reported the failure synchronously */
+    int kicked;      /* to be written by flush_kicked() */
     /* The message being written: a private LWS_PRE-prefixed copy, because a
      * client lws_write masks the payload in place. */
     unsigned char *tx;
     size_t tx_cap, tx_len, tx_off;
+    int drained; /* the pull that built the message found the queue empty */
 };
 
 struct lingma__timer {
@@ -165,13 +181,17 @@ tx_append(struct lingma__ws *c, const char *p, size_t n)
     return 0;
 }
 
-/* Write (part of) the current message, or start the next one. */
+/* Write (part of) the current message, or start the next one. Returns
+ * -1 on failure, 0 when there was nothing to write, 1 when the write
+ * emptied the queue (the pull said so), 2 when more may be left (more
+ * fragments, or the batch was cut at TX_BATCH). */
 static int
 conn_write(struct lingma__ws *c)
 {
     struct lingma__loop *t = c->t;
 
     if (c->tx_off >= c->tx_len) {
+        c->drained = 0;
         /* Batch every frame queued right now (the ACKs of a burst of
          * pushes, typically) into one message, up to TX_BATCH: one
          * lws_write and one send() instead of one per frame. Peers cut
@@ -182,8 +202,10 @@ conn_write(struct lingma__ws *c)
         while (c->tx_len < TX_BATCH && c->cbs.pull) {
             const char *p = NULL;
             size_t n = c->cbs.pull(c, &p, c->ud);
-            if (n == 0)
+            if (n == 0) {
+                c->drained = 1;
                 break;
+            }
             if (tx_append(c, p, n) < 0)
                 return -1; /* the bytes were taken: the stream is broken now */
         }
@@ -207,7 +229,7 @@ conn_write(struct lingma__ws *c)
     if (lws_write(c->wsi, frag, n, (enum lws_write_protocol)flags) < (int)n)
         return -1;
     c->tx_off += n;
-    return 1;
+    return c->tx_off < c->tx_len || !c->drained ? 2 : 1;
 }
 
 static int
@@ -229,6 +251,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
             return -1;
         if (c->detached)
             return -1;
+        c->t->polled = 1;
         c->opened = 1;
         if (c->cbs.on_open)
             c->cbs.on_open(c, c->ud);
@@ -239,6 +262,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!c || c->detached)
             return -1;
+        c->t->polled = 1;
         if (len && c->cbs.on_data)
             c->cbs.on_data(c, in, len, c->ud);
         return c->detached ? -1 : 0;
@@ -246,12 +270,17 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
         if (!c || c->detached)
             return -1;
+        c->t->polled = 1;
         int rc = conn_write(c);
         if (rc < 0) {
             lingma__logf(&c->t->o.log, LINGMA_LOG_WARN, "websocket write failed");
             return -1;
         }
         if (rc > 0)
+            c->t->stats.writes_writeable++;
+        else
+            c->t->stats.writeable_idle++;
+        if (rc > 1)
             lws_callback_on_writable(wsi); /* one lws_write per WRITEABLE */
         return 0;
     }
@@ -329,6 +358,43 @@ run_wake(struct lingma__loop *t)
     } while (t->again && !t->quit);
 }
 
+/* Write what was kicked since the last time, outside any lws callback
+ * and before lws polls again: no POLLOUT round (see the top of the file).
+ * A connection whose previous message is not all out yet (more fragments
+ * of ours, or bytes lws buffered after a short send) waits for WRITEABLE,
+ * which continues it in order. */
+static void
+flush_kicked(struct lingma__loop *t)
+{
+    if (!t->flush_due)
+        return;
+    t->flush_due = 0;
+    for (struct lingma__ws *c = t->conns; c; c = c->next) {
+        if (!c->kicked)
+            continue;
+        c->kicked = 0;
+        if (!c->wsi || !c->opened || c->detached)
+            continue;
+        if (c->tx_off < c->tx_len || lws_partial_buffered(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
+        int rc = conn_write(c);
+        if (rc < 0) {
+            /* What the WRITEABLE callback's -1 would do, from outside
+             * one: lws closes it on its next turn and CLIENT_CLOSED
+             * reports it. */
+            lingma__logf(&t->o.log, LINGMA_LOG_WARN, "websocket write failed");
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        if (rc > 0)
+            t->stats.writes_direct++;
+        if (rc > 1)
+            lws_callback_on_writable(c->wsi);
+    }
+}
+
 static void *
 service_main(void *arg)
 {
@@ -336,13 +402,16 @@ service_main(void *arg)
 
     current_loop = t;
     run_wake(t);
+    flush_kicked(t);
     while (!t->quit) {
         t->in_service = 1;
+        t->polled = 0;
         int rc = lws_service(t->ctx, 0);
         t->in_service = 0;
         if (rc < 0)
             break;
         run_wake(t);
+        flush_kicked(t);
     }
     return NULL;
 }
@@ -359,17 +428,19 @@ lingma__loop_start(struct lingma__loop *t)
 void
 lingma__loop_wake(struct lingma__loop *t)
 {
-    /* From on_wake itself (a chat started from a callback run there): run
-     * it again before going back to lws, no syscall. */
-    if (current_loop == t && !t->in_service) {
+    /* From on_wake itself (a chat started from a callback run there), or
+     * from a callback of lws' I/O phase (a chat started from another's
+     * last event), after which lws_service() returns without polling:
+     * run it again before going back to lws, no syscall. */
+    if (current_loop == t && (!t->in_service || t->polled)) {
         t->again = 1;
         return;
     }
     /* Otherwise one lws_cancel_service() (a write to lws' event pipe, and
      * a read and a poll return on the service thread) per on_wake run:
      * the wake-ups posted meanwhile ride on it. Inside lws_service() on
-     * the service thread too, as lws may still poll before it returns
-     * (its timers run before its poll). */
+     * the service thread before its poll too (its timers run before its
+     * poll). */
     if (atomic_exchange(&t->posted, 1))
         return;
     lws_cancel_service(t->ctx);
@@ -394,6 +465,12 @@ int
 lingma__loop_on_thread(const struct lingma__loop *t)
 {
     return current_loop == t;
+}
+
+void
+lingma__loop_get_stats(const struct lingma__loop *t, struct lingma__loop_stats *out)
+{
+    *out = t->stats;
 }
 
 void
@@ -463,8 +540,17 @@ lingma__ws_open(struct lingma__ws **out, struct lingma__loop *t, int port,
 void
 lingma__ws_kick(struct lingma__ws *c)
 {
-    if (c && c->wsi && c->opened && !c->detached)
+    if (!c || !c->wsi || !c->opened || c->detached)
+        return;
+    struct lingma__loop *t = c->t;
+    if (t->in_service && !t->polled) {
+        /* Inside lws_service() before its poll (a timer): lws would
+         * sleep before flush_kicked() runs. Ask for WRITEABLE. */
         lws_callback_on_writable(c->wsi);
+        return;
+    }
+    c->kicked = 1;
+    t->flush_due = 1;
 }
 
 void

@@ -71,6 +71,32 @@ test_invalid_utf8(void **state)
     lingma__jsonw_trim(&w, 0);
 }
 
+/* chat/deleteSessionById's params: the same object as the tree's, and
+ * refused where the tree is (a session id not UTF-8). */
+static void
+test_delete_session(void **state)
+{
+    static const char *ids[] = {"", "s-1", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+                                "q\"\\\n\x01 caf\xc3\xa9"};
+    struct lingma__jsonw w = {0};
+    json_error_t err;
+    (void)state;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
+        lingma__jsonw_reset(&w, 0);
+        assert_int_equal(lingma__method_delete_session_write(&w, ids[i]), 0);
+        json_t *got = json_loadb(w.buf, w.len, 0, &err);
+        json_t *ref = lingma__method_delete_session(ids[i]);
+        assert_non_null(got);
+        assert_true(json_equal(got, ref));
+        json_decref(got);
+        json_decref(ref);
+    }
+    lingma__jsonw_reset(&w, 0);
+    assert_null(lingma__method_delete_session("bad \xc0\xaf"));
+    assert_int_equal(lingma__method_delete_session_write(&w, "bad \xc0\xaf"), LINGMA_EINVAL);
+    lingma__jsonw_trim(&w, 0);
+}
+
 int
 main(void)
 {
@@ -78,6 +104,7 @@ main(void)
         cmocka_unit_test(test_chat_and_agent),
         cmocka_unit_test(test_escapes_and_utf8),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_delete_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,48 @@ test_deep_nesting_falls_back(void **state)
 }
 
 /* Out of memory for the strings: the full parser decides. */
+/* A result: the id and the "result" value's bytes, nothing parsed. */
+static void
+expect_result(const char *body, int64_t id, const char *result)
+{
+    struct lingma__push_fast m;
+    assert_int_equal(decode(&m, body), 2);
+    assert_int_equal(m.id, id);
+    assert_int_equal(m.result_len, strlen(result));
+    assert_memory_equal(m.result, result, m.result_len);
+}
+
+static void
+test_results(void **state)
+{
+    struct lingma__push_fast m;
+    (void)state;
+    /* chat/ask's and chat/deleteSessionById's replies, as the simulator
+     * sends them. */
+    expect_result("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"success\":true,\"isSuccess\":true,"
+                  "\"requestId\":\"r\",\"sessionId\":\"s\",\"errorMessage\":\"\"}}",
+                  7,
+                  "{\"success\":true,\"isSuccess\":true,\"requestId\":\"r\",\"sessionId\":\"s\","
+                  "\"errorMessage\":\"\"}");
+    expect_result("{\"jsonrpc\":\"2.0\",\"id\":8,\"result\":null}", 8, "null");
+    /* Any order, "error": null beside it, the last of two results. */
+    expect_result(" { \"result\" : [1, \"a\"] , \"error\":null,\"id\":-2,\"jsonrpc\":\"2.0\","
+                  "\"result\":{\"k\" : [ ] } } ",
+                  -2, "{\"k\" : [ ] }");
+    /* The full parser decides: an error, no result, any "method" key, a
+     * wrong version, an id that is not an integer, invalid JSON. */
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,\"error\":{}}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":null}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,\"method\":2}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"1.0\",\"id\":1,\"result\":1}"), 0);
+    assert_int_equal(decode(&m, "{\"result\":1,\"id\":1}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":1}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"result\":1}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":tru}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,}"), 0);
+    assert_int_equal(decode(&m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"\\u0000\"}"), 0);
+}
+
 static void
 test_out_of_memory(void **state)
 {
@@ -266,6 +308,7 @@ main(void)
         cmocka_unit_test_teardown(test_step_and_others, teardown),
         cmocka_unit_test_teardown(test_falls_back, teardown),
         cmocka_unit_test_teardown(test_deep_nesting_falls_back, teardown),
+        cmocka_unit_test_teardown(test_results, teardown),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

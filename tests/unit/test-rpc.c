@@ -15,6 +15,7 @@
 #include "lingma/sys/rpc.h"
 
 #include "failalloc.h"
+#include "push_fast.h"
 #include "rpc_int.h"
 #include "rpc_pending.h"
 
@@ -375,14 +376,35 @@ test_call_ids_and_mem_send_order(void **state)
     ctx_free(&c);
 }
 
+/* The runtime's raw hook for results (rt/conn.c): push_fast reads the
+ * envelope, lingma__rpc_recv_result() the value. */
+static int raw_results;
+
+static int
+raw_result_hook(lingma_rpc *rpc, const char *body, size_t len, void *payload)
+{
+    struct lingma__buf *scratch = payload;
+    struct lingma__push_fast m;
+
+    if (lingma__push_fast_decode(&m, scratch, NULL, body, len) != 2)
+        return 0;
+    raw_results++;
+    return lingma__rpc_recv_result(rpc, m.id, m.result, m.result_len) ? 2 : 0;
+}
+
+/* With `hook`, through the runtime's raw hook for results (below): the
+ * same callbacks, logs and counts. */
 static void
-test_responses_matched_by_integer_id(void **state)
+responses_matched(int hook)
 {
     struct ctx c;
     lingma_rpc *rpc = session(&c, 1);
     lingma_rpc_stats st;
+    struct lingma__buf scratch = {0};
 
-    (void)state;
+    raw_results = 0;
+    if (hook)
+        lingma__rpc_set_raw(rpc, raw_result_hook, &scratch);
     for (int i = 0; i < 4; i++)
         assert_int_equal(lingma_rpc_call(rpc, NULL, "m", NULL, 0, on_response, &c), 0);
     while (lingma_rpc_want_write(rpc))
@@ -418,9 +440,47 @@ test_responses_matched_by_integer_id(void **state)
     assert_int_equal(st.unknown_responses, 5);
     assert_int_equal(st.malformed, 0);
     assert_int_equal(lingma_rpc_pending_count(rpc), 0);
+    /* ids 2, 99, 2 again and 3 are results the hook reads. */
+    assert_int_equal(raw_results, hook ? 4 : 0);
     lingma_rpc_free(rpc);
     expect_log(&c, "");
     ctx_free(&c);
+    free(scratch.p);
+}
+
+static void
+test_responses_matched_by_integer_id(void **state)
+{
+    (void)state;
+    responses_matched(0);
+}
+
+/* The same through the hook; and a call without a callback
+ * (chat/deleteSessionById) is settled without parsing its result. */
+static void
+test_results_through_the_raw_hook(void **state)
+{
+    struct ctx c;
+    lingma_rpc *rpc = session(&c, 1);
+    lingma_rpc_stats st;
+    struct lingma__buf scratch = {0};
+
+    (void)state;
+    responses_matched(1);
+    raw_results = 0;
+    lingma__rpc_set_raw(rpc, raw_result_hook, &scratch);
+    assert_int_equal(lingma_rpc_call(rpc, NULL, "no-callback", NULL, 0, NULL, NULL), 0);
+    free(sent(rpc));
+    assert_int_equal(peer(rpc, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ignored\":[1,2]}}"), 0);
+    assert_int_equal(raw_results, 1);
+    lingma_rpc_get_stats(rpc, &st);
+    assert_int_equal(st.responses_received, 1);
+    assert_int_equal(st.requests_received, 0);
+    assert_int_equal(lingma_rpc_pending_count(rpc), 0);
+    lingma_rpc_free(rpc);
+    assert_null(c.log); /* no callback, no log */
+    ctx_free(&c);
+    free(scratch.p);
 }
 
 static void
@@ -1355,6 +1415,7 @@ main(void)
         cmocka_unit_test(test_new_bad_arguments),
         cmocka_unit_test(test_call_ids_and_mem_send_order),
         cmocka_unit_test(test_responses_matched_by_integer_id),
+        cmocka_unit_test(test_results_through_the_raw_hook),
         cmocka_unit_test(test_deadlines_and_tick),
         cmocka_unit_test(test_requests_from_peer),
         cmocka_unit_test(test_defer_and_late_respond),
