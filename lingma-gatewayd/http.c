@@ -289,8 +289,12 @@ uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
     return req;
 }
 
+/* Fields of a usual request fit here; more go to the heap. */
+#define FIELDS_INLINE 32
+
 struct field_list {
     gw_head_field *items; /* MHD's own pointers, for the in-place walk */
+    gw_head_field inline_items[FIELDS_INLINE];
     size_t n;
     size_t cap;
     size_t bytes;   /* total name and value bytes */
@@ -298,6 +302,13 @@ struct field_list {
     size_t cookie_bytes;
     bool oom;
 };
+
+static void
+field_list_free(struct field_list *l)
+{
+    if (l->items != l->inline_items)
+        free(l->items);
+}
 
 static enum MHD_Result
 collect_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -308,12 +319,15 @@ collect_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_si
     if (kind != MHD_HEADER_KIND)
         return MHD_YES;
     if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        gw_head_field *items = realloc(l->items, cap * sizeof(*items));
+        size_t cap = 2 * l->cap;
+        bool heap = l->items != l->inline_items;
+        gw_head_field *items = realloc(heap ? l->items : NULL, cap * sizeof(*items));
         if (!items) {
             l->oom = true;
             return MHD_NO;
         }
+        if (!heap)
+            memcpy(items, l->items, l->n * sizeof(*items));
         l->items = items;
         l->cap = cap;
     }
@@ -388,21 +402,24 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
 {
     gw_http *h = req->h;
     struct field_list l = {0};
+    l.items = l.inline_items;
+    l.cap = FIELDS_INLINE;
     MHD_get_connection_values_n(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND,
                                 collect_field, &l);
     if (l.oom) {
-        free(l.items);
+        field_list_free(&l);
         return LINGMA_ENOMEM;
     }
 
+    /* One block: the field array, then method, version, names and values. */
     size_t mlen = strlen(method), vlen = version ? strlen(version) : 0;
-    req->strings = malloc(l.bytes + mlen + vlen + 2);
-    req->hdrs = calloc(l.n ? l.n : 1, sizeof(*req->hdrs));
-    if (!req->strings || !req->hdrs) {
-        free(l.items);
+    size_t fields = (l.n ? l.n : 1) * sizeof(*req->hdrs);
+    req->hdrs = malloc(fields + l.bytes + mlen + vlen + 2);
+    if (!req->hdrs) {
+        field_list_free(&l);
         return LINGMA_ENOMEM;
     }
-    char *w = req->strings;
+    char *w = (char *)req->hdrs + fields;
     req->method = memcpy(w, method, mlen + 1);
     w += mlen + 1;
     req->version = memcpy(w, version ? version : "", vlen + 1);
@@ -433,7 +450,7 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
         (size_t)(version - 1 - req->raw_target_at) != req->raw_target_len) {
         char *t = realloc(req->raw_target, req->raw_target_len + 2);
         if (!t) {
-            free(l.items);
+            field_list_free(&l);
             return LINGMA_ENOMEM;
         }
         t[req->raw_target_len++] = '\0'; /* keep the evidence for the check */
@@ -452,7 +469,7 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
         .block_size = block + l.entries * MHD_ENTRY_BYTES + (l.cookie_bytes + 15) / 16 * 16,
         .hidden_bytes = hidden,
     };
-    free(l.items);
+    field_list_free(&l);
     req->verdict = gw_head_check(&head, head_limit(h));
     for (size_t i = 0; i < req->nhdrs; i++) {
         const gw_head_field *f = &req->hdrs[i];

@@ -39,7 +39,7 @@ struct MHD_Response;
 
 #define GW_HTTP_BUCKETS 1024u
 
-struct gw_extra_header {
+struct gw_extra_header { /* one block with its strings */
     struct gw_extra_header *next;
     char *name;
     char *value;
@@ -91,10 +91,11 @@ struct gw_http_req {
     const char *raw_target_at; /* where it lay in MHD's buffer */
 
     /* Set in the first access-handler call, read-only afterwards. */
-    char *strings; /* one block: method, version, header names and values */
     const char *method;
     const char *version;
-    gw_head_field *hdrs; /* NUL-terminated copies, lengths exact */
+    /* NUL-terminated copies, lengths exact; one block with the strings
+     * (method, version, header names and values) after the array. */
+    gw_head_field *hdrs;
     size_t nhdrs;
     gw_target target; /* path and query, decoded by gw_target_parse */
     gw_head_verdict verdict;

@@ -164,6 +164,40 @@ test_fin_with_the_head_of_an_upload(void **state)
     assert_int_equal(f.unexpected, 0);
 }
 
+/* A head with more fields than the engine keeps on its stack while it
+ * copies them: every one still reaches the route (the last one read here). */
+static void
+test_many_header_fields(void **state)
+{
+    (void)state;
+    struct fx f;
+    start(&f);
+    char head[4096];
+    int n = snprintf(head, sizeof(head), "GET /echo?q=1 HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 70; i++)
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Filler-%d: %d\r\n", i, i);
+    n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Case: last\r\n\r\n");
+    assert_true(n > 0 && (size_t)n < sizeof(head));
+    int fd = conn_open(&f);
+    conn_send(fd, head);
+    char buf[2048] = "";
+    size_t len = 0;
+    double deadline = fx_now() + fx_ms(5000) / 1000.0;
+    while (!strstr(buf, "len=0:")) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        assert_true(fx_now() < deadline);
+        assert_int_equal(poll(&pfd, 1, 100 + (int)((deadline - fx_now()) * 1000)), 1);
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        assert_true(r > 0);
+        len += (size_t)r;
+        buf[len] = '\0';
+    }
+    assert_non_null(strstr(buf, "GET /echo q=1 flag=(null) none=(null) case=last len=0:"));
+    close(fd);
+    fx_stop(&f, 1000);
+    assert_int_equal(f.unexpected, 0);
+}
+
 int
 main(void)
 {
@@ -171,6 +205,7 @@ main(void)
         cmocka_unit_test(test_gone_on_a_later_request),
         cmocka_unit_test(test_reused_fds_are_not_confused),
         cmocka_unit_test(test_fin_with_the_head_of_an_upload),
+        cmocka_unit_test(test_many_header_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
