@@ -8,8 +8,6 @@
 
 #include "buf.h"
 
-#define GW_BUF_FIRST 256u
-
 int
 gw_buf_reserve(gw_buf *b, size_t extra)
 {
@@ -20,10 +18,7 @@ gw_buf_reserve(gw_buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
-    /* The first block holds what most gateway buffers ever take (an SSE
-     * chunk, an access log line's fields, a short answer): starting
-     * smaller only costs reallocs. */
-    size_t cap = b->cap ? b->cap : GW_BUF_FIRST;
+    size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap *= 2;
     char *p = realloc(b->data, cap);
