@@ -151,6 +151,16 @@ gw_error_from_lingma(gw_error *e, int lingma_code, int upstream_status, int64_t 
     }
 }
 
+int
+gw_error_answer_status(int status, int respond_rc)
+{
+    if (respond_rc == LINGMA_OK || respond_rc == LINGMA_EINVAL)
+        return status;
+    gw_error e;
+    gw_error_from_lingma(&e, respond_rc, 0, 0);
+    return e.status;
+}
+
 void
 gw_error_invalid_api_key(gw_error *e)
 {

@@ -47,6 +47,14 @@ void gw_error_set(gw_error *e, int status, const char *type, const char *code, c
 void gw_error_from_lingma(gw_error *e, int lingma_code, int upstream_status,
                           int64_t retry_after_ms);
 
+/* The status the access log and the metrics record for an answer of
+ * `status` that the engine's gw_http_respond() returned `respond_rc` for:
+ * `status` when it went out; 499 when the client had left (nothing was
+ * sent), 503 when the engine had stopped, 500 when a bare 500 replaced it
+ * (out of memory), through gw_error_from_lingma. LINGMA_EINVAL (answered
+ * twice, which the engine logs) keeps `status`. */
+int gw_error_answer_status(int status, int respond_rc);
+
 /* The gateway's own HTTP-level errors. */
 void gw_error_invalid_api_key(gw_error *e);
 void gw_error_not_found(gw_error *e, const char *method, const char *path);

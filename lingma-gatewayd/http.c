@@ -8,15 +8,17 @@
  *     Content-Length (queueing in this call keeps MHD from reading the body);
  *   - middle calls: accumulate the body up to max_body, discard beyond;
  *   - last call: the handler. If it answered, queue now. Otherwise suspend
- *     and watch the client's socket; an answer from another thread resumes
- *     the connection and MHD calls the access handler again, which queues it
- *     (MHD_queue_response only works on the MHD thread);
+ *     (the watcher sees the client leave); an answer from another thread
+ *     resumes the connection and MHD calls the access handler again, which
+ *     queues it (MHD_queue_response only works on the MHD thread);
  *   - streams: a chunked callback response whose reader copies pending bytes
  *     out, suspends when there are none (returning 0 without suspending would
  *     spin at 100% CPU) and ends after gw_stream_end;
  *   - completion callback: anything but COMPLETED_OK means the client is
- *     gone. The watcher registration is removed here, before MHD closes the
- *     fd, so a reused fd can never be confused with this one.
+ *     gone;
+ *   - the watcher watches each connection from MHD's accept to its close
+ *     (sock_notify): the registration is removed before MHD closes the fd,
+ *     so a reused fd can never be confused with this one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -287,8 +289,12 @@ uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
     return req;
 }
 
+/* Fields of a usual request fit here; more go to the heap. */
+#define FIELDS_INLINE 32
+
 struct field_list {
     gw_head_field *items; /* MHD's own pointers, for the in-place walk */
+    gw_head_field inline_items[FIELDS_INLINE];
     size_t n;
     size_t cap;
     size_t bytes;   /* total name and value bytes */
@@ -296,6 +302,13 @@ struct field_list {
     size_t cookie_bytes;
     bool oom;
 };
+
+static void
+field_list_free(struct field_list *l)
+{
+    if (l->items != l->inline_items)
+        free(l->items);
+}
 
 static enum MHD_Result
 collect_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -306,12 +319,15 @@ collect_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_si
     if (kind != MHD_HEADER_KIND)
         return MHD_YES;
     if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        gw_head_field *items = realloc(l->items, cap * sizeof(*items));
+        size_t cap = 2 * l->cap;
+        bool heap = l->items != l->inline_items;
+        gw_head_field *items = realloc(heap ? l->items : NULL, cap * sizeof(*items));
         if (!items) {
             l->oom = true;
             return MHD_NO;
         }
+        if (!heap)
+            memcpy(items, l->items, l->n * sizeof(*items));
         l->items = items;
         l->cap = cap;
     }
@@ -386,21 +402,24 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
 {
     gw_http *h = req->h;
     struct field_list l = {0};
+    l.items = l.inline_items;
+    l.cap = FIELDS_INLINE;
     MHD_get_connection_values_n(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND,
                                 collect_field, &l);
     if (l.oom) {
-        free(l.items);
+        field_list_free(&l);
         return LINGMA_ENOMEM;
     }
 
+    /* One block: the field array, then method, version, names and values. */
     size_t mlen = strlen(method), vlen = version ? strlen(version) : 0;
-    req->strings = malloc(l.bytes + mlen + vlen + 2);
-    req->hdrs = calloc(l.n ? l.n : 1, sizeof(*req->hdrs));
-    if (!req->strings || !req->hdrs) {
-        free(l.items);
+    size_t fields = (l.n ? l.n : 1) * sizeof(*req->hdrs);
+    req->hdrs = malloc(fields + l.bytes + mlen + vlen + 2);
+    if (!req->hdrs) {
+        field_list_free(&l);
         return LINGMA_ENOMEM;
     }
-    char *w = req->strings;
+    char *w = (char *)req->hdrs + fields;
     req->method = memcpy(w, method, mlen + 1);
     w += mlen + 1;
     req->version = memcpy(w, version ? version : "", vlen + 1);
@@ -431,7 +450,7 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
         (size_t)(version - 1 - req->raw_target_at) != req->raw_target_len) {
         char *t = realloc(req->raw_target, req->raw_target_len + 2);
         if (!t) {
-            free(l.items);
+            field_list_free(&l);
             return LINGMA_ENOMEM;
         }
         t[req->raw_target_len++] = '\0'; /* keep the evidence for the check */
@@ -450,7 +469,7 @@ req_fill(gw_http_req *req, struct MHD_Connection *c, const char *method, const c
         .block_size = block + l.entries * MHD_ENTRY_BYTES + (l.cookie_bytes + 15) / 16 * 16,
         .hidden_bytes = hidden,
     };
-    free(l.items);
+    field_list_free(&l);
     req->verdict = gw_head_check(&head, head_limit(h));
     for (size_t i = 0; i < req->nhdrs; i++) {
         const gw_head_field *f = &req->hdrs[i];
@@ -633,19 +652,6 @@ content_length_over(const gw_http_req *req, size_t max, size_t *cl_out)
     return false;
 }
 
-static void
-watch_locked(gw_http_req *req)
-{
-    gw_http *h = req->h;
-    if (req->watched || req->fd < 0 || !h->watch)
-        return;
-    if (gw_watch_add(h->watch, req->fd, req->id) == LINGMA_OK)
-        req->watched = true;
-    else
-        gw_http__log(h, LINGMA_LOG_WARN, "request %llu: cannot watch fd %d: %s",
-                     (unsigned long long)req->id, req->fd, strerror(errno));
-}
-
 /*
  * The first access-handler call: the head is complete, the body not read.
  * This is the one place where a request's fate is decided, in this order:
@@ -662,6 +668,11 @@ first_call(gw_http *h, gw_http_req *req, struct MHD_Connection *c, const char *m
 {
     req->conn = c;
     int rc = req_fill(req, c, method, version);
+    const union MHD_ConnectionInfo *si =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct gw_http_sock *sock = si ? si->socket_context : NULL;
+    if (rc == LINGMA_OK && !sock)
+        rc = LINGMA_ENOMEM; /* sock_notify could not allocate it */
 
     pthread_mutex_lock(&h->mu);
     req->id = ++h->next_id;
@@ -671,9 +682,13 @@ first_call(gw_http *h, gw_http_req *req, struct MHD_Connection *c, const char *m
     gw_http__req_register_locked(req);
     /* Watched from the start, not only while suspended: MHD 0.9.75 can also
      * miss a FIN that arrives together with the last body bytes, leaving the
-     * connection in CLOSE-WAIT until the idle timeout. */
-    if (rc == LINGMA_OK)
-        watch_locked(req);
+     * connection in CLOSE-WAIT until the idle timeout. The connection is
+     * watched since MHD accepted it (sock_notify); from here on a hang-up
+     * concerns this request. */
+    if (rc == LINGMA_OK) {
+        req->sock = sock;
+        gw_http__sock_attach_locked(req);
+    }
     bool draining = h->draining;
     pthread_mutex_unlock(&h->mu);
     if (rc != LINGMA_OK) {
@@ -734,6 +749,9 @@ first_call(gw_http *h, gw_http_req *req, struct MHD_Connection *c, const char *m
     if (!late_upload) {
         req->fate = GW_FATE_ROUTED;
         req->body_expected = chunked ? -1 : (int64_t)cl;
+        /* A hang-up seen before now found no body to wait for. */
+        if (req->sock && req->sock->hup)
+            (void)gw_http__req_hangup_locked(req);
     }
     pthread_mutex_unlock(&h->mu);
     if (late_upload)
@@ -967,9 +985,9 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         gw_http__req_release(req);
         return;
     }
-    if (req->watched) {
-        gw_watch_del(h->watch, req->fd);
-        req->watched = false;
+    if (req->sock) {
+        req->sock->req = NULL;
+        req->sock = NULL;
     }
     /* A refusal sent while the client may still be sending its body: let
      * the socket linger (MHD closes its fd right after this callback). */
@@ -1009,6 +1027,55 @@ request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (drop_route)
         gw_http__req_release(req);
     gw_http__req_release(req);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a client connection opens or closes. The
+ * watcher watches it for its whole life, whatever number of requests it
+ * carries. MHD 0.9.75 calls this with STARTED after accepting (the fd
+ * known) and with CLOSED before it closes the fd, always on its own
+ * thread; the completion callback of the connection's last request runs
+ * before CLOSED. */
+static void
+sock_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+            enum MHD_ConnectionNotificationCode code)
+{
+    gw_http *h = cls;
+    struct gw_http_sock *s = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        s = calloc(1, sizeof(*s));
+        *socket_context = s;
+        if (!s)
+            return; /* its requests are refused in first_call */
+        const union MHD_ConnectionInfo *fdi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        s->h = h;
+        s->fd = fdi ? fdi->connect_fd : -1;
+        pthread_mutex_lock(&h->mu);
+        s->id = ++h->next_id;
+        gw_http__sock_register_locked(s);
+        pthread_mutex_unlock(&h->mu);
+        if (s->fd < 0 || !h->watch)
+            return;
+        if (gw_watch_add(h->watch, s->fd, s->id) == LINGMA_OK)
+            s->watched = true;
+        else
+            gw_http__log(h, LINGMA_LOG_WARN, "connection %llu: cannot watch fd %d: %s",
+                         (unsigned long long)s->id, s->fd, strerror(errno));
+        return;
+    }
+    if (!s)
+        return;
+    *socket_context = NULL;
+    /* Before MHD closes the fd, so that a reused fd is never confused
+     * with this one; an event the watcher fetched already finds no id. */
+    if (s->watched)
+        gw_watch_del(h->watch, s->fd);
+    pthread_mutex_lock(&h->mu);
+    gw_http__sock_unregister_locked(s);
+    if (s->req)
+        s->req->sock = NULL; /* not reached: the request completed first */
+    pthread_mutex_unlock(&h->mu);
+    free(s);
 }
 
 /* Lifecycle --------------------------------------------------------------- */
@@ -1104,14 +1171,15 @@ gw_http_start(gw_http *h)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first: MHD logs option errors while parsing the rest. */
-    h->daemon = MHD_start_daemon(
-        flags, (uint16_t)h->opts.port, NULL, NULL, access_handler, h, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)h->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)h->opts.connection_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)h->opts.listen_backlog, MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, h, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(flags, (uint16_t)h->opts.port, NULL, NULL, access_handler, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                                 (unsigned)h->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                 (size_t)h->opts.connection_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                                 (unsigned)h->opts.listen_backlog, MHD_OPTION_NOTIFY_COMPLETED,
+                                 request_completed, h, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, h,
+                                 MHD_OPTION_NOTIFY_CONNECTION, sock_notify, h, MHD_OPTION_END);
     if (!h->daemon) {
         gw_http__log(h, LINGMA_LOG_ERROR, "cannot listen on %s:%u", h->host, h->opts.port);
         gw_watch_free(h->watch);

@@ -21,21 +21,22 @@
  * (the call then returns LINGMA_ECANCELED) and after gw_http_stop(). After
  * finishing, the route must not touch the request or stream again.
  *
- * Client gone. From its first byte to its completion the engine watches
- * each request's client socket for EPOLLRDHUP/HUP/ERR on its own epoll
- * thread: MHD 0.9.75 does not notice a client leaving a suspended
- * connection, and can even miss a FIN that arrives with the last body
- * bytes. On a hang-up a suspended connection is resumed, and one MHD still
- * polls has its socket shut down (a fresh event MHD cannot miss); either
- * way MHD then closes it. Any MHD completion other than "completed OK"
- * also counts as gone. The route's on_gone callback fires at most once per
- * request, only after its handler returned and while it still owns the
- * request; a finishing call made on another thread waits until a running
- * on_gone has returned, so the route may free its per-request state right
- * after finishing. Measured: on_gone about 1 ms after the client closes in
- * every window (target: within one second). A client that vanishes without
- * a FIN or RST (cable cut) is found by the next write, which heartbeats
- * provide on idle streams.
+ * Client gone. The engine watches each client socket for EPOLLRDHUP/HUP/ERR
+ * on its own epoll thread, from MHD's accept to its close (once per
+ * connection, not per request); a hang-up concerns the request on the
+ * connection at the time, or the next one. MHD 0.9.75 does not notice a
+ * client leaving a suspended connection, and can even miss a FIN that
+ * arrives with the last body bytes. On a hang-up a suspended connection is
+ * resumed, and one MHD still polls has its socket shut down (a fresh event
+ * MHD cannot miss); either way MHD then closes it. Any MHD completion other
+ * than "completed OK" also counts as gone. The route's on_gone callback
+ * fires at most once per request, only after its handler returned and while
+ * it still owns the request; a finishing call made on another thread waits
+ * until a running on_gone has returned, so the route may free its
+ * per-request state right after finishing. Measured: on_gone about 1 ms
+ * after the client closes in every window (target: within one second). A
+ * client that vanishes without a FIN or RST (cable cut) is found by the
+ * next write, which heartbeats provide on idle streams.
  *
  * Threads: the MHD thread runs the handler, on_headers, the content reader
  * and completions; the watcher thread runs hang-up detection, heartbeats

@@ -39,7 +39,7 @@ struct MHD_Response;
 
 #define GW_HTTP_BUCKETS 1024u
 
-struct gw_extra_header {
+struct gw_extra_header { /* one block with its strings */
     struct gw_extra_header *next;
     char *name;
     char *value;
@@ -51,6 +51,22 @@ enum gw_req_phase {
     GW_PH_HANDLER, /* the handler is running (MHD thread) */
     GW_PH_WAITING, /* handler returned, nothing queued; connection suspended */
     GW_PH_QUEUED,  /* a response was handed to MHD */
+};
+
+/* A client connection, from MHD's accept to its close (MHD's "socket
+ * context"): the watcher watches the socket once per connection, not once
+ * per request, so a keep-alive connection costs it two epoll_ctl calls in
+ * all. The watcher reports the socket's id; `req` says which request, if
+ * any, a hang-up concerns. */
+struct gw_http_sock {
+    gw_http *h;
+    uint64_t id;
+    struct gw_http_sock *snext; /* registry chain (mu) */
+    int fd;
+    bool watched;            /* registered with the watcher (MHD thread) */
+    bool hup;                /* (mu) the watcher saw the client hang up */
+    struct gw_http_req *req; /* (mu) the request on it, from its first access-handler
+                              * call to its completion; no reference */
 };
 
 /* What became of a request, decided once in the first access-handler call
@@ -75,16 +91,18 @@ struct gw_http_req {
     const char *raw_target_at; /* where it lay in MHD's buffer */
 
     /* Set in the first access-handler call, read-only afterwards. */
-    char *strings; /* one block: method, version, header names and values */
     const char *method;
     const char *version;
-    gw_head_field *hdrs; /* NUL-terminated copies, lengths exact */
+    /* NUL-terminated copies, lengths exact; one block with the strings
+     * (method, version, header names and values) after the array. */
+    gw_head_field *hdrs;
     size_t nhdrs;
     gw_target target; /* path and query, decoded by gw_target_parse */
     gw_head_verdict verdict;
     enum gw_req_fate fate;
     bool body_declared; /* Content-Length > 0 or Transfer-Encoding */
     int fd;
+    struct gw_http_sock *sock; /* its connection; NULL once completed (mu) */
 
     /* (mu) How much body the request promised (Content-Length; -1 for a
      * chunked body) and how much arrived, for the watcher: a client that
@@ -108,7 +126,6 @@ struct gw_http_req {
     bool drop;          /* no response could be built: close instead */
     bool route_owns;    /* the route has yet to finish the request */
     bool suspended;     /* we suspended it and have not resumed it yet */
-    bool watched;       /* registered with the watcher */
     bool completed;     /* MHD's completion callback ran */
     bool gone;          /* the client left (or is treated as gone) */
     bool gone_notified; /* on_gone was (or is being) called */
@@ -156,6 +173,7 @@ struct gw_http {
     uint64_t last_tick_ms; /* the watcher's last tick, 0: none yet */
     int nudge_fd;          /* eventfd in MHD's epoll set, -1: none (see http.c) */
     struct gw_http_req *buckets[GW_HTTP_BUCKETS];
+    struct gw_http_sock *socks[GW_HTTP_BUCKETS]; /* connections by id */
     gw_http_stats st;
 };
 
@@ -188,6 +206,15 @@ void gw_http__wait_idle_locked(gw_http *h, uint64_t deadline);
 void gw_http__notify_shutdown(gw_http *h);
 /* Wake the MHD thread out of a wait (any thread, mu held). */
 void gw_http__nudge_locked(gw_http *h);
+/* Connections by id (mu held), for the watcher. */
+void gw_http__sock_register_locked(struct gw_http_sock *s);
+void gw_http__sock_unregister_locked(struct gw_http_sock *s);
+/* The request `req` is now the one on its connection (mu held): a hang-up
+ * the watcher saw before it applies to it as well. */
+void gw_http__sock_attach_locked(gw_http_req *req);
+/* What a hang-up means for `req` (mu held); true when the caller must now
+ * run on_gone (gw_http__req_call_gone, mu not held). */
+bool gw_http__req_hangup_locked(gw_http_req *req);
 /* Watcher callbacks (watcher thread). */
 void gw_http__on_hangup(uint64_t id, void *payload);
 void gw_http__on_tick(void *payload);

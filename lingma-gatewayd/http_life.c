@@ -193,31 +193,78 @@ gw_http_get_stats(gw_http *h, gw_http_stats *out)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Connections by id, for the watcher (which only knows ids). */
+void
+gw_http__sock_register_locked(struct gw_http_sock *s)
+{
+    struct gw_http_sock **b = &s->h->socks[s->id % GW_HTTP_BUCKETS];
+    s->snext = *b;
+    *b = s;
+}
+
+void
+gw_http__sock_unregister_locked(struct gw_http_sock *s)
+{
+    struct gw_http_sock **p = &s->h->socks[s->id % GW_HTTP_BUCKETS];
+    while (*p && *p != s)
+        p = &(*p)->snext;
+    if (*p)
+        *p = s->snext;
+}
+
+bool
+gw_http__req_hangup_locked(gw_http_req *req)
+{
+    if (req->completed || req->phase == GW_PH_NEW)
+        return false;
+    /* The route hears about it only once its handler has returned;
+     * before that the MHD thread holds the request and decides. */
+    bool notify = gw_http__req_gone_locked(req, req->phase >= GW_PH_WAITING);
+    bool body_missing = gw_http__body_missing_locked(req);
+    if (req->suspended) {
+        /* MHD tears the connection down once it runs it again. */
+        gw_http__resume_locked(req);
+    } else if (req->stream_queued || body_missing) {
+        /* MHD 0.9.75 misses this FIN in two places: a stream it polls
+         * only for writing, and a body it still waits for (it keeps
+         * the connection in CLOSE-WAIT until the idle timeout).
+         * Shutting the socket down is a fresh event it cannot miss.
+         * Anything else is left alone: MHD is about to run the handler
+         * on a complete request, or sends an answer already decided,
+         * which a client that only half-closed still receives. */
+        gw_http__shutdown_socket_locked(req);
+    }
+    return notify;
+}
+
+void
+gw_http__sock_attach_locked(gw_http_req *req)
+{
+    struct gw_http_sock *s = req->sock;
+    s->req = req;
+    /* The watcher reports a hang-up once per connection (one-shot): one
+     * it saw before this request, or between two requests, concerns this
+     * request as if it had been reported now. Not yet to the route: it
+     * has not seen the request. */
+    if (s->hup)
+        (void)gw_http__req_hangup_locked(req);
+}
+
 void
 gw_http__on_hangup(uint64_t id, void *payload)
 {
     gw_http *h = payload;
     pthread_mutex_lock(&h->mu);
-    gw_http_req *req = gw_http__req_lookup_locked(h, id);
+    struct gw_http_sock *s = h->socks[id % GW_HTTP_BUCKETS];
+    while (s && s->id != id)
+        s = s->snext;
+    gw_http_req *req = NULL;
     bool notify = false;
-    if (req && !req->completed && req->phase != GW_PH_NEW) {
-        /* The route hears about it only once its handler has returned;
-         * before that the MHD thread holds the request and decides. */
-        notify = gw_http__req_gone_locked(req, req->phase >= GW_PH_WAITING);
-        bool body_missing = gw_http__body_missing_locked(req);
-        if (req->suspended) {
-            /* MHD tears the connection down once it runs it again. */
-            gw_http__resume_locked(req);
-        } else if (req->stream_queued || body_missing) {
-            /* MHD 0.9.75 misses this FIN in two places: a stream it polls
-             * only for writing, and a body it still waits for (it keeps
-             * the connection in CLOSE-WAIT until the idle timeout).
-             * Shutting the socket down is a fresh event it cannot miss.
-             * Anything else is left alone: MHD is about to run the handler
-             * on a complete request, or sends an answer already decided,
-             * which a client that only half-closed still receives. */
-            gw_http__shutdown_socket_locked(req);
-        }
+    if (s) {
+        s->hup = true;
+        req = s->req;
+        if (req)
+            notify = gw_http__req_hangup_locked(req);
     }
     pthread_mutex_unlock(&h->mu);
     if (notify)

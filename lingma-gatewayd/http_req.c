@@ -62,8 +62,6 @@ gw_http__req_free(gw_http_req *req)
     struct gw_extra_header *e = req->extra;
     while (e) {
         struct gw_extra_header *next = e->next;
-        free(e->name);
-        free(e->value);
         free(e);
         e = next;
     }
@@ -73,8 +71,7 @@ gw_http__req_free(gw_http_req *req)
     gw_target_free(&req->target);
     free(req->raw_target);
     free(req->body);
-    free(req->hdrs);
-    free(req->strings);
+    free(req->hdrs); /* with the strings */
     free(req);
 }
 
@@ -266,19 +263,14 @@ gw_http_req_add_header(gw_http_req *req, const char *name, const char *value)
 {
     if (!req || !header_text_ok(name, true) || !header_text_ok(value, false))
         return LINGMA_EINVAL;
-    struct gw_extra_header *e = calloc(1, sizeof(*e));
-    if (e) {
-        e->name = strdup(name);
-        e->value = strdup(value);
-    }
-    if (!e || !e->name || !e->value) {
-        if (e) {
-            free(e->name);
-            free(e->value);
-        }
-        free(e);
+    /* One block: the entry, then the name and the value. */
+    size_t nlen = strlen(name) + 1, vlen = strlen(value) + 1;
+    struct gw_extra_header *e = malloc(sizeof(*e) + nlen + vlen);
+    if (!e)
         return LINGMA_ENOMEM;
-    }
+    e->next = NULL;
+    e->name = memcpy((char *)(e + 1), name, nlen);
+    e->value = memcpy(e->name + nlen, value, vlen);
     pthread_mutex_lock(&req->h->mu);
     *req->extra_tail = e;
     req->extra_tail = &e->next;

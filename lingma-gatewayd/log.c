@@ -147,8 +147,11 @@ gw_log_write(gw_log *l, lingma_log_level level, const char *msg, const gw_log_fi
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     gw_buf b = GW_BUF_INIT;
-    int rc =
-        gw_log_format(&b, &now, level, msg, fields, (const char *const *)l->secrets, l->n_secrets);
+    /* One block for a whole access log line (about 300 bytes). */
+    int rc = gw_buf_reserve(&b, 511);
+    if (rc == 0)
+        rc = gw_log_format(&b, &now, level, msg, fields, (const char *const *)l->secrets,
+                           l->n_secrets);
     if (rc == 0)
         rc = gw_log_write_line(l, b.data, b.len);
     gw_buf_free(&b);

@@ -45,8 +45,10 @@ gw_respond_json(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
         body = "{}";
         len = 2;
     }
-    gw_http_respond(req, status, h, body, len);
-    gw_request_done(app, ri, status, instance);
+    /* A client gone before its answer (a deferred one) is logged and
+     * counted as 499, as a stream whose write fails. */
+    int rc = gw_http_respond(req, status, h, body, len);
+    gw_request_done(app, ri, gw_error_answer_status(status, rc), instance);
 }
 
 void

@@ -216,7 +216,9 @@ finish_ok(struct chat *c, gw_finish why, const lingma_usage *reported)
     }
     gw_buf body = GW_BUF_INIT;
     c->finished = true;
-    if (!render_state(c) ||
+    /* The answer's text, escaped, and its envelope: sized once. Without
+     * the block the rendering grows it step by step. */
+    if (!render_state(c) || gw_buf_reserve(&body, c->content.len + c->reasoning.len + 512) != 0 ||
         c->fe->complete(&body, c->fst, &c->ans, c->content.data ? c->content.data : "",
                         c->content.len, c->reasoning.len ? c->reasoning.data : NULL,
                         c->reasoning.len, why, &u) != 0) {

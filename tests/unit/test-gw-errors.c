@@ -28,6 +28,21 @@ expect(int code, int upstream, int status, const char *type, const char *ecode)
     assert_null(strchr(e.message, '/'));
 }
 
+/* What the access log and metrics say of an answer the engine could not
+ * send as built. */
+static void
+test_answer_status(void **state)
+{
+    (void)state;
+    assert_int_equal(gw_error_answer_status(200, LINGMA_OK), 200);
+    assert_int_equal(gw_error_answer_status(404, LINGMA_OK), 404);
+    assert_int_equal(gw_error_answer_status(200, LINGMA_ECANCELED), 499);
+    assert_int_equal(gw_error_answer_status(429, LINGMA_ECANCELED), 499);
+    assert_int_equal(gw_error_answer_status(200, LINGMA_ECLOSED), 503);
+    assert_int_equal(gw_error_answer_status(200, LINGMA_ENOMEM), 500);
+    assert_int_equal(gw_error_answer_status(200, LINGMA_EINVAL), 200);
+}
+
 static void
 test_mapping_table(void **state)
 {
@@ -174,9 +189,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mapping_table), cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_http_errors),   cmocka_unit_test(test_set_repairs_utf8),
-        cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_mapping_table),    cmocka_unit_test(test_answer_status),
+        cmocka_unit_test(test_retry_after),      cmocka_unit_test(test_http_errors),
+        cmocka_unit_test(test_set_repairs_utf8), cmocka_unit_test(test_envelope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
