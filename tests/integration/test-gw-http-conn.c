@@ -112,13 +112,12 @@ conn_hello(int fd)
 static void
 test_gone_on_a_later_request(void **state)
 {
-    (void)state;
-    struct fx f;
-    start(&f);
-    int fd = conn_open(&f);
+    struct fx *f = *state;
+    start(f);
+    int fd = conn_open(f);
     conn_hello(fd);
     conn_hello(fd);
-    hang_leave_and_stop(&f, fd, 3);
+    hang_leave_and_stop(f, fd, 3);
 }
 
 /* Connections that come and go, idle or after an answer, leave nothing
@@ -127,20 +126,19 @@ test_gone_on_a_later_request(void **state)
 static void
 test_reused_fds_are_not_confused(void **state)
 {
-    (void)state;
-    struct fx f;
-    start(&f);
+    struct fx *f = *state;
+    start(f);
     for (int i = 0; i < 50; i++) {
-        int idle = conn_open(&f);
-        int fd = conn_open(&f);
+        int idle = conn_open(f);
+        int fd = conn_open(f);
         conn_hello(fd);
         /* Completed before the client leaves: a hang-up between requests
          * concerns no request (gone_total below counts every one). */
-        assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 2000));
+        assert_true(fx_wait_stat(f, FX_STAT(requests_active), 0, 2000));
         close(idle);
         close(fd);
     }
-    hang_leave_and_stop(&f, conn_open(&f), 51);
+    hang_leave_and_stop(f, conn_open(f), 51);
 }
 
 /* The client sends half a body and its FIN at once, which the watcher may
@@ -150,18 +148,17 @@ test_reused_fds_are_not_confused(void **state)
 static void
 test_fin_with_the_head_of_an_upload(void **state)
 {
-    (void)state;
-    struct fx f;
-    start(&f);
-    int fd = conn_open(&f);
+    struct fx *f = *state;
+    start(f);
+    int fd = conn_open(f);
     conn_send(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(fx_wait_stat(&f, FX_STAT(requests_total), 1, 5000));
-    assert_true(fx_wait_stat(&f, FX_STAT(requests_active), 0, 1000));
-    assert_int_equal(fx_get(&f, &f.handled), 0);
+    assert_true(fx_wait_stat(f, FX_STAT(requests_total), 1, 5000));
+    assert_true(fx_wait_stat(f, FX_STAT(requests_active), 0, 1000));
+    assert_int_equal(fx_get(f, &f->handled), 0);
     close(fd);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    fx_stop(f, 1000);
+    assert_int_equal(f->unexpected, 0);
 }
 
 /* A head with more fields than the engine keeps on its stack while it
@@ -169,16 +166,15 @@ test_fin_with_the_head_of_an_upload(void **state)
 static void
 test_many_header_fields(void **state)
 {
-    (void)state;
-    struct fx f;
-    start(&f);
+    struct fx *f = *state;
+    start(f);
     char head[4096];
     int n = snprintf(head, sizeof(head), "GET /echo?q=1 HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 70; i++)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Filler-%d: %d\r\n", i, i);
     n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Case: last\r\n\r\n");
     assert_true(n > 0 && (size_t)n < sizeof(head));
-    int fd = conn_open(&f);
+    int fd = conn_open(f);
     conn_send(fd, head);
     char buf[2048] = "";
     size_t len = 0;
@@ -194,18 +190,18 @@ test_many_header_fields(void **state)
     }
     assert_non_null(strstr(buf, "GET /echo q=1 flag=(null) none=(null) case=last len=0:"));
     close(fd);
-    fx_stop(&f, 1000);
-    assert_int_equal(f.unexpected, 0);
+    fx_stop(f, 1000);
+    assert_int_equal(f->unexpected, 0);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gone_on_a_later_request),
-        cmocka_unit_test(test_reused_fds_are_not_confused),
-        cmocka_unit_test(test_fin_with_the_head_of_an_upload),
-        cmocka_unit_test(test_many_header_fields),
+        FX_TEST(test_gone_on_a_later_request),
+        FX_TEST(test_reused_fds_are_not_confused),
+        FX_TEST(test_fin_with_the_head_of_an_upload),
+        FX_TEST(test_many_header_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
