@@ -106,7 +106,14 @@ void gw_respond_error(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const
 /* The same with extra headers (NULL-terminated, at most 4). */
 void gw_respond_error_with(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, const gw_error *e,
                            const gw_http_header *more, const char *instance);
-/* Log and count a finished request (what gw_respond_* do after answering). */
+/* Answer `req` with `headers` (may be NULL) and `body` as they are, counted
+ * before the client can see the answer and logged after. */
+void gw_respond_raw(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
+                    const gw_http_header *headers, const char *body, size_t len,
+                    const char *instance);
+/* Count and log a finished request that was not answered through
+ * gw_respond_* (a stream: call it before gw_stream_end(), so that a client
+ * that read the end finds it counted). */
 void gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance);
 
 /* Seconds since t0 on CLOCK_MONOTONIC. */

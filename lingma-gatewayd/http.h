@@ -286,6 +286,16 @@ bool gw_http_req_gone(const gw_http_req *req);
 int gw_http_respond(gw_http_req *req, int status, const gw_http_header *headers, const void *body,
                     size_t len);
 
+/* Called once by gw_http_respond_then() with what gw_http_respond() will
+ * return, before the client can see the answer: a client that reads its
+ * answer and then the metrics finds it counted. It runs under the engine's
+ * lock: it must not call into the engine nor block. */
+typedef void (*gw_http_decided_fn)(int rc, void *payload);
+
+/* gw_http_respond() that tells `decided` (may be NULL) the outcome first. */
+int gw_http_respond_then(gw_http_req *req, int status, const gw_http_header *headers,
+                         const void *body, size_t len, gw_http_decided_fn decided, void *payload);
+
 /* Finish `req` without an answer: the connection is closed. For a client
  * already gone (gw_http_req_gone), where any answer, even an error, would
  * be written to nobody. Any thread while the route owns `req`. Returns 0

@@ -67,8 +67,18 @@ int
 gw_http_respond(gw_http_req *req, int status, const gw_http_header *headers, const void *body,
                 size_t len)
 {
-    if (!req || status < 100 || status > 999 || (len > 0 && !body))
+    return gw_http_respond_then(req, status, headers, body, len, NULL, NULL);
+}
+
+int
+gw_http_respond_then(gw_http_req *req, int status, const gw_http_header *headers, const void *body,
+                     size_t len, gw_http_decided_fn decided, void *payload)
+{
+    if (!req || status < 100 || status > 999 || (len > 0 && !body)) {
+        if (decided)
+            decided(LINGMA_EINVAL, payload);
         return LINGMA_EINVAL;
+    }
     gw_http *h = req->h;
     int rc = LINGMA_OK;
     struct MHD_Response *r = gw_http__buffer_response(h, headers, body, len, false);
@@ -81,6 +91,8 @@ gw_http_respond(gw_http_req *req, int status, const gw_http_header *headers, con
     pthread_mutex_lock(&h->mu);
     wait_gone_cb_locked(req);
     if (!req->route_owns || req->stream) {
+        if (decided)
+            decided(LINGMA_EINVAL, payload);
         pthread_mutex_unlock(&h->mu);
         gw_http__log(h, LINGMA_LOG_ERROR, "request %llu answered twice",
                      (unsigned long long)req->id);
@@ -90,8 +102,13 @@ gw_http_respond(gw_http_req *req, int status, const gw_http_header *headers, con
     }
     req->route_owns = false;
     int state = answer_state_locked(req);
-    if (state != LINGMA_OK) {
+    if (state != LINGMA_OK)
         rc = state;
+    /* Before the answer is stored or the connection resumed: from here on
+     * the MHD thread may send it. */
+    if (decided)
+        decided(rc, payload);
+    if (state != LINGMA_OK) {
         unused = r;
     } else if (!r) {
         /* Not even a bare 500 could be built: close the connection. */

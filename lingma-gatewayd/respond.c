@@ -17,11 +17,10 @@ gw_elapsed_s(const struct timespec *t0)
     return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-void
-gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance)
+/* The access log line of a finished request. */
+static void
+log_request(gw_app *app, const gw_reqinfo *ri, int status, double s, const char *instance)
 {
-    double s = gw_elapsed_s(&ri->t0);
-    gw_metrics_observe_request(app->metrics, ri->route, status, s);
     gw_log_fields f = GW_LOG_FIELDS_INIT;
     f.request_id = ri->request_id;
     f.route = ri->route;
@@ -29,6 +28,43 @@ gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *insta
     f.duration_ms = s * 1000.0;
     f.instance = instance && *instance ? instance : NULL;
     gw_log_write(app->log, status >= 500 ? LINGMA_LOG_WARN : LINGMA_LOG_INFO, "request", &f);
+}
+
+void
+gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance)
+{
+    double s = gw_elapsed_s(&ri->t0);
+    gw_metrics_observe_request(app->metrics, ri->route, status, s);
+    log_request(app, ri, status, s, instance);
+}
+
+/* An answer being counted: the engine tells its outcome before the client
+ * can see it (count_answer), the log line is written after. */
+struct answer_count {
+    gw_app *app;
+    const gw_reqinfo *ri;
+    int status;
+    double seconds;
+};
+
+static void
+count_answer(int rc, void *payload)
+{
+    struct answer_count *a = payload;
+    /* A client gone before its answer (a deferred one) is counted as 499,
+     * as a stream whose write fails. */
+    a->status = gw_error_answer_status(a->status, rc);
+    a->seconds = gw_elapsed_s(&a->ri->t0);
+    gw_metrics_observe_request(a->app->metrics, a->ri->route, a->status, a->seconds);
+}
+
+void
+gw_respond_raw(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
+               const gw_http_header *headers, const char *body, size_t len, const char *instance)
+{
+    struct answer_count a = {app, ri, status, 0.0};
+    gw_http_respond_then(req, status, headers, body, len, count_answer, &a);
+    log_request(app, ri, a.status, a.seconds, instance);
 }
 
 void
@@ -45,10 +81,7 @@ gw_respond_json(gw_app *app, gw_http_req *req, const gw_reqinfo *ri, int status,
         body = "{}";
         len = 2;
     }
-    /* A client gone before its answer (a deferred one) is logged and
-     * counted as 499, as a stream whose write fails. */
-    int rc = gw_http_respond(req, status, h, body, len);
-    gw_request_done(app, ri, gw_error_answer_status(status, rc), instance);
+    gw_respond_raw(app, req, ri, status, h, body, len, instance);
 }
 
 void

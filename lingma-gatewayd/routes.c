@@ -113,8 +113,7 @@ preflight(gw_app *app, gw_http_req *req, gw_route_ctx *ctx)
         {"Access-Control-Max-Age", GW_CORS_MAX_AGE},
         {NULL, NULL},
     };
-    gw_http_respond(req, 204, hd, NULL, 0);
-    gw_request_done(app, &ctx->ri, 204, NULL);
+    gw_respond_raw(app, req, &ctx->ri, 204, hd, NULL, 0, NULL);
 }
 
 static bool

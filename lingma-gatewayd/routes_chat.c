@@ -209,9 +209,9 @@ finish_ok(struct chat *c, gw_finish why, const lingma_usage *reported)
         stream_send(c);
         if (c->finished)
             return; /* the client left during the last write */
-        gw_stream_end(c->s);
         c->finished = true;
         gw_request_done(c->app, &c->ri, 200, c->instance);
+        gw_stream_end(c->s);
         return;
     }
     gw_buf body = GW_BUF_INIT;
@@ -249,8 +249,8 @@ finish_error(struct chat *c, const gw_error *e)
     if (c->fe->stream_error(&c->scratch, c->fst, &c->ans, e) == 0)
         gw_stream_write(c->s, c->scratch.data, c->scratch.len);
     gw_buf_reset(&c->scratch);
-    gw_stream_end(c->s);
     gw_request_done(c->app, &c->ri, gw_error_status_for(c->ri.api, e), c->instance);
+    gw_stream_end(c->s);
 }
 
 static void

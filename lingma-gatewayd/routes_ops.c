@@ -149,8 +149,7 @@ gw_route_metrics(gw_app *app, gw_http_req *req, gw_reqinfo *ri)
     } else {
         gw_http_header h[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
                               {NULL, NULL}};
-        gw_http_respond(req, 200, h, b.data, b.len);
-        gw_request_done(app, ri, 200, NULL);
+        gw_respond_raw(app, req, ri, 200, h, b.data, b.len, NULL);
     }
     gw_buf_free(&b);
 }

@@ -96,6 +96,15 @@ is_stream(const struct rq *rq)
     return rq->s != NULL;
 }
 
+/* The engine's word on a deferred answer, before the client can see it. */
+static void
+on_decided(int rc, void *payload)
+{
+    struct fx *f = payload;
+    (void)rc;
+    atomic_fetch_add(&f->decided, 1);
+}
+
 /* Finish the request (worker thread), counting what the engine reported. */
 static void
 finish(struct rq *rq, int status, const char *body)
@@ -108,7 +117,7 @@ finish(struct rq *rq, int status, const char *body)
     if (is_stream(rq))
         rc = gw_stream_end(rq->s);
     else
-        rc = gw_http_respond(rq->req, status, NULL, body, strlen(body));
+        rc = gw_http_respond_then(rq->req, status, NULL, body, strlen(body), on_decided, f);
     if (rc == LINGMA_ECANCELED)
         bump(f, &f->late_canceled, 1);
     bump(f, &f->finished, 1);

@@ -37,6 +37,7 @@
 #define GW_FIXTURE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -73,8 +74,11 @@ struct fx {
     int first_events;  /* /stream-one streams that wrote their event */
     int finished;      /* requests the worker finished */
     int late_canceled; /* finishing or writing calls that reported ECANCELED */
-    int write_errors;  /* stream writes that failed */
-    int unexpected;    /* contract violations seen by the route */
+    /* Deferred answers whose outcome the engine told (gw_http_respond_then),
+     * before their client could see them; atomic: told under the engine's lock. */
+    atomic_int decided;
+    int write_errors; /* stream writes that failed */
+    int unexpected;   /* contract violations seen by the route */
     bool ignore_shutdown;
     bool flood_go;     /* (mu) let /flood go on after its first event */
     bool release_slow; /* (mu) let /slow handlers return */
