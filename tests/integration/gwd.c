@@ -343,26 +343,38 @@ json_dotted(json_t *j, const char *dotted)
     return json_is_integer(j) ? (long)json_integer_value(j) : -1;
 }
 
-long
-gwd_stat(struct gwd *g, const char *dotted)
+static long
+json_at(struct gwd *g, const char *path, const char *dotted)
 {
     struct gwd_resp r;
-    gwd_req(&r, g, "GET", "/internal/stats", NULL, NULL);
+    gwd_req(&r, g, "GET", path, NULL, NULL);
     long v = r.json ? json_dotted(r.json, dotted) : -1;
     gwd_resp_free(&r);
     return v;
 }
 
+long
+gwd_stat(struct gwd *g, const char *dotted)
+{
+    return json_at(g, "/internal/stats", dotted);
+}
+
 bool
-gwd_wait_stat(struct gwd *g, const char *dotted, long target, int timeout_ms)
+gwd_wait_json(struct gwd *g, const char *path, const char *dotted, long target, int timeout_ms)
 {
     long long end = gwd_now_ms() + timeout_ms;
     do {
-        if (gwd_stat(g, dotted) == target)
+        if (json_at(g, path, dotted) == target)
             return true;
         pause_ms(10);
     } while (gwd_now_ms() < end);
     return false;
+}
+
+bool
+gwd_wait_stat(struct gwd *g, const char *dotted, long target, int timeout_ms)
+{
+    return gwd_wait_json(g, "/internal/stats", dotted, target, timeout_ms);
 }
 
 size_t

@@ -88,6 +88,10 @@ int gwd_group_down(struct gwd *g);
 bool gwd_wait_catalogue(struct gwd *g, const char *const *headers, size_t n, int timeout_ms);
 /* Poll /internal/stats until `dotted` == target. */
 bool gwd_wait_stat(struct gwd *g, const char *dotted, long target, int timeout_ms);
+/* Poll GET `path` until its JSON body's integer at `dotted` == target
+ * (whatever the status: /healthz answers 503 until an instance serves). */
+bool gwd_wait_json(struct gwd *g, const char *path, const char *dotted, long target,
+                   int timeout_ms);
 
 /* Split an SSE body into its data payloads (comments skipped). Returns the
  * count; *out receives strdup'd strings (free with gwd_events_free). */
