@@ -232,6 +232,24 @@ conn_write(struct lingma__ws *c)
     return c->tx_off < c->tx_len || !c->drained ? 2 : 1;
 }
 
+/* One write of `c` (conn_write), counted in `*written` when something
+ * went out, and one more WRITEABLE asked for when more is left: one
+ * lws_write per turn. Returns conn_write's code; a failure is logged. */
+static int
+write_turn(struct lingma__ws *c, unsigned long *written)
+{
+    int rc = conn_write(c);
+    if (rc < 0) {
+        lingma__logf(&c->t->o.log, LINGMA_LOG_WARN, "websocket write failed");
+        return -1;
+    }
+    if (rc > 0)
+        (*written)++;
+    if (rc > 1)
+        lws_callback_on_writable(c->wsi);
+    return rc;
+}
+
 static int
 callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -271,17 +289,11 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         if (!c || c->detached)
             return -1;
         c->t->polled = 1;
-        int rc = conn_write(c);
-        if (rc < 0) {
-            lingma__logf(&c->t->o.log, LINGMA_LOG_WARN, "websocket write failed");
+        int rc = write_turn(c, &c->t->stats.writes_writeable);
+        if (rc < 0)
             return -1;
-        }
-        if (rc > 0)
-            c->t->stats.writes_writeable++;
-        else
+        if (rc == 0)
             c->t->stats.writeable_idle++;
-        if (rc > 1)
-            lws_callback_on_writable(wsi); /* one lws_write per WRITEABLE */
         return 0;
     }
 
@@ -379,19 +391,12 @@ flush_kicked(struct lingma__loop *t)
             lws_callback_on_writable(c->wsi);
             continue;
         }
-        int rc = conn_write(c);
-        if (rc < 0) {
+        if (write_turn(c, &t->stats.writes_direct) < 0) {
             /* What the WRITEABLE callback's -1 would do, from outside
              * one: lws closes it on its next turn and CLIENT_CLOSED
              * reports it. */
-            lingma__logf(&t->o.log, LINGMA_LOG_WARN, "websocket write failed");
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-            continue;
         }
-        if (rc > 0)
-            t->stats.writes_direct++;
-        if (rc > 1)
-            lws_callback_on_writable(c->wsi);
     }
 }
 
