@@ -30,12 +30,19 @@ log_request(gw_app *app, const gw_reqinfo *ri, int status, double s, const char 
     gw_log_write(app->log, status >= 500 ? LINGMA_LOG_WARN : LINGMA_LOG_INFO, "request", &f);
 }
 
-void
-gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance)
+/* Count a finished request in the metrics; returns its duration in s. */
+static double
+count_request(gw_app *app, const gw_reqinfo *ri, int status)
 {
     double s = gw_elapsed_s(&ri->t0);
     gw_metrics_observe_request(app->metrics, ri->route, status, s);
-    log_request(app, ri, status, s, instance);
+    return s;
+}
+
+void
+gw_request_done(gw_app *app, const gw_reqinfo *ri, int status, const char *instance)
+{
+    log_request(app, ri, status, count_request(app, ri, status), instance);
 }
 
 /* An answer being counted: the engine tells its outcome before the client
@@ -54,8 +61,7 @@ count_answer(int rc, void *payload)
     /* A client gone before its answer (a deferred one) is counted as 499,
      * as a stream whose write fails. */
     a->status = gw_error_answer_status(a->status, rc);
-    a->seconds = gw_elapsed_s(&a->ri->t0);
-    gw_metrics_observe_request(a->app->metrics, a->ri->route, a->status, a->seconds);
+    a->seconds = count_request(a->app, a->ri, a->status);
 }
 
 void
