@@ -274,10 +274,15 @@ side_by_side(struct bench *b, const char *name, const struct envv *sim, const st
             if (res[0] && res[1])
                 compare(part(cell, "compare"), res[0], res[1], cmp_keys);
             if (floor_gap_ms > 0 && concs[i] == 1) {
-                struct run r = {0};
+                struct run r = {0}, rc = {0};
                 floor_run(l.duration_s, floor_gap_ms, &r);
-                record_run(b, &r, part(cell, "floor"), 0);
+                json_t *one = record_run(b, &r, part(cell, "floor"), 0);
+                floor_run_chain(l.duration_s, floor_gap_ms, &rc);
+                json_t *three = record_run(b, &rc, part(cell, "floor_chain"), 0);
+                if (one && three)
+                    compare(part(cell, "floor_compare"), one, three, cmp_keys);
                 run_free(&r);
+                run_free(&rc);
             }
             progress_note("%s: run %d/%d, concurrency %u done", name, rep + 1, b->repeats,
                           concs[i]);
