@@ -49,6 +49,8 @@ cost_begin(struct cost *c, pid_t pid, const char *mc_file)
     c->mc_file = mc_file;
     sample(c, &c->cpu_ns, &c->ctxsw);
     c->driver_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    c->sim_pid = proc_child_named(pid > 0 ? pid : getpid(), "lingma-sim");
+    c->sim_ns = c->sim_pid > 0 ? proc_cpu_ns(c->sim_pid) : -1;
     c->mc_ok = mc_file && malloc_counts_read(mc_file, &c->mc) == 0;
 }
 
@@ -63,6 +65,8 @@ cost_end(struct cost *c)
     c->driver_ns = me >= 0 && c->driver_ns >= 0 ? me - c->driver_ns : -1;
     c->cpu_ns = cpu >= 0 && c->cpu_ns >= 0 ? cpu - c->cpu_ns : -1;
     c->ctxsw = ctxsw >= 0 && c->ctxsw >= 0 ? ctxsw - c->ctxsw : -1;
+    double sim = c->sim_pid > 0 ? proc_cpu_ns(c->sim_pid) : -1;
+    c->sim_ns = sim >= 0 && c->sim_ns >= 0 ? sim - c->sim_ns : -1;
     if (c->mc_ok && malloc_counts_read(c->mc_file, &mc) == 0) {
         c->mc.allocs = mc.allocs - c->mc.allocs;
         c->mc.reallocs = mc.reallocs - c->mc.reallocs;
@@ -85,6 +89,8 @@ cost_record(const struct cost *c, json_t *run, unsigned long requests)
         json_object_set_new(run, "ctxsw_per_req", json_real((double)c->ctxsw / n));
     if (c->driver_ns >= 0)
         json_object_set_new(run, "driver_cpu_us_per_req", json_real(c->driver_ns / 1e3 / n));
+    if (c->sim_ns >= 0)
+        json_object_set_new(run, "sim_cpu_us_per_req", json_real(c->sim_ns / 1e3 / n));
     if (c->mc_ok) {
         json_object_set_new(run, "allocs_per_req",
                             json_real((double)(c->mc.allocs + c->mc.reallocs) / n));

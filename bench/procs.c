@@ -359,6 +359,49 @@ proc_tasks_status(pid_t pid, pid_t skip_tid, const char *key, long *zeros)
     return sum;
 }
 
+/* Does /proc/PID/comm read `comm`? */
+static int
+comm_is(long pid, const char *comm)
+{
+    char path[64], buf[32];
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int ok = fgets(buf, sizeof(buf), f) != NULL;
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return ok && strcmp(buf, comm) == 0;
+}
+
+pid_t
+proc_child_named(pid_t parent, const char *comm)
+{
+    char dir[64], path[128];
+    pid_t found = 0;
+    snprintf(dir, sizeof(dir), "/proc/%ld/task", (long)parent);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    /* A child is listed under the thread that forked it. */
+    while (!found && (e = readdir(d))) {
+        long tid = strtol(e->d_name, NULL, 10);
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%ld/children", dir, tid);
+        FILE *f = fopen(path, "r");
+        long child;
+        while (f && !found && fscanf(f, "%ld", &child) == 1)
+            if (comm_is(child, comm))
+                found = (pid_t)child;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
 long
 proc_ctxsw(pid_t pid, pid_t skip_tid)
 {

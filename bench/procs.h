@@ -61,6 +61,10 @@ long proc_ctxsw(pid_t pid, pid_t skip_tid);
  * when `pid` is unknown. */
 long proc_tasks_status(pid_t pid, pid_t skip_tid, const char *key, long *zeros);
 
+/* The first child of `parent` whose comm is `comm` (15 bytes at most), 0
+ * when none: the simulator a gateway or the direct pool spawned. */
+pid_t proc_child_named(pid_t parent, const char *comm);
+
 /* Facts about this machine and build, as a JSON object. */
 json_t *machine_facts(void);
 

@@ -144,6 +144,7 @@ report_goals(json_t *root)
     goal(goals, "direct (liblingma) CPU per non-streaming request, 64 clients", "<= 50", dcpu, "us",
          dcpu <= 50, NULL);
     double worst = NAN;
+    json_t *wc = NULL;
     json_t *cs = json_object_get(json_object_get(root, "nonstream"), "cells");
     json_t *cc;
     size_t ci;
@@ -151,11 +152,27 @@ report_goals(json_t *root)
     {
         double conc = json_number_value(json_object_get(cc, "concurrency"));
         double ratio = med(cc, "compare", "throughput_ratio");
-        if (conc >= 16 && conc <= 256 && !isnan(ratio) && (isnan(worst) || ratio < worst))
+        if (conc >= 16 && conc <= 256 && !isnan(ratio) && (isnan(worst) || ratio < worst)) {
             worst = ratio;
+            wc = cc;
+        }
     }
+    /* Both paths share 2 cores with their simulator, and the gateway's
+     * also with the HTTP client: when the cores are the limit, the ratio
+     * cannot exceed the ratio of the whole CPU each request costs. */
+    char rnote[256];
+    double dall = med(wc, "direct", "cpu_us_per_req") + med(wc, "direct", "sim_cpu_us_per_req");
+    double gown = med(wc, "gateway", "cpu_us_per_req") + med(wc, "gateway", "sim_cpu_us_per_req");
+    double client = med(wc, "gateway", "driver_cpu_us_per_req");
+    if (!isnan(dall) && !isnan(gown) && !isnan(client))
+        snprintf(rnote, sizeof(rnote),
+                 "at %.0f clients, CPU per request with the simulator's: direct %.0f us, "
+                 "gateway %.0f us plus the client's %.0f; CPU-bound ratio %.2f, %.2f without "
+                 "the client",
+                 json_number_value(json_object_get(wc, "concurrency")), dall, gown, client,
+                 dall / (gown + client), dall / gown);
     goal(goals, "gateway throughput / direct, 16-256 clients (worst cell)", ">= 0.9", worst,
-         "ratio", worst >= 0.9, NULL);
+         "ratio", worst >= 0.9, !isnan(dall) && !isnan(gown) && !isnan(client) ? rnote : NULL);
     double ra99 = med(s1, "compare", "added_relay_p99_us");
     double rd99 = med(s1, "direct", "relay_p99_us");
     /* What the machine charges for the gateway's two extra hand-offs, from
@@ -230,16 +247,23 @@ row(FILE *f, json_t *obj, const char *part, const char *const *keys, const doubl
 static void
 table_nonstream(FILE *f, json_t *root)
 {
-    static const char *const keys[] = {"rps",           "lat_p50_us",           "lat_p90_us",
-                                       "lat_p99_us",    "lat_max_us",           "cpu_us_per_req",
-                                       "ctxsw_per_req", "driver_cpu_us_per_req"};
-    static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1};
-    static const int dec[] = {0, 0, 0, 0, 0, 0, 1, 0};
-    static const char *const ckeys[] = {"throughput_ratio",    "added_lat_p50_us",
-                                        "added_lat_p90_us",    "added_lat_p99_us",
-                                        "added_lat_max_us",    "added_cpu_us_per_req",
-                                        "added_ctxsw_per_req", "added_driver_cpu_us_per_req"};
-    static const int cdec[] = {2, 0, 0, 0, 0, 0, 1, 0};
+    static const char *const keys[] = {"rps",
+                                       "lat_p50_us",
+                                       "lat_p90_us",
+                                       "lat_p99_us",
+                                       "lat_max_us",
+                                       "cpu_us_per_req",
+                                       "ctxsw_per_req",
+                                       "driver_cpu_us_per_req",
+                                       "sim_cpu_us_per_req"};
+    static const double sc[] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const int dec[] = {0, 0, 0, 0, 0, 0, 1, 0, 0};
+    static const char *const ckeys[] = {"throughput_ratio",        "added_lat_p50_us",
+                                        "added_lat_p90_us",        "added_lat_p99_us",
+                                        "added_lat_max_us",        "added_cpu_us_per_req",
+                                        "added_ctxsw_per_req",     "added_driver_cpu_us_per_req",
+                                        "added_sim_cpu_us_per_req"};
+    static const int cdec[] = {2, 0, 0, 0, 0, 0, 1, 0, 0};
     json_t *cells = json_object_get(json_object_get(root, "nonstream"), "cells");
     json_t *c;
     size_t i;
@@ -247,20 +271,20 @@ table_nonstream(FILE *f, json_t *root)
         return;
     fprintf(f, "\n1. Non-streaming, short answer, zero simulator delay (latency in us; CPU per"
                " request in us: gatewayd, or liblingma's threads for direct)\n");
-    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path",
+    fprintf(f, "%5s %-8s %-22s %-22s %-22s %-22s %-22s %-22s %-22s %-22s %-22s\n", "conc", "path",
             "req/s (gw: ratio)", "p50", "p90", "p99", "max", "CPU/req", "ctx switches/req",
-            "client CPU/req");
+            "client CPU/req", "sim CPU/req");
     json_array_foreach(cells, i, c)
     {
         int conc = (int)json_number_value(json_object_get(c, "concurrency"));
         fprintf(f, "%5d %-8s", conc, "direct");
-        row(f, c, "direct", keys, sc, dec, 8, 22);
+        row(f, c, "direct", keys, sc, dec, 9, 22);
         if (!json_object_get(c, "gateway"))
             continue;
         fprintf(f, "%5d %-8s", conc, "gateway");
-        row(f, c, "gateway", keys, sc, dec, 8, 22);
+        row(f, c, "gateway", keys, sc, dec, 9, 22);
         fprintf(f, "%5d %-8s", conc, "added");
-        row(f, c, "compare", ckeys, sc, cdec, 8, 22);
+        row(f, c, "compare", ckeys, sc, cdec, 9, 22);
     }
 }
 
@@ -510,8 +534,8 @@ report_table(FILE *f, json_t *root)
         json_t *met = json_object_get(g, "met");
         char val[64];
         if (json_is_number(v))
-            snprintf(val, sizeof(val), "%.1f %s", json_number_value(v),
-                     json_string_value(json_object_get(g, "unit")));
+            snprintf(val, sizeof(val), "%.*f %s", fabs(json_number_value(v)) < 10 ? 2 : 1,
+                     json_number_value(v), json_string_value(json_object_get(g, "unit")));
         else
             snprintf(val, sizeof(val), "not measured");
         fprintf(f, "  %-6s %-70s %-12s %s\n",

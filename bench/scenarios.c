@@ -319,6 +319,7 @@ scenario_nonstream(struct bench *b)
                                        "cpu_us_per_req",
                                        "ctxsw_per_req",
                                        "driver_cpu_us_per_req",
+                                       "sim_cpu_us_per_req",
                                        NULL};
     struct envv sim = {0}, gw = {0};
     struct load l = nonstream_cell(b, &sim, &gw);
