@@ -519,6 +519,21 @@ queue(gw_http_req *req, struct MHD_Connection *c, struct MHD_Response *r, unsign
     return ok;
 }
 
+/* A 503 for a request that gw_http_stop overtook while it waited or was
+ * being handled (mu not held): nothing would resume it any more. */
+static enum MHD_Result
+queue_shutting_down(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
+{
+    struct MHD_Response *e =
+        gw_http__error_response(h, req, 503, "shutting_down", "server is shutting down");
+    if (!e)
+        return MHD_NO;
+    pthread_mutex_lock(&h->mu);
+    gw_http__apply_extra_locked(req, e);
+    pthread_mutex_unlock(&h->mu);
+    return queue(req, c, e, 503, false);
+}
+
 /* Take the route's reference back from a request the handler will never
  * see (mu not held). */
 static void
@@ -874,14 +889,7 @@ dispatch(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
          * MHD_stop_daemon aborts on it. Answer like resumed() does; the
          * completion tells a route that still owns the request (on_gone). */
         pthread_mutex_unlock(&h->mu);
-        struct MHD_Response *e =
-            gw_http__error_response(h, req, 503, "shutting_down", "server is shutting down");
-        if (!e)
-            return MHD_NO;
-        pthread_mutex_lock(&h->mu);
-        gw_http__apply_extra_locked(req, e);
-        pthread_mutex_unlock(&h->mu);
-        return queue(req, c, e, 503, false);
+        return queue_shutting_down(h, req, c);
     }
     suspend_locked(req);
     bool late_shutdown =
@@ -924,14 +932,7 @@ resumed(gw_http *h, gw_http_req *req, struct MHD_Connection *c)
     }
     if (h->stopping) {
         pthread_mutex_unlock(&h->mu);
-        struct MHD_Response *e =
-            gw_http__error_response(h, req, 503, "shutting_down", "server is shutting down");
-        if (!e)
-            return MHD_NO;
-        pthread_mutex_lock(&h->mu);
-        gw_http__apply_extra_locked(req, e);
-        pthread_mutex_unlock(&h->mu);
-        return queue(req, c, e, 503, false);
+        return queue_shutting_down(h, req, c);
     }
     suspend_locked(req); /* woken with nothing to do */
     pthread_mutex_unlock(&h->mu);
