@@ -17,6 +17,10 @@
  * breaks the tool contract sends it from STREAMING back to WAITING, at the
  * head of its own lane, for a second ask; it keeps its slot, its instance
  * and its deadline meanwhile.
+ *
+ * This file holds the chat itself: making it, the events, chat/ask,
+ * Lingma's pushes, the end and the deadlines, and the request-id table. The
+ * lanes are chat_lanes.c's; chat_int.h holds what the two share.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,7 +31,7 @@
 
 #include "alloc.h"
 #include "ask_write.h"
-#include "chat.h"
+#include "chat_int.h"
 #include "chat_tools.h"
 #include "methods.h"
 #include "rng.h"
@@ -36,102 +40,7 @@
 
 /* Give up on "Another chat is in progress" after this many retries. */
 #define MAX_BUSY_RETRIES 1000
-/* Bytes a connection may have waiting to be sent before new chats on it are
- * refused (one frame of any size is always accepted below it). */
-#define SEND_BACKLOG_MAX ((size_t)32 << 20)
 #define RID_BUCKETS      4096
-
-enum chat_phase {
-    CHAT_IDLE = 0,  /* held by the pool: new, queued, or to be routed again */
-    CHAT_WAITING,   /* submitted, waiting in its lane for a connection */
-    CHAT_ASKING,    /* chat/ask sent, no answer yet */
-    CHAT_STREAMING, /* chat/ask accepted */
-    CHAT_ENDED,
-};
-
-/* The chats running on one connection of an instance. */
-struct slot {
-    struct lingma__chat *chats; /* linked by next/prev */
-    unsigned nchats;
-    unsigned limit; /* learned from "Another chat is in progress"; 0: none */
-};
-
-/* The chats of one instance. */
-struct lane {
-    struct lingma__inst *inst;
-    struct lingma__chat *waitq, *waitq_tail; /* submitted, waiting for a connection */
-    struct slot *slots;                      /* one per connection of the instance */
-    int pump_wanted;                         /* waiting chats may fit now */
-};
-
-struct lingma__chats {
-    /* [init] */
-    struct lingma__chats_cfg cfg;
-
-    /* [svc] */
-    struct lingma__chat **rids; /* request-id table, RID_BUCKETS chains */
-    struct lingma__buf scratch; /* NUL-terminated copies of reasoning text */
-    struct lane *lanes;         /* cfg.ninst */
-    int pump_wanted;            /* some lane has pump_wanted set */
-    /* Tool call ids: "call_" + salt (8 hex) + base + sequence (16 hex),
-     * unique within the pool's life and unlike another pool's. */
-    uint32_t call_salt;
-    uint64_t call_base, call_seq;
-    /* requestIds: seeded once from the OS, then no syscall per chat. */
-    struct lingma__rng rng;
-};
-
-struct lingma__chat {
-    /* [init] written by the thread calling lingma_chat_start() */
-    struct lingma__chats *cs;
-    const struct lingma__chat_owner *owner;
-    void *owner_ud;
-    lingma_chat_id id;
-    char *prompt, *model, *session_in, *affinity;
-    lingma_ask_mode mode;
-    uint64_t timeout_ms, first_token_ms;
-    lingma_chat_event_fn on_event;
-    void *payload;
-    uint64_t created_ms;
-    struct lingma__chat_tools *tools; /* NULL: no tool calling; then [svc] */
-
-    /* [svc] */
-    enum chat_phase phase;
-    struct lane *lane;                /* submitted to (WAITING in it, or running) */
-    struct lingma__conn *conn;        /* running on */
-    struct lingma__chat *next, *prev; /* lane wait list or slot list */
-    struct lingma__chat *rnext;       /* request-id table chain */
-    char request_id[33];
-    uint64_t rid_key;
-    int64_t ask_rpc_id; /* 0 when no chat/ask is pending */
-    char *session_id;   /* learned from Lingma */
-    int started_sent;
-    int got_token;     /* of the chat: first_token_ms measures the first ask */
-    int attempt_token; /* of the current ask: the first-token deadline's */
-    int retried;       /* the tool contract's second ask was made */
-    uint64_t ask_sent_ms, first_token_at_ms;
-    lingma_usage usage;
-    lingma_usage usage_before; /* the first answer's, when retried */
-    struct lingma__think think;
-    struct lingma__buf text;
-    struct lingma__timer *timer;    /* whole-chat deadline */
-    struct lingma__timer *ft_timer; /* first-token deadline */
-    int retries;                    /* "Another chat is in progress" */
-};
-
-static void pump(struct lingma__chats *cs, struct lane *lane);
-
-static struct lane *
-lane_of(struct lingma__chats *cs, const struct lingma__inst *in)
-{
-    return &cs->lanes[in->index];
-}
-
-static struct slot *
-slot_of(struct lane *lane, const struct lingma__conn *conn)
-{
-    return &lane->slots[conn->index];
-}
 
 /* ---- the chats of a pool ---- */
 
@@ -213,8 +122,8 @@ rid_insert(struct lingma__chat *c)
     cs->rids[b] = c;
 }
 
-static void
-rid_remove(struct lingma__chat *c)
+void
+lingma__chat_rid_remove(struct lingma__chat *c)
 {
     if (!c->request_id[0])
         return;
@@ -349,93 +258,6 @@ lingma__chat_free(struct lingma__chat *c)
     lingma__free(a, c);
 }
 
-/* ---- leaving a lane ---- */
-
-/* Unhook a running chat from its connection, its first-token deadline and
- * its request id. The whole-chat deadline survives: a chat released for a
- * retry elsewhere keeps it (the end cancels it). */
-static void
-release_conn(struct lingma__chat *c)
-{
-    struct lingma__conn *conn = c->conn;
-    struct slot *s = slot_of(c->lane, conn);
-
-    lingma__timer_cancel(c->ft_timer);
-    if (c->ask_rpc_id)
-        lingma__conn_cancel(conn, c->ask_rpc_id);
-    c->ask_rpc_id = 0;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->chats = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->prev = NULL;
-    s->nchats--;
-    lingma__conn_set_busy(conn, s->nchats > 0);
-    c->conn = NULL;
-    rid_remove(c);
-}
-
-/* The connection got room: send what waits, from the loop (not from the
- * middle of this chat's own teardown). */
-static void
-pump_later(struct lane *lane, struct lingma__chats *cs)
-{
-    if (!lane->waitq)
-        return;
-    lane->pump_wanted = 1;
-    cs->pump_wanted = 1;
-    lingma__loop_wake(cs->cfg.loop);
-}
-
-/* Take a chat out of its lane and its instance's count. */
-static void
-detach(struct lingma__chat *c)
-{
-    struct lane *lane = c->lane;
-
-    if (c->phase == CHAT_WAITING) {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            lane->waitq = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-        else
-            lane->waitq_tail = c->prev;
-        c->next = c->prev = NULL;
-    } else if (c->conn) {
-        release_conn(c);
-        pump_later(lane, c->cs);
-    } else {
-        rid_remove(c);
-    }
-    c->lane = NULL;
-    lingma__inst_unassign(lane->inst);
-}
-
-/* Take a running chat off its connection and put it back at the head of
- * its own lane's wait list: it asks again on the same instance, still
- * counted there, ahead of the chats that have not had a turn yet. Its slot
- * and its deadline are untouched. */
-static void
-requeue_front(struct lingma__chat *c)
-{
-    struct lane *lane = c->lane;
-
-    release_conn(c);
-    c->phase = CHAT_WAITING;
-    c->prev = NULL;
-    c->next = lane->waitq;
-    if (lane->waitq)
-        lane->waitq->prev = c;
-    else
-        lane->waitq_tail = c;
-    lane->waitq = c;
-    pump_later(lane, c->cs);
-}
-
 /* ---- the end ---- */
 
 void
@@ -446,9 +268,9 @@ lingma__chat_end(struct lingma__chat *c, lingma_chat_event *ev)
     lingma__timer_cancel(c->timer);
     lingma__timer_cancel(c->ft_timer);
     if (c->lane)
-        detach(c);
+        lingma__chat_detach(c);
     else
-        rid_remove(c);
+        lingma__chat_rid_remove(c);
     c->phase = CHAT_ENDED;
     /* The slot is free before the callback runs: a callback that starts a
      * new chat is admitted. */
@@ -490,8 +312,8 @@ lingma__chat_cancel(struct lingma__chat *c)
     lingma__chat_fail(c, LINGMA_ECANCELED, "cancelled");
 }
 
-static void
-on_chat_timeout(void *ud)
+void
+lingma__chat_on_timeout(void *ud)
 {
     struct lingma__chat *c = ud;
     stop_upstream(c);
@@ -678,10 +500,10 @@ on_ask_response(lingma_rpc *rpc, int status, json_t *result, const lingma_rpc_er
                      c->conn->index, (unsigned long long)c->id, s->limit);
         if (c->retried) {
             /* The tool contract's second ask stays on its instance. */
-            requeue_front(c);
+            lingma__chat_requeue_front(c);
             return;
         }
-        detach(c);
+        lingma__chat_detach(c);
         c->phase = CHAT_IDLE;
         c->owner->reroute(c->owner_ud);
         return;
@@ -711,8 +533,8 @@ write_ask(struct lingma__jsonw *w, void *spec)
     return lingma__method_ask_write(w, spec);
 }
 
-static int
-send_ask(struct lingma__chat *c, struct lingma__conn *conn)
+int
+lingma__chat_send_ask(struct lingma__chat *c, struct lingma__conn *conn)
 {
     struct lingma__chats *cs = c->cs;
     const lingma_pool_options *o = cs->cfg.o;
@@ -762,171 +584,6 @@ send_ask(struct lingma__chat *c, struct lingma__conn *conn)
     return 0;
 }
 
-/* ---- lanes ---- */
-
-void
-lingma__chat_submit(struct lingma__chat *c, struct lingma__inst *in, const char *rule)
-{
-    struct lingma__chats *cs = c->cs;
-    struct lane *lane = lane_of(cs, in);
-
-    /* The whole-chat deadline runs from the first submit: it covers a lazy
-     * start, retries elsewhere, and the stream. */
-    uint64_t to = c->timeout_ms ? c->timeout_ms : cs->cfg.o->chat_timeout_ms;
-    if (to && !c->timer) {
-        c->timer = lingma__timer_new(cs->cfg.loop, on_chat_timeout, c);
-        if (!c->timer) {
-            lingma__chat_fail(c, LINGMA_ENOMEM, "out of memory");
-            return;
-        }
-        lingma__timer_arm(c->timer, to);
-    }
-    lingma__logf(cs->cfg.log, LINGMA_LOG_DEBUG, "chat %llu -> %s (%s)", (unsigned long long)c->id,
-                 in->name, rule);
-    c->lane = lane;
-    c->phase = CHAT_WAITING;
-    c->next = NULL;
-    c->prev = lane->waitq_tail;
-    if (lane->waitq_tail)
-        lane->waitq_tail->next = c;
-    else
-        lane->waitq = c;
-    lane->waitq_tail = c;
-    lingma__inst_assign(in);
-    if (lingma__inst_avail(in) == LINGMA__INST_SERVING)
-        pump(cs, lane);
-    else if (in->state == LINGMA_INSTANCE_STOPPED || in->state == LINGMA_INSTANCE_FAILED)
-        lingma__inst_start(in);
-}
-
-/* The ready connection with the fewest chats that has room, or NULL. */
-static struct lingma__conn *
-pick_conn(struct lingma__chats *cs, struct lane *lane)
-{
-    struct lingma__inst *in = lane->inst;
-    unsigned cap = cs->cfg.o->max_chats_per_connection;
-    struct lingma__conn *best = NULL;
-    unsigned best_n = 0;
-
-    for (unsigned i = 0; i < in->nconns; i++) {
-        struct lingma__conn *conn = &in->conns[i];
-        struct slot *s = &lane->slots[i];
-        if (!lingma__conn_ready(conn))
-            continue;
-        if ((cap && s->nchats >= cap) || (s->limit && s->nchats >= s->limit))
-            continue;
-        if (!best || s->nchats < best_n) {
-            best = conn;
-            best_n = s->nchats;
-        }
-    }
-    return best;
-}
-
-/* Send the waiting chats, in order, while a connection has room. */
-static void
-pump(struct lingma__chats *cs, struct lane *lane)
-{
-    struct lingma__inst *in = lane->inst;
-    struct lingma__conn *conn;
-
-    lane->pump_wanted = 0;
-    /* READY is not enough: until Lingma said it is logged in, an ask would
-     * only come back as a 401. */
-    while (lane->waitq && lingma__inst_avail(in) == LINGMA__INST_SERVING &&
-           (conn = pick_conn(cs, lane))) {
-        struct lingma__chat *c = lane->waitq;
-        lane->waitq = c->next;
-        if (lane->waitq)
-            lane->waitq->prev = NULL;
-        else
-            lane->waitq_tail = NULL;
-        c->next = c->prev = NULL;
-        c->phase = CHAT_ASKING; /* off the wait list: what a failure below expects */
-        /* A Lingma that stopped reading (hung, stopped) leaves everything we
-         * send in the session's queue: past the cap, refuse rather than
-         * grow it by a prompt per chat until the connection is given up. */
-        size_t backlog = lingma__conn_backlog(conn);
-        if (backlog > SEND_BACKLOG_MAX) {
-            char msg[160];
-            snprintf(msg, sizeof(msg),
-                     "Lingma is not reading its connection (%zu bytes wait to be sent)", backlog);
-            lingma__chat_fail(c, LINGMA_EIO, msg);
-            continue;
-        }
-        int rc = send_ask(c, conn);
-        if (rc != 0)
-            lingma__chat_fail(c, rc, "chat/ask could not be sent");
-    }
-}
-
-void
-lingma__chats_pump_wanted(struct lingma__chats *cs)
-{
-    if (!cs->pump_wanted)
-        return;
-    cs->pump_wanted = 0;
-    for (size_t i = 0; i < cs->cfg.ninst; i++)
-        if (cs->lanes[i].pump_wanted)
-            pump(cs, &cs->lanes[i]);
-}
-
-void
-lingma__chats_conn_ready(struct lingma__chats *cs, struct lingma__inst *in)
-{
-    pump(cs, lane_of(cs, in));
-}
-
-void
-lingma__chats_conn_down(struct lingma__chats *cs, struct lingma__inst *in,
-                        struct lingma__conn *conn, int code, const char *why)
-{
-    struct slot *s = slot_of(lane_of(cs, in), conn);
-
-    while (s->chats)
-        lingma__chat_fail(s->chats, code, why);
-    /* A new connection starts without a learned limit. */
-    s->nchats = 0;
-    s->limit = 0;
-}
-
-void
-lingma__chats_inst_changed(struct lingma__chats *cs, struct lingma__inst *in)
-{
-    struct lane *lane = lane_of(cs, in);
-
-    switch (lingma__inst_avail(in)) {
-    case LINGMA__INST_SERVING:
-        pump_later(lane, cs); /* from the loop, not from inside this change */
-        return;
-    case LINGMA__INST_COMING:
-        return; /* what waits here rides the start, or the login answer */
-    case LINGMA__INST_LOGGED_OUT:
-    case LINGMA__INST_DOWN:
-    default:
-        /* A dead end: the chats waiting here are routed again, to a
-         * serving instance or to LINGMA_EUNAVAIL at once, rather than wait
-         * for a reconnect or a login that may never come. */
-        while (lane->waitq) {
-            struct lingma__chat *c = lane->waitq;
-            detach(c);
-            c->phase = CHAT_IDLE;
-            c->owner->reroute(c->owner_ud);
-        }
-        return;
-    }
-}
-
-void
-lingma__chats_unavailable(struct lingma__chats *cs, struct lingma__inst *in, int code,
-                          const char *why)
-{
-    struct lane *lane = lane_of(cs, in);
-
-    while (lane->waitq)
-        lingma__chat_fail(lane->waitq, code, why);
-}
-
 /* ---- pushes ---- */
 
 static int
@@ -971,7 +628,7 @@ retry_ask(struct lingma__chat *c)
     lingma__free(a, c->session_id);
     c->session_id = NULL;
     lingma__think_init(&c->think);
-    requeue_front(c);
+    lingma__chat_requeue_front(c);
 }
 
 /* Both answers' tokens were spent: DONE reports their sum. */
