@@ -1,8 +1,8 @@
 /*
  * Internal to the chat module (see chat.h): the chat, the lanes and the
- * chats of a pool, shared by chat.c (the chat: making, the events, chat/ask,
- * Lingma's pushes, the end, the request-id table) and chat_lanes.c (the
- * lanes). Everyone else goes through chat.h.
+ * chats of a pool, shared by chat.c (the chat: making, chat/ask, the end,
+ * the request-id table), chat_lanes.c (the lanes) and chat_push.c (Lingma's
+ * pushes and the events they become). Everyone else goes through chat.h.
  *
  * Fields: [init] written before the chat is published, read-only
  * afterwards; [svc] the service thread only.
@@ -116,6 +116,8 @@ int lingma__chat_send_ask(struct lingma__chat *c, struct lingma__conn *conn);
 void lingma__chat_on_timeout(void *ud);
 /* The request-id table: take the chat out (nothing when it has no id). */
 void lingma__chat_rid_remove(struct lingma__chat *c);
+/* The chat of requestId `rid`, or NULL (also when `rid` is NULL). */
+struct lingma__chat *lingma__chats_rid_find(struct lingma__chats *cs, const char *rid);
 
 /* ---- chat_lanes.c ---- */
 
@@ -124,5 +126,10 @@ void lingma__chat_detach(struct lingma__chat *c);
 /* Take a running chat off its connection, back to the head of its lane's
  * wait list, for another ask on the same instance. */
 void lingma__chat_requeue_front(struct lingma__chat *c);
+
+/* ---- chat_push.c ---- */
+
+/* The STARTED event, the first time only. */
+void lingma__chat_emit_started(struct lingma__chat *c);
 
 #endif

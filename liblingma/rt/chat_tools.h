@@ -1,7 +1,7 @@
 /*
  * Internal: tool calling of one chat (doc/tools.md, "In the runtime").
  *
- * The chat (chat.c) owns the asks, the deadlines, the events and the end;
+ * The chat (chat.h) owns the asks, the deadlines, the events and the end;
  * this module owns what tool calling adds to them: the tool section before
  * the prompt, the answer run through a lingma_tool_parser, what is streamed
  * at once and what is held until the answer is complete, the verdict on a
