@@ -111,6 +111,19 @@ emit(gw_buf *out, struct rstate *st, const char *type, json_t *fields)
     return rc;
 }
 
+/* A chunk's delta event, the stream's hot path: written without a tree
+ * (responses_delta.c), the same bytes as emit() of the same fields. */
+static int
+emit_delta(gw_buf *out, struct rstate *st, const char *type, const char *item_id,
+           const char *index_key, bool logprobs, const char *text, size_t len)
+{
+    gw_resp_delta d = {type, st->seq, item_id, st->index, index_key, logprobs};
+    int rc = gw_resp_delta_event(out, &d, text, len);
+    if (rc == 0)
+        st->seq++;
+    return rc;
+}
+
 /* {"item_id","output_index", then `more` (stolen)}: the address part of
  * every item-level event. */
 static json_t *
@@ -338,9 +351,8 @@ stream_reasoning(gw_buf *out, void *p, const gw_answer *a, const char *text, siz
     if (rc == 0)
         rc = keep(st, &st->reasoning, text, len);
     if (rc == 0)
-        rc = emit(out, st, "response.reasoning_summary_text.delta",
-                  at(st, st->rs_id,
-                     json_pack("{s:i,s:o}", "summary_index", 0, "delta", gw_json_text(text, len))));
+        rc = emit_delta(out, st, "response.reasoning_summary_text.delta", st->rs_id,
+                        "summary_index", false, text, len);
     return rc;
 }
 
@@ -355,10 +367,8 @@ stream_text(gw_buf *out, void *p, const gw_answer *a, const char *text, size_t l
     if (rc == 0)
         rc = keep(st, &st->text, text, len);
     if (rc == 0)
-        rc = emit(out, st, "response.output_text.delta",
-                  at(st, st->msg_id,
-                     json_pack("{s:i,s:o,s:[]}", "content_index", 0, "delta",
-                               gw_json_text(text, len), "logprobs")));
+        rc = emit_delta(out, st, "response.output_text.delta", st->msg_id, "content_index", true,
+                        text, len);
     return rc;
 }
 

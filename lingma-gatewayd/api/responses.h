@@ -125,6 +125,27 @@ json_t *gw_resp_usage(const gw_usage *u);
 json_t *gw_resp_object(const gw_answer *a, gw_resp_status st, const json_t *output,
                        const gw_usage *usage, const gw_error *error);
 
+/* ---- delta events (responses_delta.c) ----------------------------------- */
+
+/* One delta event of an item's text: `event: <type>` and data
+ * {"type","sequence_number","item_id","output_index",<index_key>:0,
+ * "delta"[,"logprobs":[]]}, in that order. */
+typedef struct gw_resp_delta {
+    const char *type;    /* "response.output_text.delta", ... (ASCII) */
+    int64_t seq;         /* sequence_number */
+    const char *item_id; /* gw_resp_item_id()'s (ASCII) */
+    size_t output_index;
+    const char *index_key; /* "content_index" or "summary_index" */
+    bool logprobs;         /* output text deltas carry "logprobs":[] */
+} gw_resp_delta;
+
+/* Append the event, written directly (no tree); `text` of any bytes
+ * (invalid UTF-8 becomes U+FFFD). All or nothing: 0 or LINGMA_ENOMEM. */
+int gw_resp_delta_event(gw_buf *out, const gw_resp_delta *d, const char *text, size_t len);
+/* The same event built as a jansson tree: the reference the direct
+ * writer is tested against, byte for byte. */
+int gw_resp_delta_event_tree(gw_buf *out, const gw_resp_delta *d, const char *text, size_t len);
+
 /* ---- input items and DELETE (responses_items.c) ------------------------- */
 
 /*

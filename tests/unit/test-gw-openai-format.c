@@ -10,6 +10,7 @@
 
 #include "failalloc.h"
 #include "lingma/common.h"
+#include "randtext.h"
 #include "api/frontend.h"
 #include "openai.h"
 #include "sse.h"
@@ -310,20 +311,13 @@ static uint32_t lcg = 7;
 static unsigned
 pick(unsigned n)
 {
-    lcg = lcg * 1103515245u + 12345u;
-    return (lcg >> 8) % n;
+    return test_pick(&lcg, n);
 }
 
 static size_t
 random_bytes(char *out, size_t cap)
 {
-    static const char alphabet[] =
-        "ab Z\"\\/\n\t\r\b\f\x01\x1f\x7f\xc3\xa9\xe2\x80\xa8\xff\xf0\x9f\x98\x80";
-    size_t n = pick((unsigned)cap);
-    for (size_t i = 0; i < n; i++)
-        out[i] = pick(20) ? alphabet[pick(sizeof(alphabet) - 1)] : '\0';
-    out[n] = '\0';
-    return n;
+    return test_random_text(&lcg, out, cap);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include "lingma/common.h"
 
 #include "api/responses.h"
+#include "randtext.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -1270,6 +1271,48 @@ test_ids_and_errors(void **state)
     assert_int_equal(gw_fe_responses.errors, GW_API_OPENAI);
 }
 
+/* The delta writer against its tree twin, byte for byte, over random
+ * texts: bytes chosen to hit every escape, NUL, DEL, multi-byte and
+ * invalid UTF-8, and extreme sequence numbers and indexes. */
+static uint32_t lcg = 11;
+static unsigned
+pick(unsigned n)
+{
+    return test_pick(&lcg, n);
+}
+
+static void
+test_delta_direct_equals_tree(void **state)
+{
+    (void)state;
+    static const int64_t seqs[] = {0, 1, 7, 4096, INT64_MAX};
+    static const size_t idxs[] = {0, 1, 3, 1u << 20};
+    char text[80];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = test_random_text(&lcg, text, sizeof(text));
+        bool out_text = pick(2);
+        gw_resp_delta d = {out_text ? "response.output_text.delta"
+                                    : "response.reasoning_summary_text.delta",
+                           seqs[pick(5)],
+                           out_text ? "msg_0123abcd" : "rs_0123abcd",
+                           idxs[pick(4)],
+                           out_text ? "content_index" : "summary_index",
+                           out_text};
+        const char *t = pick(10) ? text : NULL;
+        gw_buf a = GW_BUF_INIT, b = GW_BUF_INIT;
+        gw_buf_puts(&b, "kept"); /* appends after what is there */
+        int rt = gw_resp_delta_event_tree(&a, &d, t, len);
+        int rd = gw_resp_delta_event(&b, &d, t, len);
+        assert_int_equal(rt, 0);
+        assert_int_equal(rd, 0);
+        assert_int_equal(b.len, a.len + 4);
+        assert_memory_equal(b.data, "kept", 4);
+        assert_memory_equal(b.data + 4, a.data, a.len);
+        gw_buf_free(&a);
+        gw_buf_free(&b);
+    }
+}
+
 int
 main(void)
 {
@@ -1282,7 +1325,7 @@ main(void)
         cmocka_unit_test(test_store_and_chain),    cmocka_unit_test(test_input_items),
         cmocka_unit_test(test_ids_and_errors),     cmocka_unit_test(test_toolset),
         cmocka_unit_test(test_stream_tool_calls),  cmocka_unit_test(test_complete_tool_calls),
-        cmocka_unit_test(test_chain_tool_calls),
+        cmocka_unit_test(test_chain_tool_calls),   cmocka_unit_test(test_delta_direct_equals_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
