@@ -478,8 +478,8 @@ table_counts(FILE *f, json_t *root)
     size_t i;
     if (!json_array_size(cells))
         return;
-    fprintf(f, "\n6. Per non-streaming request, lingma-gatewayd (fixed-count runs; syscalls from"
-               " a second, traced run)\n");
+    fprintf(f, "\n6. Per request, lingma-gatewayd (fixed-count runs; syscalls from a second,"
+               " traced run)\n  non-streaming:\n");
     if (json_object_get(counts, "gateway_b"))
         fprintf(f, "gateway = %s\ngateway_b = %s\n",
                 json_string_value(json_object_get(counts, "gateway")),
@@ -497,6 +497,21 @@ table_counts(FILE *f, json_t *root)
         }
         for (int p = 0; p < 2; p++)
             syscall_line(f, c, parts[p]);
+    }
+    cells = json_object_get(counts, "stream_cells");
+    if (!json_array_size(cells))
+        return;
+    fprintf(f, "  streamed, 1 client, by wire API:\n");
+    fprintf(f, "%-15s %-10s %-18s %-18s %-18s %-18s %-18s\n", "api", "gatewayd", "CPU us",
+            "ctx switches", "allocations", "bytes allocated", "syscalls");
+    json_array_foreach(cells, i, c)
+    {
+        for (int p = 0; p < 2; p++) {
+            if (!json_object_get(c, parts[p]))
+                continue;
+            fprintf(f, "%-15s %-10s", json_string_value(json_object_get(c, "api")), parts[p]);
+            row(f, c, parts[p], keys, sc, dec, 5, 18);
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 /*
- * lingma-bench: scenario 6, what one non-streaming request costs
- * lingma-gatewayd, counted rather than timed. Scenario 1's request (same
- * simulator settings) at 1 and 64 clients, a fixed number of requests per
- * run, through a gateway of its own:
+ * lingma-bench: scenario 6, what one request costs lingma-gatewayd, counted
+ * rather than timed. Scenario 1's request (same simulator settings) at 1
+ * and 64 clients, and the same answer streamed at 1 client through each
+ * wire API, a fixed number of requests per run, through a gateway of its
+ * own:
  *
  *   - run A: CPU and context switches (as in scenario 1) and, with
  *     --malloc-count, allocations: the gateway runs with the counting
@@ -182,6 +183,21 @@ counted_close(struct counted *k)
     bench_rmtree(k->dir);
 }
 
+/* The repeats of one cell: A/B, the gateway that goes first alternating. */
+static void
+counts_repeats(struct bench *b, struct counted *k, int nk, const struct load *l, json_t *cell)
+{
+    for (int rep = 0; rep < (b->quick ? 1 : 3); rep++) {
+        for (int j = 0; j < nk; j++) {
+            struct counted *c = &k[(j + rep) % nk];
+            counts_cell(b, &c->g, c->h, b->malloc_count ? c->mc_file : NULL, c->st_out, l,
+                        part(cell, c->part));
+        }
+        progress_note("counts: %s %s, run %d done", l->stream ? "streaming" : "concurrency",
+                      l->stream ? api_name(l->api) : "", rep + 1);
+    }
+}
+
 int
 scenario_counts(struct bench *b)
 {
@@ -217,15 +233,23 @@ scenario_counts(struct bench *b)
         l.concurrency = concs[i];
         l.duration_s = 0;
         l.total = b->quick ? 100 : (concs[i] == 1 ? 1000 : 4000);
-        for (int rep = 0; rep < (b->quick ? 1 : 3); rep++) {
-            /* A/B: the gateway that goes first alternates. */
-            for (int j = 0; j < nk; j++) {
-                struct counted *c = &k[(j + rep) % nk];
-                counts_cell(b, &c->g, c->h, b->malloc_count ? c->mc_file : NULL, c->st_out, &l,
-                            part(cell, c->part));
-            }
-            progress_note("counts: concurrency %u, run %d done", concs[i], rep + 1);
-        }
+        counts_repeats(b, k, nk, &l, cell);
+    }
+    /* The same answer streamed through each wire API at 1 client: what a
+     * front-end's rendering costs per request, counted (scenario 5 times
+     * it, where a shared machine's noise hides tens of microseconds). */
+    json_t *scells = json_array();
+    json_object_set_new(o, "stream_cells", scells);
+    for (int a = 0; a < API_COUNT; a++) {
+        json_t *cell = json_pack("{s:s}", "api", api_name((enum bench_api)a));
+        json_array_append_new(scells, cell);
+        struct load l = tmpl;
+        l.concurrency = 1;
+        l.duration_s = 0;
+        l.total = b->quick ? 50 : 500;
+        l.stream = 1;
+        l.api = (enum bench_api)a;
+        counts_repeats(b, k, nk, &l, cell);
     }
     for (int j = 0; j < nk; j++)
         counted_close(&k[j]);
