@@ -47,9 +47,10 @@ cost_begin(struct cost *c, pid_t pid, const char *mc_file)
     memset(c, 0, sizeof(*c));
     c->pid = pid;
     c->mc_file = mc_file;
+    /* Found before the window opens: the /proc walk is not the driver's. */
+    c->sim_pid = proc_child_named(pid > 0 ? pid : getpid(), "lingma-sim");
     sample(c, &c->cpu_ns, &c->ctxsw);
     c->driver_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    c->sim_pid = proc_child_named(pid > 0 ? pid : getpid(), "lingma-sim");
     c->sim_ns = c->sim_pid > 0 ? proc_cpu_ns(c->sim_pid) : -1;
     c->mc_ok = mc_file && malloc_counts_read(mc_file, &c->mc) == 0;
 }

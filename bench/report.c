@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -464,55 +465,60 @@ syscall_line(FILE *f, json_t *c, const char *part)
     json_decref(shown);
 }
 
+/* The rows of scenario 6's cells, one per gatewayd measured, each headed
+ * by the cell's `label_key` (a number or a string); with `syscalls`, the
+ * syscalls by name under each cell. */
 static void
-table_counts(FILE *f, json_t *root)
+counts_rows(FILE *f, json_t *cells, const char *label_key, bool syscalls)
 {
     static const char *const keys[] = {"cpu_us_per_req", "ctxsw_per_req", "allocs_per_req",
                                        "alloc_bytes_per_req", "syscalls_per_req"};
     static const char *const parts[] = {"gateway", "gateway_b"};
     static const double sc[] = {1, 1, 1, 1, 1};
     static const int dec[] = {0, 1, 1, 0, 1};
-    json_t *counts = json_object_get(root, "counts");
-    json_t *cells = json_object_get(counts, "cells");
     json_t *c;
     size_t i;
+    fprintf(f, "%-15s %-10s %-18s %-18s %-18s %-18s %-18s\n", label_key, "gatewayd", "CPU us",
+            "ctx switches", "allocations", "bytes allocated", "syscalls");
+    json_array_foreach(cells, i, c)
+    {
+        json_t *l = json_object_get(c, label_key);
+        char label[64];
+        if (json_is_string(l))
+            snprintf(label, sizeof(label), "%s", json_string_value(l));
+        else
+            snprintf(label, sizeof(label), "%d", (int)json_number_value(l));
+        for (int p = 0; p < 2; p++) {
+            if (!json_object_get(c, parts[p]))
+                continue;
+            fprintf(f, "%-15s %-10s", label, parts[p]);
+            row(f, c, parts[p], keys, sc, dec, 5, 18);
+        }
+        for (int p = 0; syscalls && p < 2; p++)
+            syscall_line(f, c, parts[p]);
+    }
+}
+
+static void
+table_counts(FILE *f, json_t *root)
+{
+    json_t *counts = json_object_get(root, "counts");
+    json_t *cells = json_object_get(counts, "cells");
     if (!json_array_size(cells))
         return;
     fprintf(f, "\n6. Per request, lingma-gatewayd (fixed-count runs; syscalls from a second,"
-               " traced run)\n  non-streaming:\n");
+               " traced run)\n");
     if (json_object_get(counts, "gateway_b"))
         fprintf(f, "gateway = %s\ngateway_b = %s\n",
                 json_string_value(json_object_get(counts, "gateway")),
                 json_string_value(json_object_get(counts, "gateway_b")));
-    fprintf(f, "%5s %-10s %-18s %-18s %-18s %-18s %-18s\n", "conc", "gatewayd", "CPU us",
-            "ctx switches", "allocations", "bytes allocated", "syscalls");
-    json_array_foreach(cells, i, c)
-    {
-        for (int p = 0; p < 2; p++) {
-            if (!json_object_get(c, parts[p]))
-                continue;
-            fprintf(f, "%5d %-10s", (int)json_number_value(json_object_get(c, "concurrency")),
-                    parts[p]);
-            row(f, c, parts[p], keys, sc, dec, 5, 18);
-        }
-        for (int p = 0; p < 2; p++)
-            syscall_line(f, c, parts[p]);
-    }
+    fprintf(f, "  non-streaming:\n");
+    counts_rows(f, cells, "concurrency", true);
     cells = json_object_get(counts, "stream_cells");
     if (!json_array_size(cells))
         return;
     fprintf(f, "  streamed, 1 client, by wire API:\n");
-    fprintf(f, "%-15s %-10s %-18s %-18s %-18s %-18s %-18s\n", "api", "gatewayd", "CPU us",
-            "ctx switches", "allocations", "bytes allocated", "syscalls");
-    json_array_foreach(cells, i, c)
-    {
-        for (int p = 0; p < 2; p++) {
-            if (!json_object_get(c, parts[p]))
-                continue;
-            fprintf(f, "%-15s %-10s", json_string_value(json_object_get(c, "api")), parts[p]);
-            row(f, c, parts[p], keys, sc, dec, 5, 18);
-        }
-    }
+    counts_rows(f, cells, "api", false);
 }
 
 void

@@ -193,8 +193,10 @@ counts_repeats(struct bench *b, struct counted *k, int nk, const struct load *l,
             counts_cell(b, &c->g, c->h, b->malloc_count ? c->mc_file : NULL, c->st_out, l,
                         part(cell, c->part));
         }
-        progress_note("counts: %s %s, run %d done", l->stream ? "streaming" : "concurrency",
-                      l->stream ? api_name(l->api) : "", rep + 1);
+        if (l->stream)
+            progress_note("counts: streaming %s, run %d done", api_name(l->api), rep + 1);
+        else
+            progress_note("counts: concurrency %u, run %d done", l->concurrency, rep + 1);
     }
 }
 
