@@ -142,9 +142,6 @@ typedef struct gw_resp_delta {
 /* Append the event, written directly (no tree); `text` of any bytes
  * (invalid UTF-8 becomes U+FFFD). All or nothing: 0 or LINGMA_ENOMEM. */
 int gw_resp_delta_event(gw_buf *out, const gw_resp_delta *d, const char *text, size_t len);
-/* The same event built as a jansson tree: the reference the direct
- * writer is tested against, byte for byte. */
-int gw_resp_delta_event_tree(gw_buf *out, const gw_resp_delta *d, const char *text, size_t len);
 
 /* ---- input items and DELETE (responses_items.c) ------------------------- */
 

@@ -1,9 +1,8 @@
 /*
  * The Responses stream's delta events (see responses.h): one per chunk of
- * an answer, so the hot path of a streamed response. The direct writer
- * renders the event with jsonout.h, without a jansson tree; its tree twin
- * is the general path's rendering of the same event, kept as the
- * reference the unit test holds the writer byte-equal to.
+ * an answer, so the hot path of a streamed response, rendered with
+ * jsonout.h without a jansson tree. test-gw-responses holds it byte-equal
+ * to the same event built as a tree, the way every other event is.
  */
 #include <string.h>
 
@@ -11,8 +10,6 @@
 
 #include "api/responses.h"
 #include "jsonout.h"
-#include "openai.h"
-#include "sse.h"
 
 int
 gw_resp_delta_event(gw_buf *out, const gw_resp_delta *d, const char *text, size_t len)
@@ -44,23 +41,5 @@ gw_resp_delta_event(gw_buf *out, const gw_resp_delta *d, const char *text, size_
     rc = rc ? rc : gw_buf_puts(out, "}\n\n");
     if (rc != 0)
         gw_buf_truncate(out, mark); /* all or nothing, as every event */
-    return rc;
-}
-
-int
-gw_resp_delta_event_tree(gw_buf *out, const gw_resp_delta *d, const char *text, size_t len)
-{
-    json_t *ev = json_pack("{s:s,s:I,s:s,s:I,s:i,s:o}", "type", d->type, "sequence_number",
-                           (json_int_t)d->seq, "item_id", d->item_id, "output_index",
-                           (json_int_t)d->output_index, d->index_key, 0, "delta",
-                           gw_json_text(text ? text : "", text ? len : 0));
-    int rc = LINGMA_ENOMEM;
-    if (ev && (!d->logprobs || json_object_set_new(ev, "logprobs", json_array()) == 0)) {
-        gw_buf j = GW_BUF_INIT;
-        if (gw_buf_append_json(&j, ev) == 0)
-            rc = gw_sse_event(out, d->type, j.data, j.len);
-        gw_buf_free(&j);
-    }
-    json_decref(ev);
     return rc;
 }
